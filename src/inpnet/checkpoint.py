@@ -1,0 +1,180 @@
+"""Checkpoints: `model.safetensors` + `config.json` folders, run directories, resume state, shipped weights.
+
+Layout of a run directory (`inpnet train --out RUN`):
+    RUN/config.json              {"model": ModelConfig, "train": TrainConfig}
+    RUN/model.safetensors        best weights so far (by validation PSNR)
+    RUN/model-last.safetensors   weights at the last checkpoint
+    RUN/training_state.pt        optimizer, scheduler, scaler, discriminator, step, epoch, RNG, early stopping
+    RUN/metrics.jsonl, RUN/tb/   logs
+A release folder (`weights/...`) holds only `model.safetensors` + `config.json` (+ MODEL_CARD.md).
+Every file is written to a temp file and renamed; loading never unpickles arbitrary objects
+(safetensors, or `torch.load(weights_only=True)`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from inpnet.config import ModelConfig, atomic_write_bytes
+from inpnet.errors import InpNetError
+
+MODEL_FILE = "model.safetensors"
+LAST_FILE = "model-last.safetensors"
+STATE_FILE = "training_state.pt"
+CONFIG_FILE = "config.json"
+RELEASE_NAME = "inpnet-release"  # folder name under weights/ resolved by `shipped_weights_dir`
+
+
+def save_model(model: nn.Module, folder: str | os.PathLike, filename: str = MODEL_FILE,
+               dtype: torch.dtype | None = None, metadata: dict[str, str] | None = None) -> Path:
+    """Write the model's weights (optionally cast, e.g. fp16 for shipping) and its config.json."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for k, v in _unwrap(model).state_dict().items():
+        v = v.detach().cpu()
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        tensors[k] = v.contiguous()
+    atomic_write_bytes(folder / filename, st_save(tensors, metadata=metadata))
+    config_path = folder / CONFIG_FILE
+    if not config_path.exists():
+        _unwrap(model).config.save(config_path)
+    return folder / filename
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file, restored to fp32 where stored in half precision."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InpNetError(f"no weights file at {path}") from None
+    except OSError as exc:
+        raise InpNetError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        tensors = st_load(data)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise InpNetError(f"{path} is not a valid safetensors file (truncated or corrupt): {exc}") from None
+    return {k: v.float() if v.dtype in (torch.float16, torch.bfloat16) else v for k, v in tensors.items()}
+
+
+def load_weights_into(model: nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Strict load that names the first mismatching key instead of PyTorch's multi-line report."""
+    own = _unwrap(model).state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} key(s) e.g. {missing[0]!r}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} key(s) e.g. {unexpected[0]!r}")
+        raise InpNetError(f"{source} does not match this model config: {'; '.join(parts)}")
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise InpNetError(
+                f"{source} does not match this model config: {k!r} has shape {tuple(v.shape)}, "
+                f"the model expects {tuple(own[k].shape)}"
+            )
+    _unwrap(model).load_state_dict(state, strict=True)
+
+
+def resolve_checkpoint(path: str | os.PathLike | None) -> Path:
+    """A run directory / weights folder / .safetensors file → the folder holding config.json.
+
+    None → the shipped release weights."""
+    if path is None:
+        return shipped_weights_dir()
+    p = Path(path)
+    if p.is_file() and p.suffix == ".safetensors":
+        p = p.parent
+    if not p.exists():
+        raise InpNetError(f"checkpoint {p} does not exist")
+    if not (p / CONFIG_FILE).is_file():
+        raise InpNetError(f"checkpoint {p} has no {CONFIG_FILE} (expected a run directory or weights folder)")
+    if not (p / MODEL_FILE).is_file() and not (p / LAST_FILE).is_file():
+        raise InpNetError(f"checkpoint {p} has no {MODEL_FILE}")
+    return p
+
+
+def load_model(path: str | os.PathLike | None = None, *, which: str = "best",
+               device: str | torch.device = "cpu") -> nn.Module:
+    """Build the model described by the checkpoint's config.json and load its weights (eval mode).
+
+    `path`: run directory, weights folder or .safetensors file; None → shipped weights.
+    `which`: "best" (model.safetensors) or "last" (model-last.safetensors).
+    """
+    from inpnet.models import build_model
+
+    folder = resolve_checkpoint(path)
+    config = ModelConfig.load(folder / CONFIG_FILE)
+    model = build_model(config)
+    if path is not None and Path(path).is_file():
+        weights = Path(path)
+    else:
+        weights = folder / (LAST_FILE if which == "last" else MODEL_FILE)
+        if not weights.exists():
+            weights = folder / (MODEL_FILE if which == "last" else LAST_FILE)
+    load_weights_into(model, read_state_dict(weights), source=str(weights))
+    return model.to(device).eval()
+
+
+def repo_root() -> Path:
+    """The source checkout (src/inpnet/checkpoint.py → three levels up)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def shipped_weights_dir(name: str | None = None) -> Path:
+    """Folder of the shipped weights: $INPNET_WEIGHTS, else `weights/<name>` in the checkout, where the
+    default name is read from `weights/DEFAULT` (one line)."""
+    env = os.environ.get("INPNET_WEIGHTS")
+    if env and name is None:
+        folder = Path(env)
+    else:
+        root = repo_root() / "weights"
+        if name is None:
+            default = root / "DEFAULT"
+            if not default.is_file():
+                raise InpNetError(f"no shipped weights found ({default} missing); pass --checkpoint")
+            name = default.read_text().strip()
+        folder = root / name
+    if not (folder / CONFIG_FILE).is_file():
+        raise InpNetError(f"shipped weights {folder} are missing; pass --checkpoint")
+    return folder
+
+
+# ---- training state (resume) ------------------------------------------------------------
+def save_training_state(state: dict[str, Any], folder: str | os.PathLike) -> None:
+    """Optimizer / scheduler / scaler / discriminator / counters / RNG states, atomically."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(Path(folder) / STATE_FILE, buffer.getvalue())
+
+
+def load_training_state(folder: str | os.PathLike) -> dict[str, Any]:
+    """Read `training_state.pt` with `weights_only=True` (tensors, numbers, strings, dicts only)."""
+    path = Path(folder) / STATE_FILE
+    if not path.is_file():
+        raise InpNetError(f"cannot resume: {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors have many types; all mean the same to the user
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InpNetError(f"cannot load {path} safely (corrupt, truncated or not a training state): {first}") from None
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The module inside DistributedDataParallel / torch.compile wrappers."""
+    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
+        model = getattr(model, "module", None) or model._orig_mod
+    return model

@@ -1,0 +1,72 @@
+"""`inpnet` command line: one subcommand per module in `inpnet.commands`, imported only when used.
+
+Each command module defines `add_arguments(parser)` and `run(args) -> int`. A user mistake raises
+InpNetError: printed as one line on stderr, exit code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from inpnet.errors import InpNetError
+
+COMMANDS: dict[str, str] = {
+    "train": "train a variant (or the MAE baseline) on image folders",
+    "evaluate": "PSNR / SSIM / L1 of a checkpoint or a classical baseline on images + masks",
+    "ablate": "evaluate several runs and baselines over many mask sets: table, plots, figure grid",
+    "inpaint": "fill the holes of an image (or a folder) given a mask; --restore for ratio 0",
+    "demo": "shipped weights on bundled photos -> a figure grid in ./inpnet-demo/",
+    "serve": "web page with a brush to paint the hole (Gradio)",
+    "export-onnx": "export a checkpoint to ONNX and check it against PyTorch",
+    "bench": "latency / throughput vs mask ratio: InP-Net vs MAE, PyTorch vs ONNX Runtime",
+    "models": "list the variants and size presets with parameter counts",
+}
+
+
+def _module(name: str):
+    return importlib.import_module(f"inpnet.commands.{name.replace('-', '_')}")
+
+
+def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; `commands` limits which subcommand modules get imported (for speed)."""
+    parser = argparse.ArgumentParser(
+        prog="inpnet", description="InP-Net: masked-ViT image inpainting and restoration."
+    )
+    parser.add_argument("--version", action="version", version=f"inpnet {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if commands is None or name in commands:
+            _module(name).add_arguments(p)
+    return parser
+
+
+def _version() -> str:
+    from inpnet import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = [a for a in argv if a in COMMANDS][:1]
+    parser = build_parser(chosen)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(_module(args.command).run(args) or 0)
+    except InpNetError as exc:
+        print(f"inpnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"inpnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

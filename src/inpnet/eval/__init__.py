@@ -1,0 +1,1 @@
+"""Evaluation: metrics, classical baselines and restoration-mode degradations."""

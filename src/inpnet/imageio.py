@@ -1,0 +1,356 @@
+"""Reading and writing images and masks, robustly: every decoding problem becomes one `InpNetError` line.
+
+Images come back as 8-bit RGB (`open_image`) or float tensors `(3, H, W)` in [0, 1] (`load_image`);
+masks as `(1, H, W)` float, 1 = hole (`load_mask`). Conversions at load time:
+
+- EXIF orientation is applied, so a phone photo is upright.
+- Transparency (RGBA, LA, PA, palette or grayscale with a transparent colour) is composited on **white**:
+  a transparent background then reads as paper rather than as a black hole-like region.
+- 16-bit data (`I;16*`, and `I`, which Pillow uses for 16-bit PNGs) is scaled by 1/257, so 65535 -> 255.
+  Float data (`F`, float arrays) is read as [0, 1] and clipped.
+- CMYK, YCbCr, HSV, bilevel and palette images go through Pillow's conversion; LAB through LittleCMS.
+
+Images whose header declares more than `MAX_PIXELS` pixels are refused before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as TF
+
+from inpnet.config import atomic_write_bytes
+from inpnet.errors import InpNetError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+MAX_PIXELS = 100_000_000  # above this a declared size is treated as a decompression bomb
+
+ImageSource = str | Path | bytes | Image.Image | np.ndarray
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+
+
+# ---- decoding --------------------------------------------------------------------------------------
+
+
+def _fail(name: str, reason: str) -> InpNetError:
+    return InpNetError(f"cannot read image {name}: {reason}")
+
+
+def _check_size(img: Image.Image, name: str) -> None:
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        raise _fail(name, f"empty image ({w}x{h} pixels)")
+    if w * h > MAX_PIXELS:
+        raise _fail(name, f"too large ({w}x{h} = {w * h} pixels; the limit is {MAX_PIXELS})")
+
+
+def _transpose(img: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; always returns a new image (the caller's image is never changed)."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # broken EXIF is metadata, not pixels: keep the pixels as stored
+        return img.copy()
+
+
+def _decode(img: Image.Image, name: str) -> Image.Image:
+    """Check the declared size, force a full decode, then apply EXIF orientation."""
+    _check_size(img, name)
+    try:
+        img.load()  # decode now, so that a truncated file fails here and not later
+    except Image.DecompressionBombError:
+        raise _fail(name, "too large (decompression bomb)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, ZeroDivisionError) as exc:
+        detail = f" ({exc})" if str(exc) else ""
+        raise _fail(name, f"truncated or corrupt file{detail}") from None
+    return _transpose(img)
+
+
+def _open_stream(fp: str | io.BytesIO, name: str) -> Image.Image:
+    with warnings.catch_warnings():
+        # Pillow's own bomb limit (about 89 Mpx) warns below ours; MAX_PIXELS is checked by _check_size.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(fp) as img:
+                return _decode(img, name)
+        except InpNetError:
+            raise
+        except Image.DecompressionBombError:
+            raise _fail(name, f"too large (more than {MAX_PIXELS} pixels)") from None
+        except UnidentifiedImageError:
+            raise _fail(name, "not an image, or an unsupported format") from None
+        except PermissionError:
+            raise _fail(name, "permission denied") from None
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, ZeroDivisionError) as exc:
+            detail = f" ({exc})" if str(exc) else ""
+            raise _fail(name, f"truncated or corrupt file{detail}") from None
+
+
+def _array_to_pil(arr: np.ndarray, name: str) -> Image.Image:
+    """HxW, HxWx1, HxWx2 (LA), HxWx3 or HxWx4 array of uint8 / uint16 / float in [0, 1] -> 8-bit image."""
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
+        raise _fail(name, f"expected an array of shape HxW, HxWx3 or HxWx4, got {tuple(arr.shape)}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise _fail(name, f"empty image (array of shape {tuple(arr.shape)})")
+    if arr.shape[0] * arr.shape[1] > MAX_PIXELS:
+        raise _fail(name, f"too large ({arr.shape[1]}x{arr.shape[0]} pixels; the limit is {MAX_PIXELS})")
+    if arr.dtype == np.uint8:
+        out = arr
+    elif arr.dtype == np.bool_:
+        out = arr.astype(np.uint8) * 255
+    elif arr.dtype == np.uint16:
+        out = np.rint(arr / 257.0).astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.floating):
+        out = np.rint(np.clip(np.nan_to_num(arr.astype(np.float64)), 0.0, 1.0) * 255.0).astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0 and arr.max() <= 255:
+        out = arr.astype(np.uint8)
+    else:
+        raise _fail(name, f"unsupported array type {arr.dtype} (expected uint8, uint16 or float in [0, 1])")
+    return Image.fromarray(np.ascontiguousarray(out))  # L, LA, RGB or RGBA from the shape
+
+
+def _raw(src: ImageSource, name: str | None = None) -> tuple[Image.Image, str]:
+    """Decoded, upright image in its stored mode, plus the name used in error messages."""
+    if isinstance(src, (str, Path)):
+        label = name or str(src)
+        path = Path(src)
+        if path.is_dir():
+            raise _fail(label, "it is a folder, not a file")
+        if not path.exists():
+            raise _fail(label, "no such file")
+        return _open_stream(str(path), label), label
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        label = name or "<bytes>"
+        if len(src) == 0:
+            raise _fail(label, "empty data")
+        return _open_stream(io.BytesIO(bytes(src)), label), label
+    if isinstance(src, Image.Image):
+        label = name or getattr(src, "filename", "") or "<image>"
+        return _decode(src, label), label
+    if isinstance(src, np.ndarray):
+        label = name or "<array>"
+        return _array_to_pil(src, label), label
+    raise InpNetError(f"cannot read image: expected a path, bytes, PIL image or numpy array, got {type(src).__name__}")
+
+
+def _on_white(img: Image.Image) -> Image.Image:
+    rgba = img.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "RGBa", "LA", "PA") or "transparency" in img.info
+
+
+def _to_rgb(img: Image.Image, name: str) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB (see the module docstring for the rules)."""
+    mode = img.mode
+    if mode in _SIXTEEN_BIT_MODES:
+        arr = np.asarray(img).astype(np.float64)
+        return Image.fromarray(np.rint(np.clip(arr, 0, 65535) / 257.0).astype(np.uint8)).convert("RGB")
+    if mode == "F":
+        arr = np.clip(np.nan_to_num(np.asarray(img).astype(np.float64)), 0.0, 1.0)
+        return Image.fromarray(np.rint(arr * 255.0).astype(np.uint8)).convert("RGB")
+    if mode == "LAB":
+        lab_to_srgb = ImageCms.buildTransform(
+            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+        )
+        return ImageCms.applyTransform(img, lab_to_srgb)
+    try:
+        if _has_alpha(img):
+            return _on_white(img)
+        return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, HSV, RGBX; a copy for RGB
+    except ValueError:
+        raise _fail(name, f"unsupported colour mode {mode}") from None
+
+
+def open_image(src: ImageSource, *, name: str | None = None) -> Image.Image:
+    """Any image source -> upright 8-bit RGB PIL image; `InpNetError` naming the file on any problem.
+
+    `src`: a path, encoded bytes, a PIL image or an array (HxW, HxWx3, HxWx4; uint8, uint16 or float
+    in [0, 1]). `name` labels error messages (default: the path, or `<bytes>` / `<image>` / `<array>`).
+    """
+    img, label = _raw(src, name)
+    return _to_rgb(img, label)
+
+
+def load_image(src: ImageSource, *, name: str | None = None) -> torch.Tensor:
+    """Image -> float tensor (3, H, W) in [0, 1]."""
+    pil = open_image(src, name=name)
+    return TF.to_dtype(TF.pil_to_tensor(pil), torch.float32, scale=True)  # (3, H, W)
+
+
+def _nonzero(img: Image.Image) -> np.ndarray:
+    """(H, W) bool: any colour channel nonzero; alpha ignored."""
+    mode = img.mode
+    if mode in ("P", "PA"):
+        img, mode = img.convert("RGBA"), "RGBA"
+    elif mode not in ("1", "L", "LA", "RGB", "RGBA", "RGBX", "F", *_SIXTEEN_BIT_MODES):
+        img, mode = img.convert("RGB"), "RGB"
+    arr = np.asarray(img)
+    if arr.ndim == 2:
+        return arr != 0
+    colour = arr[:, :, :1] if mode == "LA" else arr[:, :, :3]
+    return (colour != 0).any(axis=2)
+
+
+def load_mask(
+    src: ImageSource, size: tuple[int, int] | None = None, *, name: str | None = None
+) -> torch.Tensor:
+    """Mask file -> float tensor (1, H, W) in {0, 1}; 1 = hole wherever any colour channel is nonzero.
+
+    Alpha is ignored. With `size=(H, W)` the mask is resized with nearest-neighbour sampling.
+    """
+    if isinstance(src, np.ndarray):
+        label = name or "<array>"
+        arr = src[:, :, 0] if src.ndim == 3 and src.shape[2] in (1, 2) else src
+        if arr.ndim == 3 and arr.shape[2] in (3, 4):
+            hole = (np.nan_to_num(arr[:, :, :3]) != 0).any(axis=2)
+        elif arr.ndim == 2:
+            hole = np.nan_to_num(arr) != 0
+        else:
+            raise _fail(label, f"expected a mask array of shape HxW, HxWx3 or HxWx4, got {tuple(src.shape)}")
+        if hole.size == 0:
+            raise _fail(label, f"empty mask (array of shape {tuple(src.shape)})")
+    else:
+        img, label = _raw(src, name)
+        hole = _nonzero(img)
+    pil = Image.fromarray(hole.astype(np.uint8) * 255)
+    if size is not None:
+        h, w = int(size[0]), int(size[1])
+        if h <= 0 or w <= 0:
+            raise InpNetError(f"mask size must be positive (height, width), got {size!r}")
+        if pil.size != (w, h):
+            pil = pil.resize((w, h), Image.Resampling.NEAREST)
+    return torch.from_numpy(np.asarray(pil) > 0).to(torch.float32)[None]  # (1, H, W)
+
+
+# ---- encoding --------------------------------------------------------------------------------------
+
+
+def to_pil(tensor: torch.Tensor) -> Image.Image:
+    """Float tensor in [0, 1] -> PIL image (clamped, rounded to 8 bits).
+
+    (3, H, W) or (1, 3, H, W) -> RGB; (1, H, W) or (1, 1, H, W) -> grayscale `L` (e.g. a mask).
+    """
+    t = tensor.detach()
+    if t.ndim == 4 and t.shape[0] == 1:
+        t = t[0]
+    if t.ndim != 3 or t.shape[0] not in (1, 3) or t.shape[1] == 0 or t.shape[2] == 0:
+        raise InpNetError(f"to_pil expects a tensor (3, H, W) or (1, 3, H, W), got shape {tuple(tensor.shape)}")
+    t = torch.nan_to_num(t.to(device="cpu", dtype=torch.float32)).clamp(0.0, 1.0)
+    arr = (t * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()  # (H, W, C)
+    return Image.fromarray(np.ascontiguousarray(arr[:, :, 0] if arr.shape[2] == 1 else arr))
+
+
+def _format_for(path: Path) -> str:
+    suffix = path.suffix.lower()
+    fmt = Image.registered_extensions().get(suffix)
+    if suffix not in IMAGE_EXTENSIONS or fmt is None:
+        raise InpNetError(
+            f"cannot save {path}: unknown image format {suffix or '(no extension)'!r}; "
+            f"use one of {', '.join(IMAGE_EXTENSIONS)}"
+        )
+    return fmt
+
+
+def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: bool = True) -> Path:
+    """Save a PIL image or a [0, 1] tensor atomically (temp file + rename); format from the suffix.
+
+    Missing parent folders are created. Returns the path written.
+    """
+    path = Path(path)
+    fmt = _format_for(path)
+    if path.is_dir():
+        raise InpNetError(f"cannot save {path}: it is a folder")
+    if path.exists() and not overwrite:
+        raise InpNetError(f"{path} exists; pass --overwrite to replace it")
+    pil = to_pil(img) if isinstance(img, torch.Tensor) else img
+    if pil.mode not in ("RGB", "L"):
+        pil = open_image(pil)
+    buf = io.BytesIO()
+    try:
+        pil.save(buf, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
+    except (OSError, ValueError, KeyError) as exc:
+        raise InpNetError(f"cannot save {path}: {exc}") from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InpNetError(f"cannot create folder {path.parent}: {exc.strerror or exc}") from None
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+# ---- finding and pairing files ---------------------------------------------------------------------
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def _walk(folder: Path, recursive: bool) -> Iterable[Path]:
+    """Image files under `folder`; hidden files and folders (".name", e.g. macOS "._x.jpg") are skipped."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
+        for f in files:
+            p = Path(root) / f
+            if _is_image(p) and p.is_file():
+                yield p
+
+
+def list_images(paths: str | Path | Iterable[str | Path], recursive: bool = True) -> list[Path]:
+    """Image files named by `paths` (files pass through, folders are searched), sorted, without duplicates.
+
+    Extensions are matched case-insensitively against `IMAGE_EXTENSIONS`.
+    """
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not items:
+        raise InpNetError("no image paths given")
+    found: set[Path] = set()
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found.update(_walk(p, recursive))
+        elif p.is_file():
+            if _is_image(p):
+                found.add(p)
+        else:
+            raise InpNetError(f"no such file or folder: {p}")
+    if not found:
+        where = ", ".join(str(i) for i in items)
+        raise InpNetError(f"no images found in {where} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return sorted(found, key=lambda q: str(q))
+
+
+def _mask_key(stem: str) -> str:
+    return stem[: -len("_mask")] if stem.endswith("_mask") else stem
+
+
+def pair_masks(images: list[Path], masks: list[Path]) -> list[tuple[Path, Path]]:
+    """Pair each image with a mask: by file stem (`a.jpg` <-> `a.png` or `a_mask.png`) when every image
+    has one; otherwise by sorted order, cycling through the masks. Pairs follow the order of `images`.
+    """
+    if not masks:
+        raise InpNetError("no masks to pair with the images")
+    images = [Path(p) for p in images]
+    sorted_masks = sorted((Path(m) for m in masks), key=str)
+    by_stem: dict[str, Path] = {}
+    for m in sorted_masks:  # an exact stem match wins over "<stem>_mask"
+        by_stem.setdefault(m.stem, m)
+    for m in sorted_masks:
+        by_stem.setdefault(_mask_key(m.stem), m)
+    if all(p.stem in by_stem for p in images):
+        return [(p, by_stem[p.stem]) for p in images]
+    rank = {i: r for r, i in enumerate(sorted(range(len(images)), key=lambda i: str(images[i])))}
+    return [(p, sorted_masks[rank[i] % len(sorted_masks)]) for i, p in enumerate(images)]

@@ -1,0 +1,56 @@
+"""Training losses: reconstruction (all pixels / hole only / hole-weighted) and adversarial (hinge or
+non-saturating). Total generator loss = λ1·L_rec + λ2·L_GAN, as in the paper."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from inpnet.errors import InpNetError
+
+REC_MODES = ("all", "hole", "weighted")
+GAN_LOSSES = ("hinge", "nonsaturating")
+
+
+def reconstruction_loss(
+    prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, mode: str = "all", hole_weight: float = 6.0
+) -> torch.Tensor:
+    """MSE between prediction and target (B,3,H,W); mask (B,1,H,W), 1 = hole.
+
+    all: every pixel (the paper; also what trains ratio-0 restoration) · hole: hole pixels only (falls
+    back to all pixels when the batch has no hole) · weighted: known pixels weight 1, hole pixels `hole_weight`.
+    """
+    err = (prediction - target) ** 2  # (B, 3, H, W)
+    if mode == "all":
+        return err.mean()
+    if mode == "hole":
+        w = mask.expand_as(err)
+        total = w.sum()
+        return err.mean() if total == 0 else (err * w).sum() / total
+    if mode == "weighted":
+        w = (1.0 + (hole_weight - 1.0) * mask).expand_as(err)
+        return (err * w).sum() / w.sum()
+    raise InpNetError(f"unknown reconstruction loss {mode!r}; valid: {', '.join(REC_MODES)}")
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "hinge") -> torch.Tensor:
+    """Loss of D: real → high, fake → low."""
+    if kind == "hinge":
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    if kind == "nonsaturating":
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    raise InpNetError(f"unknown GAN loss {kind!r}; valid: {', '.join(GAN_LOSSES)}")
+
+
+def generator_adv_loss(fake_logits: torch.Tensor, kind: str = "hinge") -> torch.Tensor:
+    """Adversarial term of the generator: make D score its composites as real."""
+    if kind == "hinge":
+        return -fake_logits.mean()
+    if kind == "nonsaturating":
+        return F.softplus(-fake_logits).mean()
+    raise InpNetError(f"unknown GAN loss {kind!r}; valid: {', '.join(GAN_LOSSES)}")
+
+
+def total_generator_loss(rec: torch.Tensor, adv: torch.Tensor | None, lambda_rec: float, lambda_gan: float):
+    """λ1·L_rec + λ2·L_GAN (adv None: reconstruction only)."""
+    return lambda_rec * rec if adv is None else lambda_rec * rec + lambda_gan * adv

@@ -1,0 +1,118 @@
+"""InP-Net: visible-only ViT encoder + mask tokens + masked-attention fill + skip-fused conv decoder."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from inpnet.config import ModelConfig
+from inpnet.masks import pixel_to_token_mask
+from inpnet.models.decoder import ConvDecoder
+from inpnet.models.encoder import (
+    PatchEmbed,
+    VisibleEncoder,
+    VisibleTokens,
+    pack_visible,
+    resample_pos_embed,
+    scatter_to_grid,
+)
+from inpnet.models.inputs import check_inputs
+from inpnet.models.layers import FillBlock, key_padding_to_attn_mask
+from inpnet.models.output import InpaintOutput, composite
+
+
+class InpNet(nn.Module):
+    """The paper's model. `forward(images (B,3,H,W) in [0,1], mask (B,1,H,W), 1 = hole) -> InpaintOutput`.
+
+    Any H, W divisible by the patch size work: the learned position table is resampled to the grid.
+    Ratio 0 (an all-zero mask) keeps every token: the same network reconstructs the whole image.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        D = config.embed_dim
+        self.patch_embed = PatchEmbed(config.patch_size, config.in_chans, D)
+        self.pos_embed = nn.Parameter(torch.zeros(1, config.num_patches, D))
+        skip_layers = config.resolved_skip_layers() if config.skip else ()
+        self.encoder = VisibleEncoder(D, config.depth, config.num_heads, config.mlp_ratio, skip_layers)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, D))
+        self.fill_blocks = nn.ModuleList(FillBlock(D, config.num_heads, config.mlp_ratio) for _ in range(config.fill_depth))
+        self.fill_norm = nn.LayerNorm(D, eps=1e-6)
+        self.decoder = ConvDecoder(
+            embed_dim=D,
+            channels=config.resolved_decoder_channels(),
+            num_skips=len(skip_layers),
+            norm=config.decoder_norm,
+            pixel_channels=config.pixel_skip_channels if config.pixel_skip else 0,
+        )
+        self.static_shapes = False  # True pads visible tokens to L (ONNX export: no data-dependent shapes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.normal_(self.mask_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        w = self.patch_embed.proj.weight
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+
+    # ---- stages ---------------------------------------------------------------------------
+    def model_input(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Hole pixels zeroed (never seen by the network); with 4 input channels the mask is appended."""
+        known = images * (1.0 - mask)
+        if self.config.in_chans == 4:
+            return torch.cat([known, mask], dim=1)  # (B, 4, H, W)
+        return known  # (B, 3, H, W)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, L, D) patch tokens + position embedding for this grid."""
+        p = self.config.patch_size
+        grid = (x.shape[2] // p, x.shape[3] // p)
+        pos = resample_pos_embed(self.pos_embed, self.config.grid_size, grid)
+        return self.patch_embed(x) + pos
+
+    def forward_encoder(self, tokens: torch.Tensor, token_mask: torch.Tensor):
+        """Pack the visible tokens (B, N, D) and run the transformer over them only."""
+        packed = pack_visible(tokens, token_mask, full_length=self.static_shapes)
+        return self.encoder(packed)
+
+    def forward_fill(self, visible: VisibleTokens, pos: torch.Tensor) -> torch.Tensor:
+        """Grid of tokens (B, L, D): encoder outputs at visible places, mask token + position elsewhere,
+        then every token attends to the visible ones (masked attention)."""
+        B = visible.tokens.shape[0]
+        fill = (self.mask_token + pos).expand(B, -1, -1)
+        grid = scatter_to_grid(visible, visible.tokens, fill)
+        attn_mask = key_padding_to_attn_mask(visible.key_valid())
+        for block in self.fill_blocks:
+            grid = block(grid, visible.tokens, attn_mask)
+        return self.fill_norm(grid)
+
+    def forward(self, images: torch.Tensor, mask: torch.Tensor) -> InpaintOutput:
+        cfg = self.config
+        mask = check_inputs(images, mask, cfg.patch_size)
+        B, _, H, W = images.shape
+        h, w = H // cfg.patch_size, W // cfg.patch_size
+        token_mask = pixel_to_token_mask(mask, cfg.patch_size, cfg.token_threshold)  # (B, L)
+        x = self.model_input(images, mask)
+        tokens = self.embed(x)  # (B, L, D)
+        enc = self.forward_encoder(tokens, token_mask)
+        pos = resample_pos_embed(self.pos_embed, cfg.grid_size, (h, w))
+        grid = self.forward_fill(enc.visible, pos)  # (B, L, D)
+        zeros = torch.zeros_like(grid)
+        skip_grids = [self._to_map(scatter_to_grid(enc.visible, s, zeros), h, w) for s in enc.skips]
+        pixels = torch.cat([images * (1.0 - mask), mask], dim=1) if cfg.pixel_skip else None
+        prediction = self.decoder(self._to_map(grid, h, w), skip_grids, pixels)  # (B, 3, H, W)
+        return InpaintOutput(prediction, composite(images, mask, prediction), token_mask)
+
+    @staticmethod
+    def _to_map(tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        # (B, L, D) -> (B, D, h, w)
+        return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, h, w)
