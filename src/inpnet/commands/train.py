@@ -1,0 +1,83 @@
+"""`inpnet train`: train a variant (or the MAE baseline) on image folders. Works under `torchrun`."""
+
+from __future__ import annotations
+
+import argparse
+
+from inpnet.config import PRESETS, VARIANTS
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variant", required=True, choices=list(VARIANTS), metavar="NAME",
+                   help=f"one of: {', '.join(VARIANTS)}")
+    p.add_argument("--preset", default="tiny", choices=list(PRESETS), help="size preset (default tiny)")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="image folders (recursive)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create (or resume)")
+    p.add_argument("--image-size", type=int, nargs="+", metavar="N", help="training size: N or H W")
+    p.add_argument("--patch-size", type=int)
+    p.add_argument("--depth", type=int)
+    p.add_argument("--embed-dim", type=int)
+    p.add_argument("--num-heads", type=int)
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="more overrides, e.g. model.in_chans=4 train.rec_loss=weighted")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int)
+    length.add_argument("--steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--mask-dir", help="mask PNG folder added to the dynamic policy (e.g. NVIDIA irregular)")
+    p.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"])
+    p.add_argument("--workers", type=int, help="DataLoader worker processes")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--init-from", metavar="CKPT", help="start from the weights of a checkpoint (same config)")
+    p.add_argument("--init-from-backbone", metavar="PATH",
+                   help="start the encoder from a pretrained ViT (timm / FB-MAE / Hugging Face files)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this much wall time")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+
+
+def _parse_value(text: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def run(args: argparse.Namespace) -> int:
+    from inpnet.config import ModelConfig, TrainConfig
+    from inpnet.errors import InpNetError
+    from inpnet.train import train
+
+    model_over: dict = {}
+    train_over: dict = {}
+    if args.image_size:
+        model_over["image_size"] = args.image_size[0] if len(args.image_size) == 1 else tuple(args.image_size[:2])
+    for key in ("patch_size", "depth", "embed_dim", "num_heads"):
+        if getattr(args, key) is not None:
+            model_over[key] = getattr(args, key)
+    for key, attr in (("epochs", "epochs"), ("steps", "steps"), ("batch_size", "batch_size"), ("lr", "lr"),
+                      ("mask_dir", "mask_dir"), ("amp", "amp"), ("num_workers", "workers"), ("seed", "seed")):
+        if getattr(args, attr) is not None:
+            train_over[key] = getattr(args, attr)
+    model_fields = set(ModelConfig.__dataclass_fields__)
+    for item in args.set:
+        if "=" not in item:
+            raise InpNetError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        scope, _, name = key.rpartition(".")
+        target = model_over if (scope == "model" or (not scope and name in model_fields)) else train_over
+        target[name] = _parse_value(value)
+    mcfg = ModelConfig.from_name(args.variant, preset=args.preset, **model_over)
+    tcfg = TrainConfig.for_variant(args.variant, **train_over)
+    max_seconds = args.max_minutes * 60 if args.max_minutes else None
+    result = train(mcfg, tcfg, args.data, args.out, resume=args.resume, init_from=args.init_from,
+                   init_from_backbone=args.init_from_backbone, device=args.device,
+                   progress=not args.no_progress, max_seconds=max_seconds)
+    best = f"{result.best_psnr:.2f} dB" if result.best_psnr is not None else "n/a"
+    print(f"run {result.run_dir}: step {result.step}, epoch {result.epoch}, best val PSNR {best}, "
+          f"stopped: {result.stopped_because}")
+    return 0

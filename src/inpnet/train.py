@@ -1,0 +1,579 @@
+"""The training loop, readable top to bottom: data → masks → forward → losses → (D step) → G step → logs.
+
+Determinism: the sample order of epoch e is a permutation seeded by (seed, e); augmentations are seeded by
+(seed, epoch, index) in the dataset; the masks of step s are seeded by (seed, s, rank). Resuming at step s
+therefore replays exactly what an uninterrupted run would have done, with no RNG state to restore beyond
+what `training_state.pt` keeps for safety.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from inpnet.checkpoint import (
+    CONFIG_FILE,
+    LAST_FILE,
+    MODEL_FILE,
+    load_model,
+    load_training_state,
+    load_weights_into,
+    read_state_dict,
+    save_model,
+    save_training_state,
+)
+from inpnet.config import ModelConfig, TrainConfig, atomic_write_text
+from inpnet.errors import InpNetError
+from inpnet.losses import discriminator_loss, generator_adv_loss, reconstruction_loss, total_generator_loss
+from inpnet.masks import (
+    IRREGULAR_FAMILIES,
+    STRUCTURED_PRESETS,
+    MaskFolder,
+    dynamic_pixel_mask,
+    irregular_pixel_mask,
+    make_pixel_mask,
+    random_token_mask,
+    ratio_schedule,
+    structured_token_mask,
+    token_to_pixel_mask,
+    validate_ratio,
+)
+from inpnet.models import build_model
+from inpnet.models.discriminator import PatchDiscriminator
+
+MASK_POLICIES = ("random", "dynamic", "structured", "irregular", "folder")
+VAL_MASKS = (("random", 0.5), ("structured", 0.25), ("irregular", 0.3))  # fixed validation mask mix
+
+
+def get_lr(step: int, total: int, warmup: int, lr: float, min_lr: float) -> float:
+    """Linear warm-up to `lr`, then cosine decay to `min_lr` at `total` steps."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    """The generator of everything random at one step (masks), independent of history."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step * 9_176 + rank * 7_919_317) % (2**63))
+
+
+def training_masks(
+    tcfg: TrainConfig,
+    mcfg: ModelConfig,
+    batch: int,
+    step: int,
+    epoch_progress: float,
+    rank: int = 0,
+    mask_folder: MaskFolder | None = None,
+) -> torch.Tensor:
+    """Pixel masks (B, 1, H, W) of one training step under the variant's mask policy."""
+    g = step_generator(tcfg.seed, step, rank)
+    size, p = mcfg.image_size, mcfg.patch_size
+    grid = mcfg.grid_size
+    policy = tcfg.mask_policy
+    if policy == "random":
+        return token_to_pixel_mask(random_token_mask(batch, grid, tcfg.mask_ratio, generator=g), grid, p)
+    if policy == "dynamic":
+        lo, hi = ratio_schedule(epoch_progress, tcfg.ratio_range, tcfg.ratio_warmup_epochs)
+        kinds = ("random", "structured", "irregular")
+        return dynamic_pixel_mask(batch, size, p, (lo, hi), generator=g, kinds=kinds, mask_folder=mask_folder)
+    if policy == "structured":
+        presets = [STRUCTURED_PRESETS[int(i)] for i in torch.randint(len(STRUCTURED_PRESETS), (batch,), generator=g)]
+        tm = torch.cat([structured_token_mask(1, grid, tcfg.mask_ratio, pr) for pr in presets])
+        return token_to_pixel_mask(tm, grid, p)
+    if policy == "irregular":
+        fam = IRREGULAR_FAMILIES[int(torch.randint(len(IRREGULAR_FAMILIES), (1,), generator=g))]
+        return irregular_pixel_mask(batch, size, fam, generator=g)
+    if policy == "folder":
+        if mask_folder is None:
+            raise InpNetError("mask policy 'folder' needs --mask-dir")
+        return mask_folder.sample(batch, g)
+    raise InpNetError(f"unknown mask policy {policy!r}; valid: {', '.join(MASK_POLICIES)}")
+
+
+def validation_masks(mcfg: ModelConfig, n: int, seed: int) -> list[tuple[str, torch.Tensor]]:
+    """Fixed (kind, (1,1,H,W) mask) per validation image, cycling through VAL_MASKS."""
+    out = []
+    for i in range(n):
+        kind, ratio = VAL_MASKS[i % len(VAL_MASKS)]
+        g = torch.Generator().manual_seed(seed * 7_777 + i)
+        preset = STRUCTURED_PRESETS[i % len(STRUCTURED_PRESETS)] if kind == "structured" else None
+        m = make_pixel_mask(kind, 1, mcfg.image_size, mcfg.patch_size, ratio, generator=g, preset=preset)
+        out.append((kind, m))
+    return out
+
+
+# ---- distributed helpers -------------------------------------------------------------------
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: str | None = None) -> Dist:
+    """Read torchrun's environment; init a process group (nccl on GPU, gloo on CPU) when world > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device is None or device == "auto":
+        device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return Dist(rank, world, local, dev)
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Indices of one epoch: a (seed, epoch)-seeded permutation, this rank's share, from batch `start` on.
+
+    Written by hand (instead of DistributedSampler) because exact resume needs to start mid-epoch."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, rank: int, world: int, start_batch: int = 0):
+        self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, epoch
+        self.rank, self.world, self.start_batch = rank, world, start_batch
+
+    def batches_per_epoch(self) -> int:
+        return (self.n // self.world) // self.batch_size
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.n, generator=g).tolist()
+        per_rank = self.n // self.world
+        mine = order[self.rank * per_rank : (self.rank + 1) * per_rank]
+        usable = self.batches_per_epoch() * self.batch_size
+        return iter(mine[self.start_batch * self.batch_size : usable])
+
+    def __len__(self) -> int:
+        return max(0, self.batches_per_epoch() - self.start_batch) * self.batch_size
+
+
+# ---- the trainer ----------------------------------------------------------------------------
+class StopTraining(Exception):
+    """Raised inside the loop to end it cleanly (signal, early stopping, too many bad steps)."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    epoch: int
+    best_psnr: float | None
+    stopped_because: str
+    bad_steps: int
+
+
+def autocast_context(amp: str, device: torch.device):
+    """bf16/fp16 autocast where the device supports it; `auto` = bf16 on CUDA with bf16, off on CPU."""
+    if amp == "auto":
+        amp = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "off"
+    if amp == "off":
+        return contextlib.nullcontext(), None
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    if amp == "fp16" and device.type != "cuda":
+        raise InpNetError("fp16 autocast needs a CUDA device; use --amp bf16 or off on CPU")
+    return torch.autocast(device.type, dtype=dtype), dtype
+
+
+def train(
+    mcfg: ModelConfig,
+    tcfg: TrainConfig,
+    data: list[str],
+    out: str | os.PathLike,
+    *,
+    resume: bool = False,
+    init_from: str | None = None,
+    init_from_backbone: str | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    max_seconds: float | None = None,
+) -> TrainResult:
+    """Train `mcfg` with `tcfg` on image folders `data`, writing the run directory `out`."""
+    from inpnet.data import ImageFolderDataset
+
+    d = setup_distributed(device)
+    run_dir = Path(out)
+    _prepare_run_dir(run_dir, mcfg, tcfg, resume, d)
+    if resume:
+        saved = json.loads((run_dir / CONFIG_FILE).read_text())
+        mcfg = ModelConfig.from_dict(saved["model"])
+        tcfg = TrainConfig.from_dict({**saved.get("train", {}), **_resume_overrides(tcfg)})
+    if tcfg.mask_policy not in MASK_POLICIES:
+        raise InpNetError(f"unknown mask policy {tcfg.mask_policy!r}; valid: {', '.join(MASK_POLICIES)}")
+    validate_ratio(tcfg.mask_ratio)
+    for r in tcfg.ratio_range:
+        validate_ratio(r)
+    torch.manual_seed(tcfg.seed)
+
+    train_set = ImageFolderDataset(data, mcfg.image_size, train=True, split="train",
+                                   val_fraction=tcfg.val_fraction, val_max=tcfg.val_max, seed=tcfg.seed)
+    val_set = ImageFolderDataset(data, mcfg.image_size, train=False, split="val",
+                                 val_fraction=tcfg.val_fraction, val_max=tcfg.val_max, seed=tcfg.seed)
+    per_rank_batch = tcfg.batch_size
+    batches_per_epoch = (len(train_set) // d.world) // per_rank_batch
+    if batches_per_epoch == 0:
+        raise InpNetError(
+            f"{len(train_set)} training images are fewer than one batch of {per_rank_batch} per process"
+        )
+    total_steps = tcfg.steps if tcfg.steps is not None else tcfg.epochs * batches_per_epoch
+    mask_folder = MaskFolder(tcfg.mask_dir, size=mcfg.image_size) if tcfg.mask_dir else None
+
+    model = build_model(mcfg).to(d.device)
+    if init_from:
+        load_weights_into(model, read_state_dict(_weights_file(init_from)), source=str(init_from))
+    if init_from_backbone:
+        from inpnet.models.pretrained import load_backbone
+
+        report = load_backbone(model, init_from_backbone)
+        if d.main:
+            print(f"backbone: {report}")
+    disc = PatchDiscriminator().to(d.device) if tcfg.gan else None
+    opt = _adamw(model.parameters(), tcfg.lr, tcfg.weight_decay, tcfg.betas, d.device)
+    opt_d = _adamw(disc.parameters(), tcfg.disc_lr, 0.0, (0.5, 0.999), d.device) if disc is not None else None
+    autocast, amp_dtype = autocast_context(tcfg.amp, d.device)
+    scaler = torch.amp.GradScaler(d.device.type, enabled=amp_dtype == torch.float16)
+
+    state: dict[str, Any] = dict(step=0, epoch=0, best_psnr=None, bad_epochs=0, bad_steps=0, images_seen=0,
+                                 wall_s=0.0)
+    if resume:
+        ts = load_training_state(run_dir)
+        load_weights_into(model, read_state_dict(run_dir / LAST_FILE), source=str(run_dir / LAST_FILE))
+        opt.load_state_dict(ts["optimizer"])
+        if disc is not None and "discriminator" in ts:
+            disc.load_state_dict(ts["discriminator"])
+            opt_d.load_state_dict(ts["optimizer_d"])
+        if "scaler" in ts:
+            scaler.load_state_dict(ts["scaler"])
+        state.update(ts["counters"])
+        torch.set_rng_state(ts["rng_cpu"])
+
+    ddp_model: nn.Module = model
+    ddp_disc = disc
+    if d.world > 1:
+        ids = [d.device.index] if d.device.type == "cuda" else None
+        ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if disc is not None:
+            ddp_disc = nn.parallel.DistributedDataParallel(disc, device_ids=ids)
+
+    logger = RunLogger(run_dir, enabled=d.main)
+    stop_reason = {"why": None}
+
+    def on_signal(signum, frame):  # save and stop at the end of the current step
+        stop_reason["why"] = f"signal {signal.Signals(signum).name}"
+
+    old_handlers = _install_signal_handlers(on_signal)
+    val_masks = validation_masks(mcfg, len(val_set), tcfg.seed)
+
+    def checkpoint(final: bool = False) -> None:
+        if not d.main:
+            return
+        save_model(model, run_dir, LAST_FILE)
+        ts = dict(
+            optimizer=opt.state_dict(),
+            scaler=scaler.state_dict(),
+            counters=dict(state),
+            rng_cpu=torch.get_rng_state(),
+        )
+        if disc is not None:
+            ts.update(discriminator=disc.state_dict(), optimizer_d=opt_d.state_dict())
+        save_training_state(ts, run_dir)
+        if not (run_dir / MODEL_FILE).exists():
+            save_model(model, run_dir, MODEL_FILE)
+
+    def validate() -> dict[str, float]:
+        from inpnet.eval.metrics import MetricAccumulator, compute_metrics
+
+        acc = MetricAccumulator()
+        model.eval()
+        with torch.inference_mode(), autocast:
+            for i in range(0, len(val_set), per_rank_batch):
+                idx = range(i, min(len(val_set), i + per_rank_batch))
+                images = torch.stack([val_set[j]["image"] for j in idx]).to(d.device)
+                masks = torch.cat([val_masks[j][1] for j in idx]).to(d.device)
+                out = model(images, masks)
+                metrics = compute_metrics(out.composite.float(), images, masks)
+                for k, j in enumerate(idx):
+                    acc.update({key: v[k : k + 1] for key, v in metrics.items()}, kind=val_masks[j][0])
+        model.train()
+        return acc.summary()
+
+    step = state["step"]
+    t_start = time.time()
+    wall_before = state["wall_s"]
+    last_ckpt = time.time()
+    bar = _progress_bar(total_steps, step, enabled=progress and d.main)
+    model.train()
+    try:
+        while step < total_steps:
+            epoch = state["epoch"]
+            start_batch = step - epoch * batches_per_epoch if tcfg.steps is None else state.get("batch_in_epoch", 0)
+            sampler = EpochSampler(len(train_set), per_rank_batch, tcfg.seed, epoch, d.rank, d.world, start_batch)
+            train_set.set_epoch(epoch)
+            loader = torch.utils.data.DataLoader(
+                train_set, batch_size=per_rank_batch, sampler=sampler, num_workers=tcfg.num_workers,
+                drop_last=True, persistent_workers=False,
+            )
+            batch_in_epoch = start_batch
+            for batch in loader:
+                if step >= total_steps or stop_reason["why"]:
+                    break
+                images = batch["image"].to(d.device, non_blocking=True)
+                progress_epochs = epoch + batch_in_epoch / batches_per_epoch
+                masks = training_masks(tcfg, mcfg, images.shape[0], step, progress_epochs, d.rank, mask_folder)
+                masks = masks.to(d.device)
+                lr = get_lr(step, total_steps, tcfg.warmup_steps, tcfg.lr, tcfg.min_lr)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+
+                # forward + losses
+                with autocast:
+                    out = ddp_model(images, masks)
+                    pred = out.prediction.float()
+                    if mcfg.arch == "mae":
+                        rec = model.patch_loss(images, masks, out)
+                    else:
+                        rec = reconstruction_loss(pred, images, masks, tcfg.rec_loss, tcfg.hole_weight)
+                adv = None
+                d_loss = None
+                if ddp_disc is not None:
+                    fake = out.composite
+                    with autocast:  # discriminator step on detached composites
+                        d_loss = discriminator_loss(ddp_disc(images).float(), ddp_disc(fake.detach()).float(),
+                                                    tcfg.gan_loss)
+                    if torch.isfinite(d_loss):
+                        opt_d.zero_grad(set_to_none=True)
+                        scaler.scale(d_loss).backward()
+                        scaler.step(opt_d)
+                    for p in disc.parameters():
+                        p.requires_grad_(False)
+                    with autocast:
+                        adv = generator_adv_loss(ddp_disc(fake).float(), tcfg.gan_loss)
+                    for p in disc.parameters():
+                        p.requires_grad_(True)
+                loss = total_generator_loss(rec, adv, tcfg.lambda_rec, tcfg.lambda_gan)
+
+                # NaN / inf guard: skip the update, count it, stop after too many in a row
+                if not torch.isfinite(loss):
+                    state["bad_steps"] += 1
+                    state["consecutive_bad"] = state.get("consecutive_bad", 0) + 1
+                    logger.event(step, "bad_step", loss=float(loss.detach()))
+                    if bar is not None:
+                        bar.write(f"step {step}: non-finite loss ({float(loss.detach())}); update skipped")
+                    opt.zero_grad(set_to_none=True)
+                    if state["consecutive_bad"] >= tcfg.max_bad_steps:
+                        stop_reason["why"] = f"{state['consecutive_bad']} non-finite losses in a row"
+                        break
+                else:
+                    state["consecutive_bad"] = 0
+                    opt.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(opt)
+                    grad_norm = nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+                    scaler.step(opt)
+                    scaler.update()
+                    if step % tcfg.log_every == 0:
+                        elapsed = time.time() - t_start
+                        ips = (step - state["step_at_start"] + 1) * per_rank_batch * d.world / max(elapsed, 1e-6) \
+                            if "step_at_start" in state else 0.0
+                        logger.scalars(step, {
+                            "loss/total": float(loss.detach()), "loss/rec": float(rec.detach()),
+                            **({"loss/adv": float(adv.detach()), "loss/disc": float(d_loss.detach())} if adv is not None else {}),
+                            "lr": lr, "grad_norm": float(grad_norm), "mask/hole_fraction": float(masks.mean()),
+                            "speed/images_per_s": ips,
+                        })
+                    if step % tcfg.image_every == 0:
+                        logger.images(step, images, masks, out.composite.detach().float())
+                state.setdefault("step_at_start", step)
+                step += 1
+                batch_in_epoch += 1
+                state["step"] = step
+                state["batch_in_epoch"] = batch_in_epoch
+                state["images_seen"] += per_rank_batch * d.world
+                state["wall_s"] = wall_before + time.time() - t_start
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}", epoch=epoch)
+                due_time = time.time() - last_ckpt >= tcfg.ckpt_every_s
+                due_steps = tcfg.ckpt_every_steps and step % tcfg.ckpt_every_steps == 0
+                if due_time or due_steps:
+                    checkpoint()
+                    last_ckpt = time.time()
+                if max_seconds is not None and time.time() - t_start > max_seconds:
+                    stop_reason["why"] = f"time limit {max_seconds:.0f}s"
+            if stop_reason["why"]:
+                break
+            epoch_done = batch_in_epoch >= batches_per_epoch
+            at_end = step >= total_steps
+            if epoch_done or at_end:
+                summary = validate() if len(val_set) else {}
+                improved = _update_best(state, summary)
+                if improved and d.main:
+                    save_model(model, run_dir, MODEL_FILE)
+                logger.scalars(step, {f"val/{k}": v for k, v in summary.items() if isinstance(v, float)})
+                logger.event(step, "validation", epoch=epoch, **{k: v for k, v in summary.items() if k != "per_kind"})
+                if epoch_done:
+                    state["epoch"] = epoch + 1
+                    state["batch_in_epoch"] = 0
+                checkpoint()
+                last_ckpt = time.time()
+                if state["bad_epochs"] >= tcfg.patience:
+                    stop_reason["why"] = f"early stopping (no validation gain in {tcfg.patience} epochs)"
+                    break
+        if stop_reason["why"] is None:
+            stop_reason["why"] = "done"
+        checkpoint(final=True)
+    finally:
+        _restore_signal_handlers(old_handlers)
+        if bar is not None:
+            bar.close()
+        logger.close()
+    if stop_reason["why"].startswith("signal"):
+        logger.event(step, "stopped", reason=stop_reason["why"])
+    if d.world > 1 and dist.is_initialized():
+        dist.barrier()
+    if "non-finite" in stop_reason["why"]:
+        raise InpNetError(f"training stopped at step {step}: {stop_reason['why']} (checkpoint saved in {run_dir})")
+    return TrainResult(run_dir, step, state["epoch"], state["best_psnr"], stop_reason["why"], state["bad_steps"])
+
+
+def _update_best(state: dict[str, Any], summary: dict[str, Any]) -> bool:
+    psnr = summary.get("psnr")
+    if psnr is None:
+        return state["best_psnr"] is None
+    if state["best_psnr"] is None or psnr > state["best_psnr"] + 1e-4:
+        state["best_psnr"] = psnr
+        state["bad_epochs"] = 0
+        return True
+    state["bad_epochs"] += 1
+    return False
+
+
+def _resume_overrides(tcfg: TrainConfig) -> dict[str, Any]:
+    """On resume, the saved recipe wins, except the total length (to extend a run) and worker count."""
+    return {"steps": tcfg.steps, "epochs": tcfg.epochs, "num_workers": tcfg.num_workers}
+
+
+def _prepare_run_dir(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig, resume: bool, d: Dist) -> None:
+    if resume:
+        if not (run_dir / CONFIG_FILE).is_file():
+            raise InpNetError(f"cannot resume: {run_dir} is not a run directory (no {CONFIG_FILE})")
+        return
+    if (run_dir / CONFIG_FILE).exists():
+        raise InpNetError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    if d.main:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InpNetError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
+        atomic_write_text(run_dir / CONFIG_FILE,
+                          json.dumps({"model": mcfg.to_dict(), "train": tcfg.to_dict()}, indent=2) + "\n")
+    if d.world > 1 and dist.is_initialized():
+        dist.barrier()
+
+
+def _weights_file(path: str) -> Path:
+    p = Path(path)
+    if p.is_file():
+        return p
+    if (p / MODEL_FILE).is_file():
+        return p / MODEL_FILE
+    raise InpNetError(f"--init-from {path}: no {MODEL_FILE} there")
+
+
+def _adamw(params, lr: float, wd: float, betas, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW, fused where this torch build supports it on the device (fewer kernels per step)."""
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd, betas=tuple(betas), fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd, betas=tuple(betas))
+
+
+def _install_signal_handlers(handler):
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # outside the main thread (e.g. a web worker) signals cannot be caught: leave them alone
+        with contextlib.suppress(ValueError):
+            old[sig] = signal.signal(sig, handler)
+    return old
+
+
+def _restore_signal_handlers(old) -> None:
+    for sig, h in old.items():
+        signal.signal(sig, h)
+
+
+def _progress_bar(total: int, start: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, smoothing=0.1)
+
+
+class RunLogger:
+    """TensorBoard scalars and image grids + `metrics.jsonl` for tools (rank 0 only)."""
+
+    def __init__(self, run_dir: Path, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.run_dir = run_dir
+        self.writer = None
+        if enabled:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(run_dir / "tb"))
+            self.jsonl = open(run_dir / "metrics.jsonl", "a")  # noqa: SIM115 (closed in close())
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        if not self.enabled or not values:
+            return
+        for k, v in values.items():
+            self.writer.add_scalar(k, v, step)
+        self.jsonl.write(json.dumps({"step": step, "time": time.time(), **values}) + "\n")
+        self.jsonl.flush()
+
+    def event(self, step: int, kind: str, **values: Any) -> None:
+        if not self.enabled:
+            return
+        self.jsonl.write(json.dumps({"step": step, "time": time.time(), "event": kind, **values}, default=str) + "\n")
+        self.jsonl.flush()
+
+    def images(self, step: int, images: torch.Tensor, masks: torch.Tensor, output: torch.Tensor, n: int = 4) -> None:
+        if not self.enabled:
+            return
+        from torchvision.utils import make_grid
+
+        k = min(n, images.shape[0])
+        holed = images[:k] * (1 - masks[:k]) + masks[:k] * torch.tensor([1.0, 1.0, 1.0]).view(1, 3, 1, 1)
+        grid = make_grid(torch.cat([holed, output[:k].clamp(0, 1), images[:k]]).cpu(), nrow=k)
+        self.writer.add_image("input_output_target", grid, step)
+
+    def close(self) -> None:
+        if self.enabled:
+            self.writer.close()
+            self.jsonl.close()
+
+
+def load_run_model(run_dir: str | os.PathLike, which: str = "best") -> nn.Module:
+    """Convenience for tools: the model of a run directory."""
+    return load_model(run_dir, which=which)
+

@@ -1,0 +1,354 @@
+"""imageio: every input mode becomes 8-bit RGB, every broken input becomes one InpNetError line."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFile
+
+from inpnet import imageio
+from inpnet.errors import InpNetError
+from inpnet.imageio import (
+    list_images,
+    load_image,
+    load_mask,
+    open_image,
+    pair_masks,
+    save_image,
+    to_pil,
+)
+
+
+def rgb(img: Image.Image) -> np.ndarray:
+    assert img.mode == "RGB"
+    return np.asarray(img)
+
+
+def save(img: Image.Image, path: Path, **kwargs) -> Path:
+    img.save(path, **kwargs)
+    return path
+
+
+# ---- modes -----------------------------------------------------------------------------------------
+
+
+def test_grayscale_L_repeats_the_value_in_three_channels():
+    out = open_image(Image.new("L", (3, 2), 100))
+    assert out.size == (3, 2)
+    assert (rgb(out) == 100).all()
+
+
+def test_bilevel_1_maps_to_black_and_white():
+    img = Image.new("1", (2, 1), 0)
+    img.putpixel((1, 0), 1)
+    assert rgb(open_image(img))[0].tolist() == [[0, 0, 0], [255, 255, 255]]
+
+
+def test_LA_transparent_pixel_becomes_white_opaque_keeps_value():
+    img = Image.new("LA", (2, 1), (100, 255))
+    img.putpixel((1, 0), (100, 0))
+    assert rgb(open_image(img))[0].tolist() == [[100, 100, 100], [255, 255, 255]]
+
+
+def test_RGBA_is_composited_on_white():
+    img = Image.new("RGBA", (2, 1), (10, 20, 30, 255))
+    img.putpixel((1, 0), (10, 20, 30, 0))
+    assert rgb(open_image(img))[0].tolist() == [[10, 20, 30], [255, 255, 255]]
+
+
+def test_palette_P_uses_the_palette_colours(tmp_path):
+    img = Image.new("P", (2, 1), 0)
+    img.putpalette([0, 0, 0, 200, 10, 20] + [0] * 762)
+    img.putpixel((1, 0), 1)
+    out = open_image(save(img, tmp_path / "p.png"))
+    assert rgb(out)[0].tolist() == [[0, 0, 0], [200, 10, 20]]
+
+
+def test_palette_with_transparent_index_becomes_white(tmp_path):
+    img = Image.new("P", (2, 1), 0)
+    img.putpalette([0, 0, 0, 200, 10, 20] + [0] * 762)
+    img.putpixel((1, 0), 1)
+    out = open_image(save(img, tmp_path / "p.png", transparency=0))
+    assert rgb(out)[0].tolist() == [[255, 255, 255], [200, 10, 20]]
+
+
+def test_CMYK_converts_to_RGB(tmp_path):
+    img = Image.new("CMYK", (2, 1), (0, 0, 0, 0))
+    img.putpixel((1, 0), (255, 0, 0, 0))
+    out = open_image(save(img, tmp_path / "c.tif"))
+    assert rgb(out)[0].tolist() == [[255, 255, 255], [0, 255, 255]]
+
+
+def test_16bit_png_is_scaled_by_1_over_257_not_clipped(tmp_path):
+    arr = np.array([[0, 257, 25700, 65535]], dtype=np.uint16)
+    path = save(Image.fromarray(arr), tmp_path / "16.png")
+    assert Image.open(path).mode == "I;16"
+    assert rgb(open_image(path))[0, :, 0].tolist() == [0, 1, 100, 255]
+
+
+def test_32bit_I_mode_is_read_as_16bit():
+    img = Image.new("I", (2, 1), 65535)
+    img.putpixel((1, 0), 25700)
+    assert rgb(open_image(img))[0, :, 0].tolist() == [255, 100]
+
+
+def test_float_F_mode_is_read_as_0_to_1_and_clipped(tmp_path):
+    arr = np.array([[0.0, 0.2, 1.0, 2.0, -1.0]], dtype=np.float32)
+    path = save(Image.fromarray(arr, mode="F"), tmp_path / "f.tif")
+    assert rgb(open_image(path))[0, :, 1].tolist() == [0, 51, 255, 255, 0]
+
+
+def test_numpy_arrays_of_each_layout_and_dtype():
+    assert rgb(open_image(np.full((2, 3), 7, np.uint8))).tolist() == [[[7, 7, 7]] * 3] * 2
+    assert (rgb(open_image(np.full((2, 2, 3), 0.2, np.float32))) == 51).all()
+    assert (rgb(open_image(np.full((2, 2, 3), 65535, np.uint16))) == 255).all()
+    rgba = np.zeros((1, 2, 4), np.uint8)
+    rgba[0, 0] = (1, 2, 3, 255)
+    assert rgb(open_image(rgba))[0].tolist() == [[1, 2, 3], [255, 255, 255]]
+
+
+def test_bytes_input_decodes():
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 3), (1, 2, 3)).save(buf, "PNG")
+    out = open_image(buf.getvalue())
+    assert out.size == (4, 3) and rgb(out)[0, 0].tolist() == [1, 2, 3]
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    img = Image.new("RGB", (4, 2), (0, 0, 0))
+    img.putpixel((0, 0), (255, 0, 0))  # top-left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display"
+    out = open_image(save(img, tmp_path / "o.png", exif=exif.tobytes()))
+    assert out.size == (2, 4)
+    red = np.argwhere(rgb(out)[:, :, 0] == 255).tolist()
+    assert red == [[0, 1]]  # now top-right
+
+
+def test_load_image_is_float_3HW_in_0_1():
+    t = load_image(Image.new("L", (5, 4), 51))
+    assert t.shape == (3, 4, 5) and t.dtype == torch.float32
+    assert torch.allclose(t, torch.full((3, 4, 5), 0.2))
+
+
+# ---- broken inputs ---------------------------------------------------------------------------------
+
+
+def test_truncated_jpeg_raises_naming_the_file(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    path = save(Image.fromarray(noise), tmp_path / "photo.jpg", quality=90)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InpNetError, match=r"cannot read image .*photo\.jpg: truncated or corrupt"):
+        open_image(path)
+
+
+def test_random_bytes_raise(tmp_path):
+    path = tmp_path / "noise.png"
+    path.write_bytes(np.random.default_rng(0).bytes(1000))
+    with pytest.raises(InpNetError, match=r"cannot read image .*noise\.png"):
+        open_image(path)
+
+
+def test_zero_byte_file_raises(tmp_path):
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    with pytest.raises(InpNetError, match=r"cannot read image .*empty\.jpg"):
+        open_image(path)
+
+
+def test_missing_file_raises(tmp_path):
+    with pytest.raises(InpNetError, match="no such file"):
+        open_image(tmp_path / "nope.png")
+
+
+def test_folder_raises(tmp_path):
+    with pytest.raises(InpNetError, match="folder"):
+        open_image(tmp_path)
+
+
+def test_zero_size_array_raises():
+    with pytest.raises(InpNetError, match="empty image"):
+        open_image(np.zeros((0, 4, 3), np.uint8))
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny valid PNG whose IHDR is patched to declare width x height (CRC fixed)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = 8 + 8  # signature, then length + type of the IHDR chunk
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13]))
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    def refuse(self):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+
+
+@pytest.mark.parametrize("size", [(20000, 20000), (10000, 10001)])
+def test_decompression_bomb_is_refused_before_decoding(tmp_path, no_decoding, size):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_declaring(*size))
+    with pytest.raises(InpNetError, match=r"bomb\.png: too large"):
+        open_image(path)
+
+
+def test_max_pixels_is_read_at_call_time(monkeypatch):
+    monkeypatch.setattr(imageio, "MAX_PIXELS", 100)
+    with pytest.raises(InpNetError, match="too large"):
+        open_image(Image.new("RGB", (11, 10)))
+
+
+# ---- masks -----------------------------------------------------------------------------------------
+
+
+def test_mask_any_nonzero_colour_channel_is_a_hole_alpha_ignored(tmp_path):
+    img = Image.new("RGBA", (4, 1), (0, 0, 0, 255))
+    img.putpixel((1, 0), (0, 0, 1, 255))  # faint blue: hole
+    img.putpixel((2, 0), (0, 0, 0, 0))  # transparent black: keep
+    img.putpixel((3, 0), (9, 0, 0, 0))  # transparent red: hole
+    m = load_mask(save(img, tmp_path / "m.png"))
+    assert m.shape == (1, 1, 4) and m.dtype == torch.float32
+    assert m.flatten().tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_grayscale_mask_value_1_is_a_hole():
+    img = Image.new("L", (2, 1), 0)
+    img.putpixel((0, 0), 1)
+    assert load_mask(img).flatten().tolist() == [1.0, 0.0]
+
+
+def test_mask_resize_is_nearest_and_stays_binary():
+    arr = np.zeros((2, 2), np.uint8)
+    arr[0, 0] = 255
+    m = load_mask(arr, size=(4, 4))
+    expected = torch.zeros(1, 4, 4)
+    expected[0, :2, :2] = 1
+    assert torch.equal(m, expected)
+    odd = load_mask(np.random.default_rng(0).integers(0, 2, (7, 5), dtype=np.uint8), size=(13, 9))
+    assert odd.shape == (1, 13, 9) and set(odd.unique().tolist()) <= {0.0, 1.0}
+
+
+# ---- writing ---------------------------------------------------------------------------------------
+
+
+def test_to_pil_clamps_and_rounds():
+    t = torch.tensor([-0.5, 0.5, 1.5, 0.2]).view(1, 1, 1, 4).expand(1, 3, 1, 4)
+    out = to_pil(t)
+    assert out.mode == "RGB" and out.size == (4, 1)
+    assert np.asarray(out)[0, :, 0].tolist() == [0, 128, 255, 51]
+
+
+def test_to_pil_rejects_wrong_shape():
+    with pytest.raises(InpNetError, match="to_pil expects"):
+        to_pil(torch.zeros(2, 3, 4, 4))
+
+
+def test_save_png_round_trips_exactly_and_leaves_no_temp_file(tmp_path):
+    t = torch.rand(3, 5, 7, generator=torch.Generator().manual_seed(0))
+    path = save_image(t, tmp_path / "sub" / "out.png")
+    assert torch.equal(load_image(path), load_image(to_pil(t)))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["out.png"]
+
+
+def test_save_refuses_to_overwrite_when_asked(tmp_path):
+    path = tmp_path / "out.png"
+    save_image(Image.new("RGB", (2, 2), (1, 1, 1)), path)
+    before = path.read_bytes()
+    with pytest.raises(InpNetError, match="exists; pass --overwrite"):
+        save_image(Image.new("RGB", (2, 2), (9, 9, 9)), path, overwrite=False)
+    assert path.read_bytes() == before
+
+
+def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "out.png"
+    save_image(Image.new("RGB", (2, 2), (1, 1, 1)), path)
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(InpNetError, match="cannot write"):
+        save_image(Image.new("RGB", (2, 2), (9, 9, 9)), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_save_unknown_suffix_raises(tmp_path):
+    with pytest.raises(InpNetError, match="unknown image format '.xyz'"):
+        save_image(Image.new("RGB", (2, 2)), tmp_path / "out.xyz")
+
+
+def test_save_jpeg_from_rgba_writes_rgb(tmp_path):
+    path = save_image(Image.new("RGBA", (2, 2), (0, 0, 0, 0)), tmp_path / "out.jpg")
+    assert Image.open(path).mode == "RGB"
+
+
+# ---- listing and pairing ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tree(tmp_path):
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    (tmp_path / ".hidden").mkdir()
+    for rel in ["b.png", "A.JPG", "sub/c.TIFF", "sub/deeper/d.webp", ".hidden/e.png", "._f.jpg", "notes.txt"]:
+        (tmp_path / rel).write_bytes(b"x")
+    return tmp_path
+
+
+def test_list_images_recursive_case_insensitive_sorted(tree):
+    names = [p.relative_to(tree).as_posix() for p in list_images(tree)]
+    assert names == ["A.JPG", "b.png", "sub/c.TIFF", "sub/deeper/d.webp"]
+
+
+def test_list_images_non_recursive(tree):
+    assert [p.name for p in list_images(tree, recursive=False)] == ["A.JPG", "b.png"]
+
+
+def test_list_images_files_pass_through_and_duplicates_merge(tree):
+    out = list_images([tree / "b.png", str(tree / "sub"), tree / "sub" / "c.TIFF"])
+    assert [p.name for p in out] == ["b.png", "c.TIFF", "d.webp"]
+
+
+def test_list_images_missing_path_raises(tmp_path):
+    with pytest.raises(InpNetError, match="no such file or folder"):
+        list_images(tmp_path / "missing")
+
+
+def test_list_images_empty_folder_raises(tmp_path):
+    (tmp_path / "readme.txt").write_text("no pictures")
+    with pytest.raises(InpNetError, match="no images found in"):
+        list_images(tmp_path)
+
+
+def test_pair_masks_by_stem_and_mask_suffix():
+    images = [Path("i/a.jpg"), Path("i/b.jpg")]
+    masks = [Path("m/b.png"), Path("m/a_mask.png"), Path("m/z.png")]
+    assert pair_masks(images, masks) == [(images[0], Path("m/a_mask.png")), (images[1], Path("m/b.png"))]
+
+
+def test_pair_masks_cycles_in_sorted_order_when_stems_differ():
+    images = [Path("i/a.jpg"), Path("i/b.jpg"), Path("i/c.jpg")]
+    masks = [Path("m/2.png"), Path("m/1.png")]
+    pairs = pair_masks(images, masks)
+    assert [m.name for _, m in pairs] == ["1.png", "2.png", "1.png"]
+
+
+def test_pair_masks_empty_raises():
+    with pytest.raises(InpNetError, match="no masks"):
+        pair_masks([Path("a.jpg")], [])
