@@ -94,7 +94,7 @@ def test_sample_is_float_image_of_the_requested_size(folder8):
     item = ds[3]
     assert item["index"] == 3
     assert item["image"].shape == (3, 16, 24) and item["image"].dtype == torch.float32
-    assert 0.0 <= item["image"].min() and item["image"].max() <= 1.0
+    assert item["image"].min() >= 0.0 and item["image"].max() <= 1.0
 
 
 def test_same_seed_epoch_index_gives_identical_tensors(folder8):

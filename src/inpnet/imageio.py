@@ -162,16 +162,16 @@ def _to_rgb(img: Image.Image, name: str) -> Image.Image:
     if mode == "F":
         arr = np.clip(np.nan_to_num(np.asarray(img).astype(np.float64)), 0.0, 1.0)
         return Image.fromarray(np.rint(arr * 255.0).astype(np.uint8)).convert("RGB")
-    if mode == "LAB":
-        lab_to_srgb = ImageCms.buildTransform(
-            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
-        )
-        return ImageCms.applyTransform(img, lab_to_srgb)
     try:
+        if mode == "LAB":
+            lab_to_srgb = ImageCms.buildTransform(
+                ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+            )
+            return ImageCms.applyTransform(img, lab_to_srgb)
         if _has_alpha(img):
             return _on_white(img)
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, HSV, RGBX; a copy for RGB
-    except ValueError:
+    except (ValueError, ImageCms.PyCMSError):
         raise _fail(name, f"unsupported colour mode {mode}") from None
 
 

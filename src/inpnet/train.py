@@ -206,8 +206,12 @@ def train(
     device: str | None = None,
     progress: bool = True,
     max_seconds: float | None = None,
+    stop_at_step: int | None = None,
 ) -> TrainResult:
-    """Train `mcfg` with `tcfg` on image folders `data`, writing the run directory `out`."""
+    """Train `mcfg` with `tcfg` on image folders `data`, writing the run directory `out`.
+
+    `max_seconds` / `stop_at_step` end this invocation early with a checkpoint (the schedule still
+    targets the full length, so `resume=True` later continues exactly where it stopped)."""
     from inpnet.data import ImageFolderDataset
 
     d = setup_distributed(device)
@@ -264,6 +268,7 @@ def train(
         if "scaler" in ts:
             scaler.load_state_dict(ts["scaler"])
         state.update(ts["counters"])
+        state.pop("step_at_start", None)  # throughput is measured per invocation
         torch.set_rng_state(ts["rng_cpu"])
 
     ddp_model: nn.Module = model
@@ -325,7 +330,7 @@ def train(
     try:
         while step < total_steps:
             epoch = state["epoch"]
-            start_batch = step - epoch * batches_per_epoch if tcfg.steps is None else state.get("batch_in_epoch", 0)
+            start_batch = state.get("batch_in_epoch", 0)
             sampler = EpochSampler(len(train_set), per_rank_batch, tcfg.seed, epoch, d.rank, d.world, start_batch)
             train_set.set_epoch(epoch)
             loader = torch.utils.data.DataLoader(
@@ -419,6 +424,8 @@ def train(
                     last_ckpt = time.time()
                 if max_seconds is not None and time.time() - t_start > max_seconds:
                     stop_reason["why"] = f"time limit {max_seconds:.0f}s"
+                if stop_at_step is not None and step >= stop_at_step:
+                    stop_reason["why"] = f"stopped at step {step} as asked"
             if stop_reason["why"]:
                 break
             epoch_done = batch_in_epoch >= batches_per_epoch
@@ -441,13 +448,13 @@ def train(
         if stop_reason["why"] is None:
             stop_reason["why"] = "done"
         checkpoint(final=True)
+        if stop_reason["why"] != "done":
+            logger.event(step, "stopped", reason=stop_reason["why"])
     finally:
         _restore_signal_handlers(old_handlers)
         if bar is not None:
             bar.close()
         logger.close()
-    if stop_reason["why"].startswith("signal"):
-        logger.event(step, "stopped", reason=stop_reason["why"])
     if d.world > 1 and dist.is_initialized():
         dist.barrier()
     if "non-finite" in stop_reason["why"]:

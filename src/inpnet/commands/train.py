@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="start the encoder from a pretrained ViT (timm / FB-MAE / Hugging Face files)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this much wall time")
+    p.add_argument("--stop-at-step", type=int, metavar="N",
+                   help="checkpoint and stop at step N (continue later with --resume)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
@@ -76,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     max_seconds = args.max_minutes * 60 if args.max_minutes else None
     result = train(mcfg, tcfg, args.data, args.out, resume=args.resume, init_from=args.init_from,
                    init_from_backbone=args.init_from_backbone, device=args.device,
-                   progress=not args.no_progress, max_seconds=max_seconds)
+                   progress=not args.no_progress, max_seconds=max_seconds,
+                   stop_at_step=args.stop_at_step)
     best = f"{result.best_psnr:.2f} dB" if result.best_psnr is not None else "n/a"
     print(f"run {result.run_dir}: step {result.step}, epoch {result.epoch}, best val PSNR {best}, "
           f"stopped: {result.stopped_because}")

@@ -59,13 +59,17 @@ class VisibleTokens:
 def pack_visible(tokens: torch.Tensor, token_mask: torch.Tensor, full_length: bool = False) -> VisibleTokens:
     """Gather the unmasked tokens of each image to the front, padding to the batch's largest count.
 
-    Vectorised (one stable argsort, one gather): no Python loop over the batch. With `full_length`
+    Vectorised (two cumsums, one scatter, one gather): no Python loop over the batch. With `full_length`
     the padded length is L (static shapes for ONNX export); results for valid tokens are identical.
     """
     B, L, D = tokens.shape
     n_visible = (~token_mask).sum(dim=1)  # (B,)
     N = L if full_length else max(1, int(n_visible.max()))
-    order = torch.argsort(token_mask.to(torch.int8), dim=1, stable=True)  # visible first, raster order kept
+    # The order a stable argsort of the mask would give (visible first, raster order kept), built from
+    # ranks: no sort, so it costs O(L) and exports to ONNX (which has no stable sort).
+    hidden = token_mask.long()  # (B, L)
+    slot = torch.where(token_mask, n_visible[:, None] + hidden.cumsum(1), (1 - hidden).cumsum(1)) - 1
+    order = torch.empty_like(slot).scatter_(1, slot, torch.arange(L, device=tokens.device).expand(B, L))
     ids = order[:, :N]
     valid = torch.arange(N, device=tokens.device)[None, :] < n_visible[:, None]
     packed = tokens.gather(1, ids[..., None].expand(B, N, D))

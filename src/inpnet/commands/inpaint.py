@@ -1,0 +1,132 @@
+"""`inpnet inpaint`: fill the holes of one image or a folder of images, at their own resolution.
+
+    inpnet inpaint --image photo.jpg --mask hole.png -o out.png
+    inpnet inpaint --image photos/ --mask masks/ -o filled/          # masks paired by file stem
+    inpnet inpaint --image photos/ -o restored/ --restore            # ratio 0: no mask
+
+Folder mode writes `<OUT>/<relative path>.png` (PNG: lossless, so the pixels outside the hole stay exact).
+A bad file is reported on stderr (one line) and skipped; the exit code is 1 if any file failed, 0 otherwise.
+An input file is never overwritten, nor an existing output without --overwrite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from inpnet.errors import InpNetError
+from inpnet.imageio import IMAGE_EXTENSIONS
+
+OUTPUT_SUFFIX = ".png"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", metavar="CKPT", help="run directory or weights folder (default: shipped weights)")
+    p.add_argument("--image", required=True, metavar="FILE|DIR", help="an image, or a folder of images")
+    p.add_argument("--mask", metavar="FILE|DIR",
+                   help="mask image (nonzero = hole) or a folder of masks paired by stem; not with --restore")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one image) or folder")
+    p.add_argument("--restore", action="store_true", help="ratio-0 restoration: reconstruct the whole image")
+    p.add_argument("--strategy", choices=["auto", "crop", "resize"], default="auto",
+                   help="crop: context windows around each hole; resize: the whole image (default auto)")
+    p.add_argument("--dilate", type=int, default=0, metavar="PX",
+                   help="grow the hole by PX pixels (default 0: pixels outside the mask stay identical)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar in folder mode")
+
+
+def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]], bool]:
+    """[(image, mask or None, output)] and whether this is folder mode. Checks paths, not pixels."""
+    from inpnet.imageio import list_images, pair_masks
+
+    image = Path(args.image)
+    out = Path(args.output)
+    if not image.exists():
+        raise InpNetError(f"--image {image} does not exist")
+    if args.restore and args.mask:
+        raise InpNetError("--restore reconstructs the whole image: do not pass --mask")
+    if not args.restore and not args.mask:
+        raise InpNetError("--mask is required (or --restore for ratio-0 restoration)")
+    mask = Path(args.mask) if args.mask else None
+    if mask is not None and not mask.exists():
+        raise InpNetError(f"--mask {mask} does not exist")
+    if image.is_file():
+        if mask is not None and mask.is_dir():
+            raise InpNetError(f"--image is one file but --mask {mask} is a folder; pass one mask file")
+        target = out / (image.stem + OUTPUT_SUFFIX) if out.is_dir() or not out.suffix else out
+        if target.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise InpNetError(f"-o {out}: unknown image format; use one of {', '.join(IMAGE_EXTENSIONS)}")
+        return [(image, mask, target)], False
+    if out.exists() and not out.is_dir():
+        raise InpNetError(f"--image is a folder, so -o must be a folder; {out} is a file")
+    if out.suffix.lower() in IMAGE_EXTENSIONS:
+        raise InpNetError(f"--image is a folder, so -o must be a folder, not an image file name ({out})")
+    images = list_images(image)
+    if mask is None:
+        pairs: list[tuple[Path, Path | None]] = [(i, None) for i in images]
+    elif mask.is_file():
+        pairs = [(i, mask) for i in images]
+    else:
+        pairs = list(pair_masks(images, list_images(mask)))
+    jobs = [(i, m, out / i.relative_to(image).with_suffix(OUTPUT_SUFFIX)) for i, m in pairs]
+    return jobs, True
+
+
+def _check_output(target: Path, inputs: set[Path], taken: set[Path], overwrite: bool) -> None:
+    """Refuse to write over an input, twice to one file, or over an existing file without --overwrite."""
+    if target.resolve() in inputs:
+        raise InpNetError(f"refusing to write {target}: it is an input file")
+    if target.resolve() in taken:
+        raise InpNetError(f"refusing to write {target} twice (two inputs with the same name)")
+    if target.exists() and not overwrite:
+        raise InpNetError(f"{target} exists; pass --overwrite to replace it")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from inpnet.imageio import save_image
+    from inpnet.predict import InpaintPipeline
+
+    jobs, folder_mode = _jobs(args)
+    if args.dilate < 0:
+        raise InpNetError(f"--dilate must be >= 0, got {args.dilate}")
+    inputs = {i.resolve() for i, _, _ in jobs} | {m.resolve() for _, m, _ in jobs if m is not None}
+    pipe = InpaintPipeline.from_pretrained(args.checkpoint, device=args.device)
+
+    def say(line: str) -> None:
+        tqdm.write(line, file=sys.stderr)
+
+    failed: list[Path] = []
+    written: list[Path] = []
+    taken: set[Path] = set()
+    bar = tqdm(jobs, desc="inpaint", unit="img", file=sys.stderr,
+               disable=not folder_mode or args.no_progress or len(jobs) < 2)
+    for image, mask, target in bar:
+        try:
+            _check_output(target, inputs, taken, args.overwrite)
+            with warnings.catch_warnings(record=True) as notes:
+                warnings.simplefilter("always")
+                if args.restore:
+                    result = pipe.restore(image)
+                else:
+                    result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate)
+            for note in notes:
+                say(f"inpnet inpaint: note: {image}: {note.message}")
+            save_image(result, target, overwrite=args.overwrite)
+        except InpNetError as exc:
+            failed.append(image)
+            message = str(exc)
+            say(f"inpnet inpaint: failed: {message}" if str(image) in message
+                else f"inpnet inpaint: failed: {image}: {message}")
+            continue
+        taken.add(target.resolve())
+        written.append(target)
+        if not folder_mode:
+            print(target)
+    if folder_mode:
+        print(f"wrote {len(written)} image(s) to {args.output}" + (f"; {len(failed)} failed" if failed else ""))
+    return 1 if failed else 0

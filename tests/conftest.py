@@ -1,0 +1,29 @@
+"""Shared fixtures: small synthetic photo folders (never the shared training data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def make_photos(folder: Path, n: int = 24, size: tuple[int, int] = (48, 64), seed: int = 0) -> Path:
+    """Smooth random colour images (gradients + blobs), so that inpainting has something to learn."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    for i in range(n):
+        base = rng.random(3)[:, None, None] + rng.normal(0, 0.5, (3, 1, 1)) * (xx + yy)[None]
+        cy, cx = rng.random(2) * [h, w]
+        blob = np.exp(-(((np.arange(h)[:, None] - cy) ** 2 + (np.arange(w)[None] - cx) ** 2) / (2 * (h / 5) ** 2)))
+        img = np.clip(base + rng.normal(0, 0.4, (3, 1, 1)) * blob[None], 0, 1)
+        Image.fromarray((img.transpose(1, 2, 0) * 255).astype(np.uint8)).save(folder / f"img_{i:03d}.png")
+    return folder
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    return make_photos(tmp_path / "photos")

@@ -1,0 +1,263 @@
+"""The training loop: learning, run directory, TensorBoard, exact resume, NaN guard, GAN, DDP, signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import inpnet.train as train_module
+from inpnet import InpNetError
+from inpnet.checkpoint import LAST_FILE, MODEL_FILE, read_state_dict
+from inpnet.cli import main
+from inpnet.config import ModelConfig, TrainConfig
+from inpnet.train import EpochSampler, get_lr, train
+
+NANO = dict(image_size=32)
+
+
+def configs(variant="skip-recon", **train_over):
+    mcfg = ModelConfig.from_name(variant, preset="nano", **NANO)
+    values = dict(batch_size=4, steps=12, warmup_steps=2, val_fraction=0.2, val_max=4, log_every=1, image_every=5,
+                  ckpt_every_s=1e9, lr=3e-3)
+    values.update(train_over)
+    return mcfg, TrainConfig.for_variant(variant, **values)
+
+
+def read_jsonl(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_get_lr_warms_up_then_decays_to_min():
+    assert get_lr(0, 100, 10, 1e-3, 1e-5) == pytest.approx(1e-4)
+    assert get_lr(9, 100, 10, 1e-3, 1e-5) == pytest.approx(1e-3)
+    assert get_lr(100, 100, 10, 1e-3, 1e-5) == pytest.approx(1e-5)
+    assert get_lr(55, 100, 10, 1e-3, 1e-5) == pytest.approx(0.5 * (1e-3 + 1e-5))
+
+
+def test_epoch_sampler_splits_ranks_and_resumes_mid_epoch():
+    full = list(EpochSampler(20, 4, seed=1, epoch=0, rank=0, world=1))
+    assert sorted(full) == list(range(20))
+    assert list(EpochSampler(20, 4, 1, 0, 0, 1, start_batch=2)) == full[8:]
+    r0 = list(EpochSampler(20, 4, 1, 0, 0, 2))
+    r1 = list(EpochSampler(20, 4, 1, 0, 1, 2))
+    assert len(r0) == len(r1) == 8 and not set(r0) & set(r1)
+
+
+def test_training_lowers_the_loss_and_writes_the_run_directory(photos, tmp_path):
+    mcfg, tcfg = configs(steps=30)
+    result = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert result.step == 30 and result.stopped_because == "done"
+    for name in ("config.json", MODEL_FILE, LAST_FILE, "training_state.pt", "metrics.jsonl"):
+        assert (run / name).is_file(), name
+    rows = [r for r in read_jsonl(run) if "loss/rec" in r]
+    first = sum(r["loss/rec"] for r in rows[:5]) / 5
+    last = sum(r["loss/rec"] for r in rows[-5:]) / 5
+    assert last < 0.7 * first
+    assert any(r.get("event") == "validation" and r["psnr"] > 0 for r in read_jsonl(run))
+
+
+def test_tensorboard_event_files_hold_the_scalars_and_images(photos, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    mcfg, tcfg = configs(steps=6)
+    train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    acc = EventAccumulator(str(tmp_path / "run" / "tb"))
+    acc.Reload()
+    tags = acc.Tags()
+    assert {"loss/total", "loss/rec", "lr", "mask/hole_fraction", "val/psnr"} <= set(tags["scalars"])
+    assert "input_output_target" in tags["images"]
+
+
+def test_resume_continues_exactly(photos, tmp_path):
+    mcfg, tcfg = configs(steps=10)
+    train(mcfg, tcfg, [str(photos)], tmp_path / "straight", progress=False)
+    result = train(mcfg, tcfg, [str(photos)], tmp_path / "split", progress=False, stop_at_step=4)
+    assert result.step == 4
+    train(mcfg, tcfg, [str(photos)], tmp_path / "split", resume=True, progress=False)
+    a = read_state_dict(tmp_path / "straight" / LAST_FILE)
+    b = read_state_dict(tmp_path / "split" / LAST_FILE)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_gan_variant_trains_the_discriminator_and_logs_adversarial_loss(photos, tmp_path):
+    mcfg, tcfg = configs("skip-gan", steps=4)
+    train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    rows = [r for r in read_jsonl(tmp_path / "run") if "loss/adv" in r]
+    assert len(rows) == 4 and all("loss/disc" in r for r in rows)
+    state = torch.load(tmp_path / "run" / "training_state.pt", weights_only=True)
+    assert "discriminator" in state and "optimizer_d" in state
+
+
+def test_mae_baseline_trains_with_its_patch_loss(photos, tmp_path):
+    mcfg, tcfg = configs("mae", steps=3)
+    result = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    assert result.step == 3
+
+
+def test_nan_guard_skips_bad_steps_and_stops_after_repeated_ones(photos, tmp_path, monkeypatch):
+    real = train_module.reconstruction_loss
+    calls = {"n": 0}
+
+    def sometimes_inf(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("inf") if calls["n"] in (2, 3) else loss
+
+    monkeypatch.setattr(train_module, "reconstruction_loss", sometimes_inf)
+    mcfg, tcfg = configs(steps=6)
+    result = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    assert result.bad_steps == 2 and result.step == 6
+    assert all(torch.isfinite(v).all() for v in read_state_dict(tmp_path / "run" / LAST_FILE).values())
+
+    monkeypatch.setattr(train_module, "reconstruction_loss", lambda *a, **k: torch.tensor(float("nan")))
+    mcfg, tcfg = configs(steps=50, max_bad_steps=3)
+    with pytest.raises(InpNetError, match="3 non-finite losses in a row"):
+        train(mcfg, tcfg, [str(photos)], tmp_path / "run2", progress=False)
+    assert (tmp_path / "run2" / "training_state.pt").is_file()
+
+
+def test_existing_run_is_not_overwritten_and_bad_resume_is_clear(photos, tmp_path):
+    mcfg, tcfg = configs(steps=2)
+    train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    with pytest.raises(InpNetError, match="already holds a run; pass --resume"):
+        train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    with pytest.raises(InpNetError, match="not a run directory"):
+        train(mcfg, tcfg, [str(photos)], tmp_path / "nothing", resume=True, progress=False)
+
+
+def test_init_from_checks_the_config(photos, tmp_path):
+    mcfg, tcfg = configs(steps=2)
+    train(mcfg, tcfg, [str(photos)], tmp_path / "a", progress=False)
+    train(mcfg, tcfg, [str(photos)], tmp_path / "b", init_from=str(tmp_path / "a"), progress=False)
+    other = ModelConfig.from_name("skip-recon", preset="nano", image_size=32, embed_dim=64, num_heads=2)
+    with pytest.raises(InpNetError, match="does not match this model config"):
+        train(other, tcfg, [str(photos)], tmp_path / "c", init_from=str(tmp_path / "a"), progress=False)
+
+
+def test_cli_train_with_overrides(photos, tmp_path, capsys):
+    rc = main(["train", "--variant", "dynamic-recon", "--preset", "nano", "--data", str(photos), "--image-size", "32",
+               "--steps", "3", "--batch-size", "4", "--out", str(tmp_path / "run"), "--no-progress",
+               "--set", "val_fraction=0.2", "model.in_chans=4", "token_threshold=0.5", "rec_loss=weighted"])
+    assert rc == 0
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["model"]["in_chans"] == 4 and saved["train"]["rec_loss"] == "weighted"
+    assert "step 3" in capsys.readouterr().out
+
+
+def test_cli_train_bad_ratio_and_empty_folder_are_one_line_errors(tmp_path, photos, capsys):
+    (tmp_path / "empty").mkdir()
+    rc = main(["train", "--variant", "skip-recon", "--preset", "nano", "--data", str(tmp_path / "empty"),
+               "--steps", "1", "--out", str(tmp_path / "r1"), "--no-progress"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no images found" in err[0]
+    rc = main(["train", "--variant", "random-recon", "--preset", "nano", "--data", str(photos), "--image-size", "32",
+               "--steps", "1", "--out", str(tmp_path / "r2"), "--no-progress", "--set", "mask_ratio=1.5"])
+    assert rc == 2 and "mask ratio must be in [0, 0.9], got 1.5" in capsys.readouterr().err
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+def _train_cmd(photos: Path, out: Path, steps: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "inpnet", "train", "--variant", "skip-recon", "--preset", "nano", "--data",
+            str(photos), "--image-size", "32", "--steps", str(steps), "--batch-size", "4", "--out", str(out),
+            "--no-progress", "--set", "val_fraction=0.2", "ckpt_every_steps=2", *extra]
+
+
+def _wait_for_step(run: Path, step: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (run / "training_state.pt").exists():
+            try:
+                state = torch.load(run / "training_state.pt", weights_only=True)
+                if state["counters"]["step"] >= step:
+                    return
+            except Exception:  # being replaced right now: try again
+                pass
+        if proc.poll() is not None:
+            raise AssertionError(f"training ended early with {proc.returncode}")
+        time.sleep(0.2)
+    raise AssertionError("training did not reach the step in time")
+
+
+@pytest.mark.fault
+def test_sigkill_mid_run_then_resume_finishes_a_valid_run(photos, tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_train_cmd(photos, run, 400), env=_env(), stderr=subprocess.PIPE)
+    try:
+        _wait_for_step(run, 4, proc)
+    finally:
+        proc.kill()
+        proc.wait()
+    state = torch.load(run / "training_state.pt", weights_only=True)
+    done = state["counters"]["step"]
+    assert done >= 4
+    resumed = subprocess.run(_train_cmd(photos, run, done + 4, "--resume"), env=_env(), capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"step {done + 4}" in resumed.stdout
+    weights = read_state_dict(run / LAST_FILE)
+    assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_and_sigterm_save_a_checkpoint_before_exiting(photos, tmp_path, sig):
+    run = tmp_path / "run"
+    cmd = _train_cmd(photos, run, 100_000)
+    cmd[cmd.index("ckpt_every_steps=2")] = "ckpt_every_steps=100000"
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "metrics.jsonl").exists() or "loss/total" not in (run / "metrics.jsonl").read_text():
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert f"stopped: signal {sig.name}" in out
+    state = torch.load(run / "training_state.pt", weights_only=True)
+    assert state["counters"]["step"] >= 1
+
+
+@pytest.mark.slow
+def test_two_process_gloo_ddp_run(photos, tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "inpnet",
+           "train", "--variant", "skip-recon", "--preset", "nano", "--data", str(photos), "--image-size", "32",
+           "--steps", "4", "--batch-size", "4", "--out", str(run), "--no-progress", "--set", "val_fraction=0.2"]
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    state = torch.load(run / "training_state.pt", weights_only=True)
+    assert state["counters"]["step"] == 4
+    assert state["counters"]["images_seen"] == 4 * 4 * 2  # both ranks' batches counted
+
+
+def test_fine_tuning_from_an_imported_timm_backbone(photos, tmp_path, capsys):
+    timm = pytest.importorskip("timm")
+    vit = timm.models.vision_transformer.VisionTransformer(
+        img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=0
+    )
+    torch.save(vit.state_dict(), tmp_path / "vit.pth")
+    rc = main(["train", "--variant", "skip-recon", "--preset", "nano", "--data", str(photos), "--image-size", "32",
+               "--steps", "3", "--batch-size", "4", "--out", str(tmp_path / "run"), "--no-progress",
+               "--init-from-backbone", str(tmp_path / "vit.pth"), "--set", "val_fraction=0.2"])
+    assert rc == 0
+    assert "backbone: timm checkpoint: loaded" in capsys.readouterr().out
+    trained = read_state_dict(tmp_path / "run" / LAST_FILE)
+    start = vit.state_dict()["blocks.0.attn.qkv.weight"]
+    assert trained["encoder.blocks.0.attn.qkv.weight"].shape == start.shape
+    assert not torch.equal(trained["encoder.blocks.0.attn.qkv.weight"], start)  # it trained from there
+    assert (trained["encoder.blocks.0.attn.qkv.weight"] - start).abs().max() < 0.1  # ...and started there
