@@ -55,12 +55,14 @@ def format_summary(summary: dict) -> str:
             f"{_fmt(summary['l1_hole'], 4):>9}"
         )
     kinds = summary.get("per_kind", {})
+    width = max([22] + [len(k) + 9 for k in kinds])
+    lines[1:] = [line[:22].ljust(width) + line[22:] for line in lines[1:]]
     if len(kinds) > 1:
         hole = summary.get("psnr_hole") is not None
         for kind, values in kinds.items():
             p, s, e = (values[k] for k in (("psnr_hole", "ssim_hole", "l1_hole") if hole else ("psnr", "ssim", "l1")))
             label = f"{kind} ({'hole' if hole else 'full'})"
-            lines.append(f"{label[:21]:<22}{values['n']:>5}{_fmt(p, 2):>9}{_fmt(s, 4):>9}{_fmt(e, 4):>9}")
+            lines.append(f"{label:<{width}}{values['n']:>5}{_fmt(p, 2):>9}{_fmt(s, 4):>9}{_fmt(e, 4):>9}")
     if summary.get("skipped"):
         lines.append(f"skipped {len(summary['skipped'])} unreadable file(s)")
     return "\n".join(lines)

@@ -156,7 +156,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
 # ---- images ----------------------------------------------------------------------------------------
 
 
-def _as_hw(size: int | Sequence[int]) -> tuple[int, int]:
+def parse_size(size: int | Sequence[int]) -> tuple[int, int]:
+    """N or (H, W) -> (H, W), both positive."""
     if isinstance(size, int) and not isinstance(size, bool):
         size = (size, size)
     if len(size) != 2 or any(int(s) <= 0 for s in size):
@@ -166,11 +167,19 @@ def _as_hw(size: int | Sequence[int]) -> tuple[int, int]:
 
 @dataclass
 class EvalImages:
-    """Readable images at the eval size, in sorted order; what could not be read is listed in `skipped`."""
+    """Readable images at the eval size, in sorted order; what could not be read is listed in `skipped`.
+
+    Kept as 8-bit (a quarter of the memory); `get` returns float, exactly what `eval_transform` gives.
+    """
 
     paths: list[Path]
-    images: torch.Tensor  # (N,3,H,W) float in [0,1]
+    images: torch.Tensor  # (N,3,H,W) uint8
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"path", "error"}
+
+    def get(self, index: int | slice | Sequence[int] | None = None) -> torch.Tensor:
+        """Images `index` (all by default) as float (B,3,H,W) in [0,1]."""
+        chosen = self.images if index is None else self.images[index]
+        return TF.to_dtype(chosen, torch.float32, scale=True)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -192,14 +201,14 @@ def load_eval_images(
     """
     from tqdm.auto import tqdm
 
-    from inpnet.data import eval_transform
+    from inpnet.data import CoverCrop
     from inpnet.imageio import open_image
 
-    size = _as_hw(image_size)
+    size = parse_size(image_size)
     paths = list(paths)
     if limit is not None and limit < 1:
         raise InpNetError(f"--limit must be >= 1, got {limit}")
-    transform = eval_transform(size)
+    transform = CoverCrop(size)  # eval_transform without the float conversion
     kept, tensors, skipped = [], [], []
     for path in tqdm(paths, desc="images", unit="img", disable=not progress, leave=False):
         if limit is not None and len(kept) >= limit:
@@ -210,7 +219,7 @@ def load_eval_images(
             skipped.append({"path": str(path), "error": str(exc)})
             continue
         kept.append(Path(path))
-        tensors.append(transform(TF.pil_to_tensor(image)))  # (3,H,W) float
+        tensors.append(transform(TF.pil_to_tensor(image)))  # (3,H,W) uint8
     if not kept:
         raise InpNetError(f"none of the {len(paths)} images could be read")
     return EvalImages(kept, torch.stack(tensors), skipped)
@@ -335,18 +344,35 @@ def applies(method: Method, source: MaskSource) -> bool:
 
 @dataclass
 class PreparedSet:
-    """What every method sees for one mask source: inputs, masks and targets of the kept images."""
+    """What every method sees for one mask source: the kept images, their masks, their per_kind labels.
+
+    `batch(start, end)` gives (inputs, masks, targets) as float; in restoration mode the inputs are
+    degraded on the fly, image i with the generator of (seed, i), so the batch size never matters.
+    """
 
     source: MaskSource
-    indices: list[int]  # into EvalImages
-    inputs: torch.Tensor  # (N,3,H,W) clean images, or degraded ones in restoration mode
-    masks: torch.Tensor  # (N,1,H,W) float, 1 = hole (all zero in restoration mode)
-    targets: torch.Tensor  # (N,3,H,W) clean images
+    data: EvalImages
+    indices: list[int]  # into data
+    masks: torch.Tensor  # (N,1,H,W) bool, True = hole (all False in restoration mode)
     kinds: list[str]  # per image: the per_kind label
+    seed: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)  # images dropped for an unreadable mask
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def batch(self, start: int, end: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """inputs (B,3,H,W), masks (B,1,H,W) float 1 = hole, targets (B,3,H,W) for positions start..end-1."""
+        rows = self.indices[start:end]
+        targets = self.data.get(rows)
+        masks = self.masks[start:end].to(torch.float32)
+        if not self.source.is_restoration:
+            return targets, masks, targets
+        inputs = torch.cat([
+            degrade(targets[j : j + 1], self.source.degradation, sample_generator(self.seed, i, _NOISE_STREAM))
+            for j, i in enumerate(rows)
+        ])
+        return inputs, masks, targets
 
 
 def sample_generator(seed: int, index: int, stream: int = _MASK_STREAM) -> torch.Generator:
@@ -376,9 +402,12 @@ def _generated_mask(
 
 def list_mask_files(folder: str | os.PathLike) -> list[Path]:
     """Mask image files in `folder` (recursively), sorted."""
-    from inpnet.imageio import list_images
+    from inpnet.imageio import IMAGE_EXTENSIONS, list_images
 
-    return list_images(folder)
+    try:
+        return list_images(folder)
+    except InpNetError:
+        raise InpNetError(f"no mask files in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)})") from None
 
 
 def scan_area_buckets(
@@ -425,12 +454,7 @@ def prepare(
     size = data.size
     n = len(data)
     indices, masks, kinds, skipped = list(range(n)), [], [], []
-    inputs = data.images
     if source.is_restoration:
-        inputs = torch.cat([
-            degrade(data.images[i : i + 1], source.degradation, sample_generator(seed, i, _NOISE_STREAM))
-            for i in range(n)
-        ])
         masks = torch.zeros(n, 1, *size)
         kinds = [source.degradation] * n
     elif source.kind in GENERATED_KINDS:
@@ -461,16 +485,14 @@ def prepare(
         if not kept:
             raise InpNetError(f"none of the masks paired with the images in {source.folder} could be read")
         indices, masks = kept, torch.stack(masks)
-        inputs = inputs[kept]
-    targets = data.images[indices]
-    return PreparedSet(source, indices, inputs, masks, targets, kinds, skipped)
+    return PreparedSet(source, data, indices, masks > 0.5, kinds, int(seed), skipped)
 
 
 # ---- running a method ------------------------------------------------------------------------------
 
 
-def _nan(b: int, device: torch.device) -> torch.Tensor:
-    return torch.full((b,), math.nan, dtype=torch.float64, device=device)
+def _nan_like(values: torch.Tensor) -> torch.Tensor:
+    return torch.full_like(values, math.nan)  # same dtype as the metrics (float32 on MPS, else float64)
 
 
 def _summary(acc: MetricAccumulator) -> dict:
@@ -514,24 +536,22 @@ def run_method(
     starts = range(0, n, batch_size)
     for start in tqdm(starts, desc=prepared.source.name, unit="batch", disable=not progress, leave=False):
         end = min(start + batch_size, n)
-        mask = prepared.masks[start:end].to(dev)  # (B,1,H,W)
-        target = prepared.targets[start:end].to(dev)  # (B,3,H,W)
-        known = prepared.inputs[start:end].to(dev) * (1 - mask)  # no method ever sees a hole pixel
+        inputs, mask, target = (t.to(dev) for t in prepared.batch(start, end))  # (B,3|1,H,W)
+        known = inputs * (1 - mask)  # no method ever sees a hole pixel
         with torch.inference_mode():
             out = method(known, mask)
             prediction = out.prediction.float()
             if restoration:
                 result = prediction.clamp(0, 1)
                 metrics = compute_metrics(result, target)
-                metrics.update({k: _nan(end - start, result.device) for k in HOLE_KEYS})
+                metrics.update({k: _nan_like(metrics["psnr"]) for k in HOLE_KEYS})
             else:
                 result = composite(known, mask, prediction)
                 metrics = compute_metrics(result, target, mask)
-            metrics["hole_fraction"] = mask.double().mean(dim=(1, 2, 3))
-        for kind in sorted(set(prepared.kinds[start:end])):
-            rows = [j for j in range(end - start) if prepared.kinds[start + j] == kind]
-            select = torch.tensor(rows, device=result.device)
-            acc.update({k: v.index_select(0, select) for k, v in metrics.items()}, kind=kind)
+            metrics["hole_fraction"] = mask.to(metrics["psnr"].dtype).mean(dim=(1, 2, 3))
+        metrics = {k: v.detach().cpu() for k, v in metrics.items()}
+        for j in range(end - start):  # one sample at a time: the sums never depend on the batch size
+            acc.update({k: v[j : j + 1] for k, v in metrics.items()}, kind=prepared.kinds[start + j])
         for j in range(start, end):
             if j in wanted:
                 kept[j] = result[j - start].detach().cpu().clone()
@@ -566,11 +586,11 @@ def evaluate(
         name = getattr(method, "method", None) or getattr(getattr(method, "config", None), "variant", "model")
     check_applicable(method, mask_source)
     if isinstance(images, EvalImages):
-        size = images.size if image_size is None else _as_hw(image_size)
+        size = images.size if image_size is None else parse_size(image_size)
         if size != images.size:
             raise InpNetError(f"images were loaded at {images.size}, not at the requested size {size}")
     else:
-        size = _as_hw(image_size) if image_size is not None else method_image_size(method)
+        size = parse_size(image_size) if image_size is not None else method_image_size(method)
     model_patch = method_patch_size(method)
     if model_patch is not None and (size[0] % model_patch or size[1] % model_patch):
         raise InpNetError(

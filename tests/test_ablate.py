@@ -1,0 +1,122 @@
+"""`inpnet ablate`: two tiny runs + the classical baselines over every mask set -> tables, plots, grid."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from inpnet.checkpoint import save_model
+from inpnet.cli import main
+from inpnet.errors import InpNetError
+from inpnet.eval.ablation import default_mask_sets, select_mask_sets
+from inpnet.masks import STRUCTURED_PRESETS
+from inpnet.models import build_model
+
+OUTPUTS = ("results.md", "results.csv", "results.json", "psnr_vs_ratio.png", "ssim_vs_ratio.png",
+           "figure_grid.png")
+# One or two sets of every family keeps the test fast; the full default list is checked on its own below.
+SETS = ("random-25", "random-75", "top_left-25", "thick", "nvidia 1-10%", "nvidia 30-40%", "noise25", "jpeg20")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("study")
+    images, masks = root / "images", root / "nvidia"
+    images.mkdir()
+    masks.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(6):
+        coarse = torch.rand(1, 3, 6, 8, generator=g)
+        image = F.interpolate(coarse, size=(48, 64), mode="bicubic", align_corners=False).clamp(0, 1)[0]
+        Image.fromarray((image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(images / f"{i}.png")
+    for i, cols in enumerate([4, 12, 16, 22, 28, 34]):  # one mask per NVIDIA area bucket at 32x32
+        mask = np.zeros((64, 64), dtype=np.uint8)
+        mask[:, :cols] = 255
+        Image.fromarray(mask).save(masks / f"{i:05d}.png")
+    torch.manual_seed(0)
+    save_model(build_model("skip-recon", preset="nano"), root / "skip")
+    save_model(build_model("mae", preset="nano"), root / "mae")
+    args = ["ablate", "--runs", str(root / "skip"), str(root / "mae"), "--baselines", "telea", "ns", "biharmonic",
+            "--images", str(images), "--masks", str(masks), "--limit", "4", "--no-progress", "--mask-sets", *SETS]
+    for out in ("first", "second"):
+        assert main([*args, "--out", str(root / out)]) == 0
+    return {"root": root, "out": root / "first", "again": root / "second"}
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_ablate_writes_tables_plots_and_grid(study):
+    for name in OUTPUTS:
+        assert (study["out"] / name).is_file(), name
+    for name in OUTPUTS[3:]:
+        with Image.open(study["out"] / name) as img:
+            assert img.format == "PNG" and img.width > 200
+
+
+def test_rerun_with_the_same_arguments_gives_an_identical_csv(study):
+    assert (study["out"] / "results.csv").read_bytes() == (study["again"] / "results.csv").read_bytes()
+
+
+def test_csv_covers_every_method_and_chosen_mask_set(study):
+    rows = _csv(study["out"] / "results.csv")
+    assert list(rows[0]) == ["method", "mask_set", "metric", "value"]
+    assert {r["method"] for r in rows} == {"skip", "mae", "telea", "ns", "biharmonic"}
+    assert {r["mask_set"] for r in rows} == set(SETS)
+
+
+def test_classical_inpainters_get_no_restoration_rows_and_models_do(study):
+    rows = _csv(study["out"] / "results.csv")
+    restored = {r["method"] for r in rows if r["mask_set"] in ("noise10", "noise25", "jpeg20")}
+    assert restored == {"skip", "mae"}
+
+
+def test_random_sets_mask_their_exact_ratio_on_the_patch_grid(study):
+    data = json.loads((study["out"] / "results.json").read_text())
+    holes = {s["name"]: s["hole_fraction"] for s in data["mask_sets"]}
+    assert holes["random-25"] == 0.25 and holes["random-75"] == 0.75  # 4 and 12 of 16 patches
+    assert data["image_size"] == [32, 32] and data["images"]["n"] == 4
+
+
+def test_markdown_has_a_summary_and_one_table_per_metric_with_best_in_bold(study):
+    text = (study["out"] / "results.md").read_text()
+    assert "## Summary" in text
+    for title in ("PSNR (dB), full frame", "SSIM, hole only", "L1, hole only"):
+        assert f"## {title}" in text
+    header = next(line for line in text.splitlines() if line.startswith("| method | random-25"))
+    assert header == "| method | " + " | ".join(SETS) + " |"
+    assert "**" in text
+
+
+def test_default_mask_sets_are_the_full_list(tmp_path):
+    names = [s.name for s in default_mask_sets([tmp_path])]
+    buckets = ["1-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%"]
+    assert names[:5] == ["random-10", "random-25", "random-50", "random-75", "random-90"]
+    assert names[5:14] == [f"{p}-25" for p in STRUCTURED_PRESETS]
+    assert names[14:17] == ["thin", "medium", "thick"]
+    assert names[17:23] == [f"{tmp_path.name} {b}" for b in buckets]
+    assert names[23:] == ["noise10", "noise25", "jpeg20"]
+
+
+def test_mask_sets_can_be_selected_by_family_or_name():
+    sets = select_mask_sets(default_mask_sets(), ["irregular", "random-50"])
+    assert [s.name for s in sets] == ["random-50", "thin", "medium", "thick"]
+    with pytest.raises(InpNetError, match="unknown mask set 'nope'"):
+        select_mask_sets(default_mask_sets(), ["nope"])
+
+
+def test_runs_of_different_sizes_need_an_explicit_image_size(capsys, study, tmp_path):
+    save_model(build_model("skip-recon", preset="nano", image_size=64), tmp_path / "big")
+    code = main(["ablate", "--runs", str(study["root"] / "skip"), str(tmp_path / "big"), "--images",
+                 str(study["root"] / "images"), "--out", str(tmp_path / "o"), "--no-progress"])
+    assert code == 2
+    assert "pass --image-size" in capsys.readouterr().err
