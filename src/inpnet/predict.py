@@ -1,6 +1,7 @@
 """`InpaintPipeline`: inpaint (or restore) photos of any size with a model trained at one fixed size.
 
     pipe = InpaintPipeline.from_pretrained()            # shipped weights; or a run dir / weights folder
+    pipe = InpaintPipeline.from_onnx("model.onnx")      # an `inpnet export-onnx` file, run by onnxruntime
     out = pipe("photo.jpg", "mask.png")                 # PIL image, same size as the photo
     outs = pipe([img1, img2], [mask1, mask2])           # lists in, list out
     clean = pipe.restore("photo.jpg")                   # ratio 0: the whole image reconstructed
@@ -14,6 +15,7 @@ How any image size is handled (the model sees `config.image_size` pixels, in mul
   resolution, without squashing the photo.
 - `resize`: the whole image goes down to about the model's pixel count (aspect ratio kept, sides rounded to
   the patch size), is inpainted, and the fill is upsampled and composited inside the hole only.
+  (An ONNX model, `from_onnx`, takes exactly its training size: regions are resized to that.)
 - `auto` (default): `crop` when the image is larger than the model size and the crop windows cover at most
   `AUTO_CROP_MAX_FRACTION` of it; otherwise `resize`.
 - `restore()`: images up to the model size are padded (reflect) to it; larger ones are cut into
@@ -123,10 +125,17 @@ def _is_batch_tensor(x: Any) -> bool:
 
 def work_size(height: int, width: int, model_size: tuple[int, int], patch_size: int) -> tuple[int, int]:
     """Size the model runs at for a (height, width) region: about the model's pixel count, the region's
-    aspect ratio, sides multiples of the patch size. A region of exactly the model size is kept as is."""
-    scale = math.sqrt(model_size[0] * model_size[1] / (height * width))
+    aspect ratio (unless that makes a side shorter than a patch), sides multiples of the patch size.
+    A region of exactly the model size is kept as is."""
+    area = model_size[0] * model_size[1]
+    scale = math.sqrt(area / (height * width))
     p = patch_size
-    return (max(p, round(height * scale / p) * p), max(p, round(width * scale / p) * p))
+    h, w = max(p, round(height * scale / p) * p), max(p, round(width * scale / p) * p)
+    if h == p and w > p:  # a very thin region: keep the pixel count, not the aspect ratio
+        w = max(p, round(area / h / p) * p)
+    elif w == p and h > p:
+        h = max(p, round(area / w / p) * p)
+    return h, w
 
 
 def _windows_for(boxes: np.ndarray, image_hw: tuple[int, int], model_size: tuple[int, int],
@@ -160,7 +169,8 @@ def _coverage_labels(wins: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
     return cv2.connectedComponents(covered, connectivity=4)[1]
 
 
-def hole_windows(hole: np.ndarray, model_size: tuple[int, int], context: float = CONTEXT_SCALE) -> list[Window]:
+def hole_windows(hole: np.ndarray, model_size: tuple[int, int],
+                 context: float = CONTEXT_SCALE) -> list[Window]:
     """Disjoint context windows covering every hole pixel: one per connected hole region (8-connected);
     overlapping (or touching) windows are merged into the window of their joint bounding box, until none
     overlap. hole: (H, W) bool."""
@@ -232,13 +242,16 @@ class InpaintPipeline:
 
     `resize_mask`: resize a mask of another size than its image (nearest, with a warning); False: error.
     `batch_size`: tiles per forward pass in `restore`. An `nn.Module` is put in eval mode.
+    `fixed_size`: the model only takes `config.image_size` inputs (an ONNX graph), so every region is
+    resized to exactly that size (aspect ratio not kept). None: True unless `model` is an `nn.Module`.
     """
 
     def __init__(self, model: Any, *, device: str | torch.device | None = None, resize_mask: bool = True,
-                 batch_size: int = 16) -> None:
+                 batch_size: int = 16, fixed_size: bool | None = None) -> None:
         config = getattr(model, "config", None)
         if config is None or not hasattr(config, "image_size") or not hasattr(config, "patch_size"):
-            raise InpNetError(f"InpaintPipeline needs a model with a .config (ModelConfig), got {type(model).__name__}")
+            got = type(model).__name__
+            raise InpNetError(f"InpaintPipeline needs a model with a .config (ModelConfig), got {got}")
         if isinstance(model, nn.Module):
             if device is not None:
                 model = model.to(device)
@@ -247,6 +260,7 @@ class InpaintPipeline:
             device = param.device if param is not None else (device or "cpu")
         self.model = model
         self.device = torch.device(device or "cpu")
+        self.fixed_size = not isinstance(model, nn.Module) if fixed_size is None else bool(fixed_size)
         self.resize_mask = resize_mask
         self.batch_size = max(1, int(batch_size))
 
@@ -257,6 +271,15 @@ class InpaintPipeline:
         from inpnet.checkpoint import load_model
 
         return cls(load_model(path, which=which, device=device), device=device, **kwargs)
+
+    @classmethod
+    def from_onnx(cls, path: str | os.PathLike, *, threads: int | None = None,
+                  **kwargs: Any) -> InpaintPipeline:
+        """Run an ONNX export (`inpnet export-onnx`) with onnxruntime on the CPU; its config comes from the
+        file. The graph has a fixed input size, so every region is resized to exactly the model size."""
+        from inpnet.export import OnnxInpainter
+
+        return cls(OnnxInpainter(path, threads=threads), fixed_size=True, **kwargs)
 
     @property
     def config(self) -> Any:
@@ -345,9 +368,10 @@ class InpaintPipeline:
     def _fill(self, region: np.ndarray, hole: np.ndarray) -> np.ndarray:
         """(h, w, 3) uint8 + (h, w) bool -> (h, w, 3) uint8 inpainted at the model's working size."""
         h, w = hole.shape
-        size = work_size(h, w, self.model_size, self.config.patch_size)
+        p = self.config.patch_size
+        size = self.model_size if self.fixed_size else work_size(h, w, self.model_size, p)
         x = _resize(_to_tensor(region), size)  # (1, 3, *size)
-        m = _resize_hole(torch.from_numpy(hole)[None, None].float(), size)  # (1, 1, *size)
+        m = _resize_hole(torch.from_numpy(hole.astype(np.float32))[None, None], size)  # (1, 1, *size)
         out = self._run(x, m).composite  # known cells: the downsized image, so the seam blends in
         return _to_uint8(_resize(out.float().cpu(), (h, w)))
 
@@ -378,3 +402,12 @@ class InpaintPipeline:
         """One forward pass: images (B, 3, h, w), mask (B, 1, h, w) -> InpaintOutput."""
         with torch.inference_mode():
             return self.model(images.to(self.device), mask.to(self.device))
+
+
+def load_pipeline(checkpoint: str | os.PathLike | None = None,
+                  device: str | torch.device = "cpu") -> InpaintPipeline:
+    """The CLI's `--checkpoint`: an `.onnx` file (onnxruntime, CPU), a run directory / weights folder /
+    .safetensors file, or None for the shipped weights."""
+    if checkpoint is not None and Path(checkpoint).suffix.lower() == ".onnx":
+        return InpaintPipeline.from_onnx(checkpoint)
+    return InpaintPipeline.from_pretrained(checkpoint, device=device)

@@ -39,8 +39,10 @@ MASKS = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="DIR", help=f"output folder (default ./{DEFAULT_OUT})")
-    p.add_argument("--checkpoint", metavar="CKPT", help="run directory or weights folder (default: shipped weights)")
+    p.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="DIR",
+                   help=f"output folder (default ./{DEFAULT_OUT})")
+    p.add_argument("--checkpoint", metavar="CKPT",
+                   help="run directory, weights folder or .onnx export (default: shipped weights)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
 
 
@@ -88,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
     from inpnet.eval.metrics import psnr
     from inpnet.imageio import save_image
     from inpnet.masks import make_pixel_mask
-    from inpnet.predict import InpaintPipeline
+    from inpnet.predict import load_pipeline
 
-    pipe = InpaintPipeline.from_pretrained(args.checkpoint, device=args.device)  # fails first, if it must
+    pipe = load_pipeline(args.checkpoint, args.device)  # fails first, if it must
     size = pipe.model_size
     out = Path(args.output)
     generator = torch.Generator().manual_seed(SEED)
@@ -104,8 +106,9 @@ def run(args: argparse.Namespace) -> int:
         masked = original.copy()
         masked[hole] = round(HOLE_GREY * 255)
         result = pipe(photo, mask, strategy="resize")
-        as_t = [torch.from_numpy(np.asarray(a, dtype=np.float32) / 255).permute(2, 0, 1)[None] for a in (result, photo)]
-        score = float(psnr(*as_t, mask=mask)[0])
+        pred_t, photo_t = (torch.from_numpy(np.asarray(a, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+                           for a in (result, photo))  # (1, 3, H, W)
+        score = float(psnr(pred_t, photo_t, mask=mask)[0])
         stem = f"{name}_{spec.slug}"
         for suffix, img in (("masked", Image.fromarray(masked)), ("inpainted", result)):
             print(save_image(img, out / f"{stem}_{suffix}.png"))

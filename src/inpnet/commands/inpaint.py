@@ -23,7 +23,8 @@ OUTPUT_SUFFIX = ".png"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", metavar="CKPT", help="run directory or weights folder (default: shipped weights)")
+    p.add_argument("--checkpoint", metavar="CKPT",
+                   help="run directory, weights folder or .onnx export (default: shipped weights)")
     p.add_argument("--image", required=True, metavar="FILE|DIR", help="an image, or a folder of images")
     p.add_argument("--mask", metavar="FILE|DIR",
                    help="mask image (nonzero = hole) or a folder of masks paired by stem; not with --restore")
@@ -89,13 +90,13 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from inpnet.imageio import save_image
-    from inpnet.predict import InpaintPipeline
+    from inpnet.predict import load_pipeline
 
     jobs, folder_mode = _jobs(args)
     if args.dilate < 0:
         raise InpNetError(f"--dilate must be >= 0, got {args.dilate}")
     inputs = {i.resolve() for i, _, _ in jobs} | {m.resolve() for _, m, _ in jobs if m is not None}
-    pipe = InpaintPipeline.from_pretrained(args.checkpoint, device=args.device)
+    pipe = load_pipeline(args.checkpoint, args.device)
 
     def say(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
@@ -128,5 +129,6 @@ def run(args: argparse.Namespace) -> int:
         if not folder_mode:
             print(target)
     if folder_mode:
-        print(f"wrote {len(written)} image(s) to {args.output}" + (f"; {len(failed)} failed" if failed else ""))
+        tail = f"; {len(failed)} failed" if failed else ""
+        print(f"wrote {len(written)} image(s) to {args.output}{tail}")
     return 1 if failed else 0

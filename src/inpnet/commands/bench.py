@@ -1,0 +1,67 @@
+"""`inpnet bench`: latency / throughput against the mask ratio, InP-Net vs MAE, PyTorch vs ONNX Runtime."""
+
+from __future__ import annotations
+
+import argparse
+
+from inpnet.config import PRESETS
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", choices=list(PRESETS), help="encoder size preset (default small)")
+    p.add_argument("--image-size", type=int, metavar="N", help="square image size (default: the preset's)")
+    p.add_argument("--patch-size", type=int, metavar="N", help="patch size (default: the preset's)")
+    p.add_argument("--batch-size", type=int, metavar="B", help="batch of the encoder / inference / train timings (8)")
+    p.add_argument("--repeats", type=int, metavar="R", help="timed calls per measurement; the median is kept (5)")
+    p.add_argument("--warmup", type=int, metavar="N", help="untimed calls before each measurement (1)")
+    p.add_argument("--checkpoint", metavar="CKPT",
+                   help="model of the ONNX comparison (default: shipped weights, else a random preset model)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (ONNX comparison: CPU)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch intra-op threads (default: torch's)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the models for the inference timings")
+    p.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime comparison")
+    p.add_argument("--json", metavar="OUT", help="write the measurements as JSON")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny settings for tests (nano preset, 32 px, batch 2, 2 repeats); explicit options win")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from dataclasses import replace
+    from pathlib import Path
+
+    import torch
+
+    from inpnet.bench import BenchOptions, format_table, quick_options, run_bench
+    from inpnet.config import atomic_write_text
+    from inpnet.errors import InpNetError
+
+    opts = quick_options() if args.quick else BenchOptions()
+    given = {
+        "preset": args.preset, "image_size": args.image_size, "patch_size": args.patch_size,
+        "batch_size": args.batch_size, "repeats": args.repeats, "warmup": args.warmup,
+        "checkpoint": args.checkpoint,
+    }
+    opts = replace(opts, **{k: v for k, v in given.items() if v is not None},
+                   device=args.device, compile=args.compile, onnx=not args.no_onnx)
+    if args.preset and args.quick and args.image_size is None:
+        opts = replace(opts, image_size=None, patch_size=args.patch_size)  # the preset's own size
+    for name in ("batch_size", "repeats"):
+        if getattr(opts, name) < 1:
+            raise InpNetError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(opts, name)}")
+    if opts.warmup < 0:
+        raise InpNetError(f"--warmup must be >= 0, got {opts.warmup}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InpNetError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise InpNetError(f"cannot write {args.json}: its folder does not exist")
+
+    result = run_bench(opts, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(format_table(result))
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0

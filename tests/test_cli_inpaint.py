@@ -1,0 +1,181 @@
+"""`inpnet inpaint` (one file, folders, bad files, no overwriting) and `inpnet demo`, on a tiny model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from inpnet.checkpoint import save_model
+from inpnet.cli import main
+from inpnet.models import build_model
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    return save_model(build_model("skip-recon", preset="nano"), tmp_path_factory.mktemp("ck") / "nano").parent
+
+
+def write_photo(path: Path, h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
+    arr = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    Image.fromarray(arr).save(path)
+    return arr
+
+
+def write_mask(path: Path, h: int = 48, w: int = 64) -> np.ndarray:
+    hole = np.zeros((h, w), dtype=bool)
+    hole[10:20, 20:34] = True
+    Image.fromarray(hole).save(path)
+    return hole
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """images/{a,b,c}.png with b corrupt, masks/{a,b,c}.png."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for i, stem in enumerate("abc"):
+        write_photo(tmp_path / "images" / f"{stem}.png", seed=i)
+        write_mask(tmp_path / "masks" / f"{stem}.png")
+    (tmp_path / "images" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    return tmp_path
+
+
+def run_cli(*args) -> int:
+    return main(["inpaint", *[str(a) for a in args]])
+
+
+# ---- one file -----------------------------------------------------------------------------------------
+
+
+def test_one_image_is_inpainted_at_its_size_with_the_pixels_outside_the_hole_kept(ckpt, tmp_path, capsys):
+    image = write_photo(tmp_path / "photo.png")
+    hole = write_mask(tmp_path / "hole.png")
+    rc = run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--mask", tmp_path / "hole.png",
+                 "-o", tmp_path / "out.png")
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert rc == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "out.png")
+    assert out.shape == image.shape
+    assert np.array_equal(out[~hole], image[~hole])
+
+
+def test_restore_needs_no_mask(ckpt, tmp_path):
+    write_photo(tmp_path / "photo.png", h=40, w=70)
+    out = tmp_path / "restored.png"
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--restore", "-o", out) == 0
+    assert Image.open(out).size == (70, 40)
+
+
+def test_output_into_an_existing_folder_is_named_after_the_image(ckpt, tmp_path):
+    write_photo(tmp_path / "photo.jpg")
+    write_mask(tmp_path / "hole.png")
+    (tmp_path / "out").mkdir()
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.jpg", "--mask", tmp_path / "hole.png",
+                   "-o", tmp_path / "out") == 0
+    assert (tmp_path / "out" / "photo.png").is_file()
+
+
+def test_an_existing_output_is_not_overwritten_without_overwrite(ckpt, tmp_path, capsys):
+    write_photo(tmp_path / "photo.png")
+    write_mask(tmp_path / "hole.png")
+    (tmp_path / "out.png").write_bytes(b"keep me")
+    args = ("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--mask", tmp_path / "hole.png",
+            "-o", tmp_path / "out.png")
+    assert run_cli(*args) == 1
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "out.png").read_bytes() == b"keep me"
+    assert run_cli(*args, "--overwrite") == 0
+    assert Image.open(tmp_path / "out.png").size == (64, 48)
+
+
+def test_writing_over_the_input_is_refused_even_with_overwrite(ckpt, tmp_path, capsys):
+    write_photo(tmp_path / "photo.png")
+    write_mask(tmp_path / "hole.png")
+    before = (tmp_path / "photo.png").read_bytes()
+    rc = run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--mask", tmp_path / "hole.png",
+                 "-o", tmp_path / "photo.png", "--overwrite")
+    assert rc == 1
+    assert "it is an input file" in capsys.readouterr().err
+    assert (tmp_path / "photo.png").read_bytes() == before
+
+
+def test_missing_mask_without_restore_is_a_usage_error(ckpt, tmp_path, capsys):
+    write_photo(tmp_path / "photo.png")
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "-o", tmp_path / "o.png") == 2
+    assert "--mask is required" in capsys.readouterr().err
+
+
+def test_an_onnx_checkpoint_is_run_with_onnxruntime(tmp_path, capsys):
+    write_photo(tmp_path / "photo.png")
+    write_mask(tmp_path / "hole.png")
+    rc = run_cli("--checkpoint", tmp_path / "model.onnx", "--image", tmp_path / "photo.png",
+                 "--mask", tmp_path / "hole.png", "-o", tmp_path / "out.png")
+    assert rc == 2
+    assert f"no ONNX file at {tmp_path / 'model.onnx'}" in capsys.readouterr().err
+
+
+# ---- folders ------------------------------------------------------------------------------------------
+
+
+def test_a_folder_with_one_corrupt_image_writes_the_others_and_exits_1_naming_it(ckpt, folder, capsys):
+    rc = run_cli("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks",
+                 "-o", folder / "out", "--no-progress")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1
+    assert len(err) == 1 and "b.png" in err[0] and "corrupt" in err[0]
+    assert sorted(p.name for p in (folder / "out").iterdir()) == ["a.png", "c.png"]
+
+
+def test_folder_masks_are_paired_by_stem(ckpt, folder):
+    (folder / "images" / "b.png").unlink()
+    hole = np.zeros((48, 64), dtype=bool)
+    hole[30:40, 5:15] = True
+    Image.fromarray(hole).save(folder / "masks" / "c.png")  # c gets another hole than a
+    assert run_cli("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks",
+                   "-o", folder / "out") == 0
+    c_in = np.asarray(Image.open(folder / "images" / "c.png"))
+    c_out = np.asarray(Image.open(folder / "out" / "c.png"))
+    assert np.array_equal(np.any(c_out != c_in, axis=2) & ~hole, np.zeros_like(hole))
+
+
+def test_folder_output_must_be_a_folder(ckpt, folder, capsys):
+    (folder / "file.txt").write_text("x")
+    assert run_cli("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks",
+                   "-o", folder / "file.txt") == 2
+    assert "-o must be a folder" in capsys.readouterr().err
+
+
+def test_folder_output_into_the_image_folder_refuses_each_input(ckpt, folder, capsys):
+    rc = run_cli("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks",
+                 "-o", folder / "images", "--overwrite", "--no-progress")
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.count("it is an input file") == 3  # a, b and c: refused before anything is read
+    assert (folder / "images" / "b.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n this")
+
+
+# ---- demo ---------------------------------------------------------------------------------------------
+
+
+def test_demo_writes_the_figure_and_the_inpainted_images(ckpt, tmp_path, capsys):
+    rc = main(["demo", "--checkpoint", str(ckpt), "-o", str(tmp_path / "demo")])
+    printed = capsys.readouterr().out.split()
+    assert rc == 0
+    assert printed[-1] == str(tmp_path / "demo" / "figure.png")
+    assert len(printed) == 9 and all(Path(p).is_file() for p in printed)
+    figure = Image.open(tmp_path / "demo" / "figure.png")
+    assert figure.width > 300 and figure.height > 600
+    assert Image.open(tmp_path / "demo" / "astronaut_random50_inpainted.png").size == (32, 32)
+
+
+def test_demo_without_shipped_weights_fails_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("INPNET_WEIGHTS", str(tmp_path / "none"))
+    assert main(["demo", "-o", str(tmp_path / "demo")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "shipped weights" in err
+    assert not (tmp_path / "demo").exists()

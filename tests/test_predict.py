@@ -1,0 +1,316 @@
+"""InpaintPipeline: any image size, crop / resize / auto, restoration tiles, all input types, exact pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from inpnet import InpNetError
+from inpnet.checkpoint import save_model
+from inpnet.config import ModelConfig
+from inpnet.imageio import to_pil
+from inpnet.models import build_model
+from inpnet.models.output import InpaintOutput, composite
+from inpnet.predict import InpaintPipeline, Window, hole_windows, work_size
+
+FILL = 0.25  # what the constant fake model paints: round(0.25 * 255) = 64
+FILL_U8 = 64
+
+
+class FakeModel:
+    """A model with the nano config that records its input shapes and predicts a constant (or the input)."""
+
+    def __init__(self, identity: bool = False) -> None:
+        self.config = ModelConfig.from_name("skip-recon", preset="nano")  # 32x32, patch 8
+        self.identity = identity
+        self.shapes: list[tuple[int, ...]] = []
+
+    def __call__(self, images: torch.Tensor, mask: torch.Tensor) -> InpaintOutput:
+        self.shapes.append(tuple(images.shape))
+        pred = images.clone() if self.identity else torch.full_like(images, FILL)
+        return InpaintOutput(pred, composite(images, mask, pred), None)
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model("skip-recon", preset="nano").eval()
+
+
+@pytest.fixture(scope="module")
+def pipe(model) -> InpaintPipeline:
+    return InpaintPipeline(model)
+
+
+def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """(h, w, 3) uint8 noise with a smooth gradient, so that resampling changes values."""
+    rng = np.random.default_rng(seed)
+    grad = np.linspace(0, 200, w)[None, :, None] + np.linspace(0, 50, h)[:, None, None]
+    return np.clip(grad + rng.integers(0, 56, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def box_hole(h: int, w: int, top: int, left: int, bh: int, bw: int) -> np.ndarray:
+    hole = np.zeros((h, w), dtype=bool)
+    hole[top : top + bh, left : left + bw] = True
+    return hole
+
+
+# ---- the issue's acceptance test: a large photo with a small hole --------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["crop", "resize", "auto"])
+def test_1000x750_image_with_small_hole_keeps_size_and_every_pixel_outside_the_hole(pipe, strategy):
+    image = photo(750, 1000)
+    hole = box_hole(750, 1000, 300, 480, 40, 60)
+    out = pipe(Image.fromarray(image), Image.fromarray(hole), strategy=strategy)
+    result = np.asarray(out)
+    assert out.size == (1000, 750)
+    assert np.array_equal(result[~hole], image[~hole])
+    assert not np.array_equal(result[hole], image[hole])
+
+
+def test_auto_crops_around_a_small_hole_and_resizes_for_a_large_one(pipe):
+    assert pipe.choose_strategy(box_hole(750, 1000, 300, 480, 40, 60)) == "crop"
+    assert pipe.choose_strategy(box_hole(750, 1000, 100, 100, 500, 700)) == "resize"
+
+
+def test_auto_resizes_an_image_no_larger_than_the_model(pipe):
+    assert pipe.choose_strategy(box_hole(32, 32, 4, 4, 2, 2)) == "resize"
+
+
+# ---- crop windows -----------------------------------------------------------------------------------
+
+
+def test_a_small_hole_gets_one_model_size_window_containing_it():
+    windows = hole_windows(box_hole(750, 1000, 300, 480, 6, 10), (32, 32))
+    assert windows == [Window(top=287, left=469, height=32, width=32)]
+
+
+def test_window_is_twice_the_hole_extent_when_that_exceeds_the_model_size():
+    (win,) = hole_windows(box_hole(750, 1000, 300, 480, 40, 60), (32, 32))
+    assert (win.height, win.width) == (120, 120)
+    assert win.top <= 300 and win.top + win.height >= 340 and win.left <= 480 and win.left + win.width >= 540
+
+
+def test_window_at_the_image_border_is_shifted_inside():
+    (win,) = hole_windows(box_hole(750, 1000, 0, 990, 4, 10), (32, 32))
+    assert win == Window(top=0, left=968, height=32, width=32)
+
+
+def test_far_apart_holes_get_separate_windows_and_close_ones_are_merged():
+    far = box_hole(750, 1000, 100, 100, 5, 5) | box_hole(750, 1000, 600, 900, 5, 5)
+    assert len(hole_windows(far, (32, 32))) == 2
+    close = box_hole(750, 1000, 100, 100, 5, 5) | box_hole(750, 1000, 100, 120, 5, 5)
+    (win,) = hole_windows(close, (32, 32))
+    assert win.left <= 100 and win.left + win.width >= 125
+
+
+def test_windows_are_disjoint_and_cover_every_hole_pixel():
+    rng = np.random.default_rng(1)
+    hole = rng.random((300, 400)) < 0.002
+    windows = hole_windows(hole, (32, 32))
+    cover = np.zeros(hole.shape, dtype=np.int32)
+    for w in windows:
+        cover[w.slices] += 1
+    assert cover.max() == 1
+    assert cover[hole].min() == 1
+
+
+def test_work_size_keeps_the_aspect_ratio_in_multiples_of_the_patch_size():
+    assert work_size(750, 1000, (32, 32), 8) == (24, 40)
+    assert work_size(32, 32, (32, 32), 8) == (32, 32)
+    assert work_size(3, 1000, (32, 32), 8) == (8, 128)
+
+
+# ---- what the model sees and paints -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("size", "strategy"),
+                         [((750, 1000), "resize"), ((750, 1000), "crop"), ((37, 53), "auto")])
+def test_model_input_sides_are_multiples_of_the_patch_size(size, strategy):
+    fake = FakeModel()
+    hole = box_hole(*size, 10, 12, 9, 7)
+    InpaintPipeline(fake, fixed_size=False)(photo(*size), hole, strategy=strategy)
+    assert fake.shapes and all(s[2] % 8 == 0 and s[3] % 8 == 0 for s in fake.shapes)
+
+
+def test_crop_of_a_tiny_hole_runs_at_native_resolution_and_pastes_the_exact_fill():
+    fake = FakeModel()
+    hole = box_hole(750, 1000, 300, 480, 6, 10)
+    out = np.asarray(InpaintPipeline(fake)(photo(750, 1000), hole, strategy="crop"))
+    assert fake.shapes == [(1, 3, 32, 32)]
+    assert (out[hole] == FILL_U8).all()
+
+
+def test_resize_fills_the_hole_interior_with_the_upsampled_prediction():
+    fake = FakeModel()
+    hole = box_hole(750, 1000, 200, 300, 300, 400)
+    out = np.asarray(InpaintPipeline(fake, fixed_size=False)(photo(750, 1000), hole, strategy="resize"))
+    assert fake.shapes == [(1, 3, 24, 40)]  # the photo's 4:3 aspect, about the model's pixel count
+    assert (out[260:440, 360:640] == FILL_U8).all()  # away from the seam, where bicubic mixes in the image
+
+
+def test_a_model_that_is_not_a_module_gets_exactly_its_training_size():
+    fake = FakeModel()  # like an ONNX graph: the input size is fixed
+    hole = box_hole(750, 1000, 200, 300, 300, 400)
+    InpaintPipeline(fake)(photo(750, 1000), hole, strategy="resize")
+    assert fake.shapes == [(1, 3, 32, 32)]
+
+
+def test_dilate_grows_the_hole_by_that_many_pixels():
+    image = photo(64, 64)
+    hole = box_hole(64, 64, 30, 30, 2, 2)
+    out = np.asarray(InpaintPipeline(FakeModel())(image, hole, strategy="crop", dilate=2))
+    changed = np.any(out != image, axis=2)
+    assert changed[28:34, 30:32].all() and changed[30:32, 28:34].all()
+    assert not changed[:27].any() and not changed[35:].any()
+
+
+def test_default_has_no_dilation():
+    image = photo(64, 64)
+    hole = box_hole(64, 64, 30, 30, 2, 2)
+    out = np.asarray(InpaintPipeline(FakeModel())(image, hole, strategy="crop"))
+    assert np.array_equal(np.any(out != image, axis=2), hole)
+
+
+# ---- inputs ------------------------------------------------------------------------------------------
+
+
+def test_pil_numpy_tensor_and_path_inputs_give_the_same_result(pipe, tmp_path):
+    image = photo(40, 56)
+    hole = box_hole(40, 56, 10, 20, 8, 12)
+    Image.fromarray(image).save(tmp_path / "img.png")
+    Image.fromarray(hole).save(tmp_path / "mask.png")
+    image_t = torch.from_numpy(image).permute(2, 0, 1).float() / 255  # (3, H, W)
+    mask_t = torch.from_numpy(hole)[None].float()  # (1, H, W)
+    results = [
+        pipe(Image.fromarray(image), Image.fromarray(hole)),
+        pipe(image, hole),
+        pipe(image_t, mask_t),
+        pipe(image_t[None], mask_t[None]),
+        pipe(tmp_path / "img.png", tmp_path / "mask.png"),
+        pipe(str(tmp_path / "img.png"), str(tmp_path / "mask.png")),
+    ]
+    for r in results[1:]:
+        assert np.array_equal(np.asarray(r), np.asarray(results[0]))
+
+
+def test_a_list_of_images_gives_a_list_of_results(pipe):
+    images = [photo(40, 56, seed=1), photo(48, 32, seed=2)]
+    masks = [box_hole(40, 56, 5, 5, 4, 4), box_hole(48, 32, 20, 10, 6, 6)]
+    out = pipe(images, masks)
+    assert [o.size for o in out] == [(56, 40), (32, 48)]
+    assert np.array_equal(np.asarray(out[1]), np.asarray(pipe(images[1], masks[1])))
+
+
+def test_a_batch_tensor_with_one_mask_for_all(pipe):
+    images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    out = pipe(images, box_hole(32, 32, 8, 8, 8, 8))
+    assert len(out) == 3 and all(o.size == (32, 32) for o in out)
+
+
+def test_image_and_mask_counts_must_match(pipe):
+    with pytest.raises(InpNetError, match="2 images but 1 masks"):
+        pipe([photo(32, 32), photo(32, 32)], [box_hole(32, 32, 0, 0, 4, 4)])
+
+
+def test_a_mask_without_hole_returns_the_image_unchanged_without_running_the_model():
+    fake = FakeModel()
+    image = photo(40, 56)
+    out = InpaintPipeline(fake)(image, np.zeros((40, 56), dtype=np.uint8))
+    assert np.array_equal(np.asarray(out), image)
+    assert fake.shapes == []
+
+
+def test_a_mask_of_another_size_is_resized_with_a_warning():
+    image = photo(64, 64)
+    with pytest.warns(UserWarning, match="mask 32x32 resized to the image size 64x64"):
+        out = InpaintPipeline(FakeModel())(image, box_hole(32, 32, 8, 8, 4, 4), strategy="crop")
+    changed = np.any(np.asarray(out) != image, axis=2)
+    assert np.array_equal(changed, box_hole(64, 64, 16, 16, 8, 8))
+
+
+def test_resize_mask_false_refuses_a_mask_of_another_size():
+    pipe = InpaintPipeline(FakeModel(), resize_mask=False)
+    with pytest.raises(InpNetError, match="mask is 32x32 pixels but the image is 64x48"):
+        pipe(photo(48, 64), box_hole(32, 32, 8, 8, 4, 4))
+
+
+def test_unknown_strategy_is_refused(pipe):
+    with pytest.raises(InpNetError, match="unknown strategy 'tile'"):
+        pipe(photo(32, 32), box_hole(32, 32, 0, 0, 4, 4), strategy="tile")
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = photo(40, 60)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(image).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    out = InpaintPipeline(FakeModel())(tmp_path / "phone.jpg", box_hole(60, 40, 10, 10, 4, 4))
+    assert out.size == (40, 60)
+
+
+def test_a_model_without_config_is_refused():
+    with pytest.raises(InpNetError, match="needs a model with a .config"):
+        InpaintPipeline(lambda images, mask: None)
+
+
+# ---- restoration (ratio 0) ----------------------------------------------------------------------------
+
+
+def test_restore_of_a_model_size_image_is_the_models_prediction(pipe, model):
+    image = photo(32, 32)
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        expected = to_pil(model(x, torch.zeros(1, 1, 32, 32)).prediction)
+    assert np.array_equal(np.asarray(pipe.restore(image)), np.asarray(expected))
+
+
+@pytest.mark.parametrize("size", [(50, 75), (20, 27), (100, 9)])
+def test_restore_tiles_blend_back_to_the_exact_image_with_an_identity_model(size):
+    fake = FakeModel(identity=True)
+    image = photo(*size)
+    out = InpaintPipeline(fake, batch_size=4).restore(image)
+    assert np.array_equal(np.asarray(out), image)
+    assert all(s[2:] == (32, 32) for s in fake.shapes)
+
+
+def test_restore_tiles_a_non_multiple_size_with_the_real_model(pipe):
+    out = pipe.restore(photo(50, 75))
+    assert out.size == (75, 50)
+
+
+def test_restore_of_a_list_gives_a_list(pipe):
+    assert [o.size for o in pipe.restore([photo(32, 32), photo(40, 24)])] == [(32, 32), (24, 40)]
+
+
+# ---- loading ------------------------------------------------------------------------------------------
+
+
+def test_from_pretrained_loads_a_saved_checkpoint(model, pipe, tmp_path):
+    save_model(model, tmp_path / "ck")
+    loaded = InpaintPipeline.from_pretrained(tmp_path / "ck")
+    image, hole = photo(40, 56), box_hole(40, 56, 10, 20, 8, 12)
+    assert np.array_equal(np.asarray(loaded(image, hole)), np.asarray(pipe(image, hole)))
+
+
+def test_from_pretrained_without_shipped_weights_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("INPNET_WEIGHTS", str(tmp_path / "none"))
+    with pytest.raises(InpNetError, match="shipped weights .* are missing"):
+        InpaintPipeline.from_pretrained()
+
+
+def test_from_onnx_runs_the_exported_model_like_pytorch(model, tmp_path):
+    pytest.importorskip("onnxruntime")
+    export = pytest.importorskip("inpnet.export")
+    export.export_onnx(model, tmp_path / "nano.onnx")
+    onnx_pipe = InpaintPipeline.from_onnx(tmp_path / "nano.onnx")
+    torch_pipe = InpaintPipeline(model, fixed_size=True)
+    image, hole = photo(750, 1000), box_hole(750, 1000, 300, 480, 40, 60) | box_hole(750, 1000, 10, 10, 5, 5)
+    got = np.asarray(onnx_pipe(image, hole)).astype(int)
+    expected = np.asarray(torch_pipe(image, hole)).astype(int)
+    assert np.abs(got - expected).max() <= 1  # 1e-4 apart before rounding to 8 bits
+    assert np.array_equal(got[~hole], image[~hole])
+    assert onnx_pipe.restore(photo(50, 75)).size == (75, 50)
