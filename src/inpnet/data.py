@@ -285,3 +285,9 @@ def make_loader(
         persistent_workers=False,
         pin_memory=torch.cuda.is_available(),
     )
+
+
+def held_out_files(roots: str | Path | Iterable[str | Path], val_fraction: float = 0.02) -> list[Path]:
+    """Every image that training on `roots` with this `val_fraction` keeps out of its training split
+    (the validation candidates, by sha1 of the relative path): the honest evaluation set."""
+    return ImageFolderDataset._select(_collect(roots), "val", val_fraction, None)

@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "random-50); default: all")
     p.add_argument("--image-size", type=int, nargs="+", metavar="N",
                    help="eval size N or H W (default: the runs' training size; without runs 128)")
+    p.add_argument("--holdout", type=float, metavar="FRACTION",
+                   help="use only the images that `inpnet train --data` on the same folders held out of "
+                        "training (its validation split; the default val_fraction is 0.02)")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N images (default 100)")
     p.add_argument("--out", default="ablation", metavar="DIR", help="output folder (default ./ablation)")
     p.add_argument("--seed", type=int, default=0, help="mask / noise seed (default 0)")
@@ -31,17 +34,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from inpnet.commands import check_output_folder, select_images
     from inpnet.errors import InpNetError
     from inpnet.eval.ablation import run_ablation, write_outputs
-    from inpnet.imageio import list_images
 
+    check_output_folder(args.out, "--out")
     if args.image_size is not None and len(args.image_size) not in (1, 2):
         raise InpNetError(f"--image-size takes N or H W, got {len(args.image_size)} numbers")
     size = None if args.image_size is None else (
         args.image_size[0] if len(args.image_size) == 1 else tuple(args.image_size)
     )
     result = run_ablation(
-        args.runs, args.baselines, list_images(args.images), mask_folders=args.masks, image_size=size,
+        args.runs, args.baselines, select_images(args.images, args.holdout), mask_folders=args.masks, image_size=size,
         limit=args.limit, seed=args.seed, batch_size=args.batch_size, mask_sets=args.mask_sets,
         device=args.device, progress=not args.no_progress,
     )

@@ -29,8 +29,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patch-size", type=int,
                    help="patch grid of generated masks (default: the model's; baselines 8)")
     p.add_argument("--json", metavar="OUT", help="write the summary as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--seed", type=int, default=0, help="mask / noise seed (default 0)")
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--holdout", type=float, metavar="FRACTION",
+                   help="use only the images that `inpnet train --data` on the same folders held out of "
+                        "training (its validation split; the default val_fraction is 0.02)")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate at most N images (sorted order)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (models only)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
@@ -73,11 +77,13 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from inpnet.commands import check_output_file, select_images
     from inpnet.config import atomic_write_text
     from inpnet.errors import InpNetError
     from inpnet.eval.evaluate import MaskSource, evaluate, load_method, method_name, resolve_device
-    from inpnet.imageio import list_images
 
+    if args.json:
+        check_output_file(args.json, "--json", args.overwrite)
     if args.mask_kind is None and (args.preset or args.family or args.ratio is not None):
         raise InpNetError("--ratio, --preset and --family apply to --mask-kind only")
     if args.masks is not None:
@@ -98,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     spec = args.baseline or args.checkpoint  # None: the shipped weights
     device = resolve_device(args.device)
     method = load_method(spec, device=device)
-    images = list_images(args.images)
+    images = select_images(args.images, args.holdout)
     summary = evaluate(
         method, images, source, image_size=size, seed=args.seed, batch_size=args.batch_size,
         progress=not args.no_progress, patch_size=args.patch_size, limit=args.limit, device=device,
