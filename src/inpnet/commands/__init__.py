@@ -1,1 +1,52 @@
-"""One module per `inpnet` subcommand: `add_arguments(parser)` and `run(args) -> int`."""
+"""One module per `inpnet` subcommand: `add_arguments(parser)` and `run(args) -> int`.
+
+Shared checks that run before any work, so that a bad output location fails at once and leaves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from inpnet.errors import InpNetError
+
+
+def _first_existing(path: Path) -> Path:
+    here = path.absolute()
+    return next(q for q in (here, *here.parents) if q.exists())
+
+
+def check_output_folder(folder: str | os.PathLike, option: str) -> Path:
+    """`folder` is, or can be created as, a writable folder; nothing is created here."""
+    folder = Path(folder)
+    existing = _first_existing(folder)
+    if not existing.is_dir():
+        raise InpNetError(f"{option} {folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InpNetError(f"{option} {folder}: folder {existing} is not writable")
+    return folder
+
+
+def check_output_file(path: str | os.PathLike, option: str, overwrite: bool) -> Path:
+    """`path` can be written: not a folder, its folder creatable, not existing unless `overwrite`."""
+    path = Path(path)
+    if path.is_dir():
+        raise InpNetError(f"{option} {path} is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise InpNetError(f"{path} exists; pass --overwrite to replace it")
+    check_output_folder(path.parent, option)
+    return path
+
+
+def select_images(paths: list[str], holdout: float | None) -> list[Path]:
+    """The images of `--images`: all of them, or (with `--holdout F`) only those a training run on the same
+    folders kept out of its training split."""
+    if holdout is None:
+        from inpnet.imageio import list_images
+
+        return list_images(paths)
+    from inpnet.data import held_out_files
+
+    if not 0.0 < holdout < 1.0:
+        raise InpNetError(f"--holdout must be a fraction in (0, 1), got {holdout}")
+    return held_out_files(paths, holdout)
