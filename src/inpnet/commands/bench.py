@@ -21,6 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the models for the inference timings")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime comparison")
     p.add_argument("--json", metavar="OUT", help="write the measurements as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--quick", action="store_true",
                    help="tiny settings for tests (nano preset, 32 px, batch 2, 2 repeats); explicit options win")
 
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from inpnet.bench import BenchOptions, format_table, quick_options, run_bench
+    from inpnet.checkpoint import load_model
+    from inpnet.commands import check_output_file
     from inpnet.config import atomic_write_text
     from inpnet.errors import InpNetError
 
@@ -58,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise InpNetError(f"cannot write {args.json}: its folder does not exist")
+    if args.json:
+        check_output_file(args.json, "--json", args.overwrite)
+    if opts.checkpoint:  # fail now, not after minutes of timings (and even with --no-onnx, which skips it)
+        load_model(opts.checkpoint)
 
     result = run_bench(opts, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(format_table(result))

