@@ -163,6 +163,9 @@ def test_served_page_inpaints_an_uploaded_image_and_mask_in_chromium(pipe, tmp_p
                 page.locator("#mask-file input[type=file]").set_input_files(str(tmp_path / "mask.png"))
                 page.wait_for_selector("#mask-file >> text=mask.png", timeout=15_000)
                 page.wait_for_selector("#image-editor canvas", timeout=15_000)
+                # the editor shows its upload prompt until the photo is really loaded: clicking Run before
+                # that submits no image (seen on a loaded CI machine)
+                page.wait_for_selector("#image-editor >> text=Upload an image", state="hidden", timeout=30_000)
                 page.click("#run-button")
                 try:
                     # generous: a fresh Chromium builds its font cache on first start (CI)
