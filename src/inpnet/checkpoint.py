@@ -86,6 +86,11 @@ def load_weights_into(model: nn.Module, state: dict[str, torch.Tensor], source: 
                 f"{source} does not match this model config: {k!r} has shape {tuple(v.shape)}, "
                 f"the model expects {tuple(own[k].shape)}"
             )
+        if v.is_floating_point() != own[k].is_floating_point():
+            raise InpNetError(f"{source} is not a weights file of this model: {k!r} holds {v.dtype} values, "
+                              f"the model expects {own[k].dtype}")
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise InpNetError(f"{source} holds NaN or infinite values (in {k!r}): a diverged or damaged checkpoint")
     _unwrap(model).load_state_dict(state, strict=True)
 
 
@@ -118,7 +123,11 @@ def load_model(path: str | os.PathLike | None = None, *, which: str = "best",
 
     folder = resolve_checkpoint(path)
     config = ModelConfig.load(folder / CONFIG_FILE)
-    model = build_model(config)
+    try:
+        model = build_model(config)
+    except (RuntimeError, MemoryError) as exc:  # e.g. absurd sizes in a corrupt config.json
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InpNetError(f"cannot build the model of {folder / CONFIG_FILE}: {first}") from None
     if path is not None and Path(path).is_file():
         weights = Path(path)
     else:
@@ -126,7 +135,11 @@ def load_model(path: str | os.PathLike | None = None, *, which: str = "best",
         if not weights.exists():
             weights = folder / (MODEL_FILE if which == "last" else LAST_FILE)
     load_weights_into(model, read_state_dict(weights), source=str(weights))
-    return model.to(device).eval()
+    try:
+        return model.to(device).eval()
+    except (RuntimeError, AssertionError, ValueError, TypeError) as exc:  # "bogus", or cuda without CUDA
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InpNetError(f"cannot use device {str(device)!r}: {first}") from None
 
 
 def repo_root() -> Path:

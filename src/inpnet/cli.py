@@ -1,7 +1,7 @@
 """`inpnet` command line: one subcommand per module in `inpnet.commands`, imported only when used.
 
 Each command module defines `add_arguments(parser)` and `run(args) -> int`. A user mistake raises
-InpNetError: printed as one line on stderr, exit code 2, no traceback.
+InpNetError: printed as one line on stderr, exit code 2, no traceback (so is an OSError, e.g. a full disk).
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ def _version() -> str:
     return __version__
 
 
+def one_line(message: str) -> str:
+    """A message's lines joined with spaces: the CLI promises one line per error."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip()) or "unknown error"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = [a for a in argv if a in COMMANDS][:1]
@@ -60,8 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(_module(args.command).run(args) or 0)
-    except InpNetError as exc:
-        print(f"inpnet {args.command}: error: {exc}", file=sys.stderr)
+    except (InpNetError, OSError) as exc:  # OSError: the machine's fault, e.g. a full disk
+        print(f"inpnet {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"inpnet {args.command}: error: out of memory", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"inpnet {args.command}: interrupted", file=sys.stderr)

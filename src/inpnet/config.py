@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,10 +106,13 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         self.image_size = _as_hw(self.image_size, "image_size")
-        if self.skip_layers is not None:
-            self.skip_layers = tuple(int(i) for i in self.skip_layers)
-        if self.decoder_channels is not None:
-            self.decoder_channels = tuple(int(c) for c in self.decoder_channels)
+        for name in ("skip_layers", "decoder_channels"):
+            value = getattr(self, name)
+            if value is not None:
+                if not isinstance(value, (list, tuple)) or not all(_is_int(v) for v in value):
+                    raise InpNetError(f"{name} must be a list of integers, got {value!r}")
+                setattr(self, name, tuple(int(v) for v in value))
+        check_field_types(self)
         self.validate()
 
     # ---- derived shapes -------------------------------------------------------------------
@@ -156,6 +160,9 @@ class ModelConfig:
         for side in self.image_size:
             if side <= 0 or side % p:
                 raise InpNetError(f"image_size {self.image_size} must be positive multiples of patch_size {p}")
+        for name in ("embed_dim", "num_heads", "mlp_ratio", "decoder_embed_dim", "decoder_num_heads"):
+            if getattr(self, name) <= 0:
+                raise InpNetError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.embed_dim % self.num_heads:
             raise InpNetError(f"embed_dim {self.embed_dim} must be divisible by num_heads {self.num_heads}")
         if self.depth < 1:
@@ -217,9 +224,13 @@ class ModelConfig:
             raise InpNetError(f"no config.json at {path}") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InpNetError(f"cannot read config {path}: {exc}") from None
-        if not isinstance(data, dict):
-            raise InpNetError(f"config {path} is not a JSON object")
-        return cls.from_dict(data.get("model", data))
+        model = data.get("model", data) if isinstance(data, dict) else None
+        if not isinstance(model, dict):
+            raise InpNetError(f"config {path} is not a JSON object with a \"model\" object")
+        try:
+            return cls.from_dict(model)
+        except InpNetError as exc:
+            raise InpNetError(f"config {path}: {exc}") from None
 
 
 @dataclass
@@ -261,8 +272,26 @@ class TrainConfig:
     max_bad_steps: int = 20
 
     def __post_init__(self) -> None:
-        self.betas = tuple(self.betas)  # type: ignore[assignment]
-        self.ratio_range = tuple(self.ratio_range)  # type: ignore[assignment]
+        for name in ("betas", "ratio_range"):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_real(v) for v in value):
+                raise InpNetError(f"{name} must be a pair of numbers, got {value!r}")
+            setattr(self, name, tuple(value))
+        check_field_types(self)
+        for name in ("batch_size", "epochs", "steps", "log_every", "image_every", "ckpt_every_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InpNetError(f"{name} must be >= 1, got {value}")
+        for name in ("lr", "disc_lr"):
+            if not getattr(self, name) > 0:
+                raise InpNetError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("min_lr", "weight_decay", "grad_clip", "lambda_rec", "lambda_gan", "hole_weight"):
+            if not getattr(self, name) >= 0:
+                raise InpNetError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.num_workers < 0:
+            raise InpNetError(f"num_workers must be >= 0, got {self.num_workers}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise InpNetError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
     @classmethod
     def for_variant(cls, name: str, **overrides: Any) -> TrainConfig:
@@ -279,6 +308,32 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         return cls(**_known_fields(cls, d))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+_TYPE_CHECKS = {"int": _is_int, "float": _is_real, "bool": lambda v: isinstance(v, bool),
+                "str": lambda v: isinstance(v, str)}
+
+
+def check_field_types(config: Any) -> None:
+    """InpNetError naming the first field whose value does not have its declared type (int, float, bool, str,
+    optionally `| None`); tuples and other types are checked where they are converted. A float field takes
+    ints; an int field does not take bools. Values read from a corrupt config.json or `--set` land here."""
+    for f in dataclasses.fields(config):
+        kinds = [k.strip() for k in str(f.type).split("|")]
+        value = getattr(config, f.name)
+        if value is None and "None" in kinds:
+            continue
+        check = _TYPE_CHECKS.get(kinds[0])
+        if check is not None and not check(value):
+            raise InpNetError(f"{type(config).__name__} field {f.name} must be {f.type}, got {value!r}")
 
 
 def _undot(values: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,7 @@ STRATEGIES = ("auto", "crop", "resize")
 CONTEXT_SCALE = 2.0  # crop window side / hole extent: the hole covers about 1/4 of its window
 AUTO_CROP_MAX_FRACTION = 0.5  # auto: crop while the windows cover at most this fraction of the image
 TILE_OVERLAP = 0.25  # restore: overlap between neighbouring tiles, as a fraction of the tile side
+MAX_KERNEL_DILATE = 32  # dilate up to this many pixels with an elliptic kernel, beyond by a distance transform
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray | torch.Tensor
 
@@ -334,9 +335,13 @@ class InpaintPipeline:
                 raise InpNetError(f"mask is {w}x{h} pixels but the image is {W}x{H}")
             warnings.warn(f"mask {w}x{h} resized to the image size {W}x{H} (nearest)", stacklevel=3)
             hole = np.asarray(Image.fromarray(hole).resize((W, H), Image.Resampling.NEAREST))
-        if dilate:
-            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
-            hole = cv2.dilate(hole.astype(np.uint8), kernel) > 0
+        if dilate and hole.any():
+            if dilate <= MAX_KERNEL_DILATE:
+                kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
+                hole = cv2.dilate(hole.astype(np.uint8), kernel) > 0
+            else:  # a kernel that large costs O(pixels * radius^2) time and radius^2 memory: use distances
+                distance = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+                hole = distance <= dilate
         return hole
 
     def choose_strategy(self, hole: np.ndarray) -> str:

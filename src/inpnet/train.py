@@ -216,9 +216,9 @@ def train(
 
     d = setup_distributed(device)
     run_dir = Path(out)
-    _prepare_run_dir(run_dir, mcfg, tcfg, resume, d)
+    _check_run_dir(run_dir, resume)
     if resume:
-        saved = json.loads((run_dir / CONFIG_FILE).read_text())
+        saved = _read_run_config(run_dir)
         mcfg = ModelConfig.from_dict(saved["model"])
         tcfg = TrainConfig.from_dict({**saved.get("train", {}), **_resume_overrides(tcfg)})
     if tcfg.mask_policy not in MASK_POLICIES:
@@ -261,15 +261,21 @@ def train(
     if resume:
         ts = load_training_state(run_dir)
         load_weights_into(model, read_state_dict(run_dir / LAST_FILE), source=str(run_dir / LAST_FILE))
-        opt.load_state_dict(ts["optimizer"])
-        if disc is not None and "discriminator" in ts:
-            disc.load_state_dict(ts["discriminator"])
-            opt_d.load_state_dict(ts["optimizer_d"])
-        if "scaler" in ts:
-            scaler.load_state_dict(ts["scaler"])
-        state.update(ts["counters"])
+        try:
+            opt.load_state_dict(ts["optimizer"])
+            if disc is not None and "discriminator" in ts:
+                disc.load_state_dict(ts["discriminator"])
+                opt_d.load_state_dict(ts["optimizer_d"])
+            if "scaler" in ts:
+                scaler.load_state_dict(ts["scaler"])
+            state.update(ts["counters"])
+            torch.set_rng_state(ts["rng_cpu"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:  # another run's or a damaged state
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InpNetError(
+                f"cannot resume: the training state in {run_dir} does not fit this run ({first})"
+            ) from None
         state.pop("step_at_start", None)  # throughput is measured per invocation
-        torch.set_rng_state(ts["rng_cpu"])
 
     ddp_model: nn.Module = model
     ddp_disc = disc
@@ -279,6 +285,8 @@ def train(
         if disc is not None:
             ddp_disc = nn.parallel.DistributedDataParallel(disc, device_ids=ids)
 
+    # the run directory is created only now, so that a setup error (bad data, options, checkpoint) leaves nothing
+    _prepare_run_dir(run_dir, mcfg, tcfg, resume, d)
     logger = RunLogger(run_dir, enabled=d.main)
     stop_reason = {"why": None}
 
@@ -479,13 +487,37 @@ def _resume_overrides(tcfg: TrainConfig) -> dict[str, Any]:
     return {"steps": tcfg.steps, "epochs": tcfg.epochs, "num_workers": tcfg.num_workers}
 
 
-def _prepare_run_dir(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig, resume: bool, d: Dist) -> None:
+def _read_run_config(run_dir: Path) -> dict[str, Any]:
+    """The run's config.json as {"model": {...}, "train": {...}}; InpNetError when unreadable."""
+    path = run_dir / CONFIG_FILE
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InpNetError(f"cannot resume: cannot read {path}: {exc}") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict) \
+            or not isinstance(saved.get("train", {}), dict):
+        raise InpNetError(f"cannot resume: {path} is not a run config (\"model\" and \"train\" objects)")
+    return saved
+
+
+def _check_run_dir(run_dir: Path, resume: bool) -> None:
+    """Refuse a missing run (resume) or an existing one (new run) before any work is done."""
     if resume:
         if not (run_dir / CONFIG_FILE).is_file():
             raise InpNetError(f"cannot resume: {run_dir} is not a run directory (no {CONFIG_FILE})")
         return
     if (run_dir / CONFIG_FILE).exists():
         raise InpNetError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    here = run_dir.absolute()
+    existing = next(q for q in (here, *here.parents) if q.exists())
+    if not existing.is_dir():
+        raise InpNetError(f"cannot create run directory {run_dir}: {existing} is not a folder")
+
+
+def _prepare_run_dir(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig, resume: bool, d: Dist) -> None:
+    """Create the run directory and write its config.json (new runs, main process)."""
+    if resume:
+        return
     if d.main:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)

@@ -153,6 +153,52 @@ class WebInpainter:
         return np.asarray(small.resize((size[1], size[0]), Image.Resampling.NEAREST))
 
 
+def _bomb(what: str) -> Exception:
+    return _error(f"{what} is too large (decompression bomb); the limit is {MAX_PIXELS / 1e6:.0f} Mpx")
+
+
+def _peek(path: str | os.PathLike, what: str) -> None:
+    """Refuse a file that is not an image, or whose header declares more than MAX_PIXELS, before decoding."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)  # reads the header only
+            img.close()
+    except Image.DecompressionBombError:
+        raise _bomb(what) from None
+    except Exception:  # Pillow raises many types for files it cannot read
+        raise _error(f"{what}: not an image, or an unsupported format") from None
+    _check_pixels(img, what)  # width and height stay readable after close
+
+
+def checked_editor(**kwargs: Any) -> Any:
+    """A `gr.ImageEditor` whose uploads are checked before Gradio decodes them: a file that is not an image,
+    or has too many pixels, gets one clear message instead of Gradio's component-processing report."""
+    import gradio as gr
+
+    editor = gr.ImageEditor(**kwargs)
+    decode = editor.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        background = getattr(payload, "background", None) if getattr(payload, "id", None) is None else None
+        if getattr(background, "path", None):
+            _peek(background.path, "the image")
+        try:
+            return decode(payload)
+        except gr.Error:
+            raise
+        except Image.DecompressionBombError:
+            raise _bomb("the image") from None
+        except Exception:
+            raise _error("the image: not an image, or an unsupported format") from None
+
+    # an instance attribute, not a subclass: Gradio writes a .pyi stub beside the module of every subclass
+    editor.preprocess = preprocess
+    return editor
+
+
 def _sample_photo() -> np.ndarray:
     import skimage.data
 
@@ -177,7 +223,7 @@ def build_app(pipeline: Any) -> Any:
         )
         with gr.Row():
             with gr.Column():
-                editor = gr.ImageEditor(
+                editor = checked_editor(
                     label="image (paint the hole)", type="numpy", image_mode="RGBA",
                     sources=("upload", "clipboard"), brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed"),
                     layers=False, transforms=(), elem_id="image-editor",
