@@ -46,7 +46,11 @@ def main() -> int:
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    model.config.save(tmp / "config.json")
+    config = model.config
+    if config.arch == "inpnet":  # pin the derived shapes, so that a later change of defaults cannot break loading
+        config = config.replace(decoder_channels=config.resolved_decoder_channels(),
+                                skip_layers=config.resolved_skip_layers() if config.skip else None)
+    config.save(tmp / "config.json")
     dtype = None if args.fp32 else torch.float16
     save_model(model, tmp, dtype=dtype, metadata={"source_run": str(args.run)})
     diff = max_output_diff(model, load_model(tmp), model.config)

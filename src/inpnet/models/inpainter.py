@@ -17,7 +17,7 @@ from inpnet.models.encoder import (
     scatter_to_grid,
 )
 from inpnet.models.inputs import check_inputs
-from inpnet.models.layers import FillBlock, key_padding_to_attn_mask
+from inpnet.models.layers import FillBlock, init_vit_weights, key_padding_to_attn_mask
 from inpnet.models.output import InpaintOutput, composite
 
 
@@ -53,16 +53,7 @@ class InpNet(nn.Module):
     def _init_weights(self) -> None:
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.mask_token, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        w = self.patch_embed.proj.weight
-        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        init_vit_weights(self, self.patch_embed.proj)
 
     # ---- stages ---------------------------------------------------------------------------
     def model_input(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

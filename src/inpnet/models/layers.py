@@ -22,6 +22,21 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
+def init_vit_weights(model: nn.Module, patch_proj: nn.Conv2d) -> None:
+    """FB-MAE's initialisation: xavier-uniform linears (and the patch projection seen as a linear map),
+    zero biases, unit LayerNorms. Shared by InP-Net and the MAE baseline so that they start alike."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    w = patch_proj.weight
+    nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+
+
 def key_padding_to_attn_mask(key_valid: torch.Tensor | None) -> torch.Tensor | None:
     """(B, N) bool, True = attend → (B, 1, 1, N) bool mask for SDPA (broadcast over heads and queries)."""
     if key_valid is None:

@@ -16,7 +16,7 @@ from inpnet.config import ModelConfig
 from inpnet.masks import pixel_to_token_mask
 from inpnet.models.encoder import PatchEmbed, VisibleTokens, pack_visible, scatter_to_grid
 from inpnet.models.inputs import check_inputs
-from inpnet.models.layers import Block, key_padding_to_attn_mask
+from inpnet.models.layers import Block, init_vit_weights, key_padding_to_attn_mask
 from inpnet.models.output import InpaintOutput, composite
 
 
@@ -82,16 +82,7 @@ class MAE(nn.Module):
     def _init_weights(self) -> None:
         nn.init.normal_(self.cls_token, std=0.02)
         nn.init.normal_(self.mask_token, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        w = self.patch_embed.proj.weight
-        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        init_vit_weights(self, self.patch_embed.proj)
 
     def _pos(self, table: nn.Parameter, dim: int, grid: tuple[int, int]) -> torch.Tensor:
         if tuple(grid) == tuple(self.config.grid_size):
