@@ -220,12 +220,15 @@ def test_sigint_and_sigterm_save_a_checkpoint_before_exiting(photos, tmp_path, s
     run = tmp_path / "run"
     cmd = _train_cmd(photos, run, 100_000)
     cmd[cmd.index("ckpt_every_steps=2")] = "ckpt_every_steps=100000"
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd[cmd.index("--no-progress")] = "--workers=1"  # a data worker process shares the process group
+    cmd.append("--no-progress")
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     deadline = time.time() + 120
     while not (run / "metrics.jsonl").exists() or "loss/total" not in (run / "metrics.jsonl").read_text():
         assert time.time() < deadline and proc.poll() is None
         time.sleep(0.2)
-    proc.send_signal(sig)
+    os.killpg(proc.pid, sig)  # like Ctrl-C in a terminal: the main process and its data workers all get it
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert f"stopped: signal {sig.name}" in out

@@ -343,7 +343,7 @@ def train(
             train_set.set_epoch(epoch)
             loader = torch.utils.data.DataLoader(
                 train_set, batch_size=per_rank_batch, sampler=sampler, num_workers=tcfg.num_workers,
-                drop_last=True, persistent_workers=False,
+                drop_last=True, persistent_workers=False, worker_init_fn=_training_worker_init,
             )
             batch_in_epoch = start_batch
             for batch in loader:
@@ -545,6 +545,16 @@ def _adamw(params, lr: float, wd: float, betas, device: torch.device) -> torch.o
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd, betas=tuple(betas), fused=True)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd, betas=tuple(betas))
+
+
+def _training_worker_init(worker_id: int) -> None:
+    """Data workers leave SIGINT / SIGTERM to the main process: a Ctrl-C (sent to the whole process group)
+    or a `pkill` then stops training through its checkpointing handler instead of killing a worker."""
+    from inpnet.data import worker_init_fn
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    worker_init_fn(worker_id)
 
 
 def _install_signal_handlers(handler):
