@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -27,3 +29,23 @@ def make_photos(folder: Path, n: int = 24, size: tuple[int, int] = (48, 64), see
 @pytest.fixture
 def photos(tmp_path: Path) -> Path:
     return make_photos(tmp_path / "photos")
+
+
+class Hang(BaseException):  # BaseException: no `except Exception` in the code under test can swallow it
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Fail with `Hang` if the block runs longer than `seconds` (SIGALRM; tests run in the main thread)."""
+
+    def on_alarm(signum, frame):
+        raise Hang(f"still running after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -10,10 +10,8 @@ changed anywhere under the test's folder. Runs in-process through `inpnet.cli.ma
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +25,7 @@ from PIL import Image
 
 import inpnet.bench
 import inpnet.commands.models as models_command
-from conftest import make_photos
+from conftest import make_photos, time_limit
 from inpnet.checkpoint import LAST_FILE, MODEL_FILE, STATE_FILE, save_model
 from inpnet.cli import main
 from inpnet.config import ModelConfig, TrainConfig
@@ -106,22 +104,6 @@ def w(tmp_path_factory) -> World:
                  root / "existing.onnx", _free_port())
 
 
-class Hang(BaseException):
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    def on_alarm(signum, frame):
-        raise Hang(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:

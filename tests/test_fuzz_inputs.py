@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-import signal
 import struct
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from conftest import time_limit
 from inpnet.checkpoint import save_model
 from inpnet.cli import main
 from inpnet.config import ModelConfig
@@ -55,24 +55,6 @@ SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "BMP": ".bmp", "GIF": "
 MAGIC = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"RIFF\x00\x00\x00\x00WEBP"]
 
 
-class Hang(BaseException):  # BaseException: no `except Exception` in the code under test can swallow it
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """Fail with `Hang` if the block runs longer than `seconds` (SIGALRM; tests run in the main thread)."""
-
-    def on_alarm(signum, frame):
-        raise Hang(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def result_or_error(call, *args, **kwargs):

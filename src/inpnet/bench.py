@@ -70,19 +70,7 @@ def resolve_device(name: str) -> torch.device:
 
 def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 1, device: torch.device | None = None) -> float:
     """Median wall time of `fn()` in milliseconds over `repeats` calls, after `warmup` untimed calls."""
-    cuda = device is not None and device.type == "cuda"
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(max(1, repeats)):
-        if cuda:
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if cuda:
-            torch.cuda.synchronize(device)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
+    return interleaved_ms({"fn": fn}, repeats, warmup, device)["fn"]
 
 
 def interleaved_ms(fns: dict[Any, Callable[[], Any]], repeats: int, warmup: int = 1,
