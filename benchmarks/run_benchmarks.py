@@ -226,10 +226,10 @@ def render(result: dict, run: dict, mach: dict, flops: dict, plot_name: str, run
         f"{mach['onnxruntime']}, Python {mach['python']}; device `{result['device']}`, "
         f"{result['threads']} torch threads.",
         "",
-        "**Noise.** Two `inpnet train` jobs were running on the same 2 cores during this run (load average "
-        f"{run['load']} at the start, {run.get('load_end', '?')} at the end, over 1 / 5 / 15 min). Absolute times are "
-        "therefore inflated and jumpy — with both torch threads competing for busy cores, each parallel op can "
-        "wait a scheduler slice for its second thread. Read the ratios measured in the same run, and the FLOP "
+        f"**Noise.** Load average {run['load']} at the start, {run.get('load_end', '?')} at the end of this run "
+        "(over 1 / 5 / 15 min; above ~1 other work shares the 2 cores, and absolute times then grow and jump — "
+        "each parallel op can wait a scheduler slice for its second thread). Read the ratios measured in the "
+        "same run, and the FLOP "
         "ratios below, which no load can distort. Times are medians of the repeats after a warm-up; what is "
         "compared (the ratios, InP-Net vs MAE, PyTorch vs ONNX Runtime) is timed in turn within each repeat, so "
         "that load changes fall on both sides.",
