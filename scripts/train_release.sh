@@ -16,6 +16,6 @@ if [ -f "$RUN/training_state.pt" ]; then
   $INPNET train "${ARGS[@]}" --out "$RUN" --resume
 else
   $INPNET train "${ARGS[@]}" --out "$RUN" \
-    --set in_chans=4 token_threshold=0.5 pixel_skip=true rec_loss=weighted hole_weight=4 \
+    --set in_chans=4 token_threshold=0.5 pixel_skip=true decoder_channels=[128,64,32] rec_loss=weighted hole_weight=4 \
           lr=5e-4 warmup_steps=300 ckpt_every_s=300
 fi
