@@ -26,7 +26,6 @@ from inpnet.checkpoint import (
     CONFIG_FILE,
     LAST_FILE,
     MODEL_FILE,
-    load_model,
     load_training_state,
     load_weights_into,
     read_state_dict,
@@ -275,7 +274,6 @@ def train(
             raise InpNetError(
                 f"cannot resume: the training state in {run_dir} does not fit this run ({first})"
             ) from None
-        state.pop("step_at_start", None)  # throughput is measured per invocation
 
     ddp_model: nn.Module = model
     ddp_disc = disc
@@ -296,7 +294,7 @@ def train(
     old_handlers = _install_signal_handlers(on_signal)
     val_masks = validation_masks(mcfg, len(val_set), tcfg.seed)
 
-    def checkpoint(final: bool = False) -> None:
+    def checkpoint() -> None:
         if not d.main:
             return
         save_model(model, run_dir, LAST_FILE)
@@ -330,6 +328,7 @@ def train(
         return acc.summary()
 
     step = state["step"]
+    step_at_start = step
     t_start = time.time()
     wall_before = state["wall_s"]
     last_ckpt = time.time()
@@ -405,8 +404,8 @@ def train(
                     scaler.update()
                     if step % tcfg.log_every == 0:
                         elapsed = time.time() - t_start
-                        ips = (step - state["step_at_start"] + 1) * per_rank_batch * d.world / max(elapsed, 1e-6) \
-                            if "step_at_start" in state else 0.0
+                        done = step - step_at_start + 1  # steps finished by this invocation (this one too)
+                        ips = done * per_rank_batch * d.world / max(elapsed, 1e-6)
                         logger.scalars(step, {
                             "loss/total": float(loss.detach()), "loss/rec": float(rec.detach()),
                             **({"loss/adv": float(adv.detach()), "loss/disc": float(d_loss.detach())} if adv is not None else {}),
@@ -415,7 +414,6 @@ def train(
                         })
                     if step % tcfg.image_every == 0:
                         logger.images(step, images, masks, out.composite.detach().float())
-                state.setdefault("step_at_start", step)
                 step += 1
                 batch_in_epoch += 1
                 state["step"] = step
@@ -455,7 +453,7 @@ def train(
                     break
         if stop_reason["why"] is None:
             stop_reason["why"] = "done"
-        checkpoint(final=True)
+        checkpoint()
         if stop_reason["why"] != "done":
             logger.event(step, "stopped", reason=stop_reason["why"])
     finally:
@@ -620,9 +618,3 @@ class RunLogger:
         if self.enabled:
             self.writer.close()
             self.jsonl.close()
-
-
-def load_run_model(run_dir: str | os.PathLike, which: str = "best") -> nn.Module:
-    """Convenience for tools: the model of a run directory."""
-    return load_model(run_dir, which=which)
-

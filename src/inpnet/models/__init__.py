@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from inpnet.config import PRESETS, VARIANTS, ModelConfig
+from inpnet.config import VARIANTS, ModelConfig
 from inpnet.models.output import InpaintOutput
 
 __all__ = ["InpaintOutput", "build_model", "list_models", "count_parameters"]
@@ -33,10 +33,6 @@ def build_model(name: str | ModelConfig, preset: str = "tiny", **overrides: Any)
 def list_models() -> list[str]:
     """Variant names (the six of the paper and `mae`)."""
     return list(VARIANTS)
-
-
-def list_presets() -> list[str]:
-    return list(PRESETS)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
