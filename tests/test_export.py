@@ -18,9 +18,13 @@ GRID, PATCH = (4, 4), 8  # nano: 32x32 images, 8x8 patches
 
 
 def release_like_nano() -> torch.nn.Module:
-    """A nano InP-Net with the release model's switches: mask channel, pixel path, partial-patch threshold."""
+    """A nano InP-Net with the release model's switches: mask channel, pixel path, partial-patch threshold,
+    harmonic prefill (its zero-initialised head randomised, so the network's part of the output is checked)."""
     torch.manual_seed(0)
-    return build_model("skip-recon", preset="nano", in_chans=4, pixel_skip=True, token_threshold=0.5).eval()
+    model = build_model("skip-recon", preset="nano", in_chans=4, pixel_skip=True, token_threshold=0.5,
+                        prefill="harmonic")
+    torch.nn.init.normal_(model.decoder.head.weight, std=0.05)
+    return model.eval()
 
 
 def ragged_masks(seed: int = 0) -> torch.Tensor:

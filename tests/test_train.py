@@ -89,6 +89,19 @@ def test_resume_continues_exactly(photos, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_early_stopping_then_resume_with_more_patience(photos, tmp_path):
+    # lr 1e-30 (updates below float32 resolution) and GroupNorm (no running statistics): the weights never
+    # change, so validation never improves
+    mcfg = ModelConfig.from_name("skip-recon", preset="nano", decoder_norm="group", **NANO)
+    _, tcfg = configs(steps=400, lr=1e-30, patience=1)
+    first = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    assert first.stopped_because.startswith("early stopping") and first.epoch == 2  # best at 1, no gain at 2
+    _, more_patience = configs(steps=400, lr=1e-30, patience=3)
+    second = train(mcfg, more_patience, [str(photos)], tmp_path / "run", resume=True, progress=False)
+    assert second.stopped_because.startswith("early stopping") and second.epoch == 4  # 1 bad epoch + 2 more
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["patience"] == 3
+
+
 def test_gan_variant_trains_the_discriminator_and_logs_adversarial_loss(photos, tmp_path):
     mcfg, tcfg = configs("skip-gan", steps=4)
     train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)

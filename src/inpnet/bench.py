@@ -139,12 +139,12 @@ def parameter_counts(inpnet: nn.Module, mae: nn.Module) -> dict[str, int]:
 
 
 def _encode(model: nn.Module, images: torch.Tensor, mask: torch.Tensor):
-    """The encoder part of InP-Net's forward: model input, patch embedding, visible-only transformer."""
+    """The encoder part of InP-Net's forward: prefill, model input, patch embedding, visible-only transformer."""
     from inpnet.masks import pixel_to_token_mask
 
     cfg = model.config
     token_mask = pixel_to_token_mask(mask, cfg.patch_size, cfg.token_threshold)
-    return model.forward_encoder(model.embed(model.model_input(images, mask)), token_mask)
+    return model.forward_encoder(model.embed(model.model_input(model.prefilled(images, mask), mask)), token_mask)
 
 
 def flop_counter():

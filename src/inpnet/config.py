@@ -98,6 +98,10 @@ class ModelConfig:
     decoder_norm: str = "batch"  # "batch" | "group"
     pixel_skip: bool = False  # full-resolution conv path from the known pixels into the last stage
     pixel_skip_channels: int = 16
+    # "harmonic": hole pre-filled by a smooth pyramid solve (models/prefill.py); the network sees the
+    # pre-filled image (encoder input and pixel path) and predicts a correction added to it.
+    prefill: str = "none"  # "none" | "harmonic"
+    prefill_sweeps: int = 32  # Jacobi sweeps per pyramid level (models/prefill.py DEFAULT_SWEEPS)
     # MAE baseline
     decoder_embed_dim: int = 512
     decoder_depth: int = 8
@@ -174,6 +178,10 @@ class ModelConfig:
             raise InpNetError(f"in_chans must be 3 or 4, got {self.in_chans}")
         if not 0.0 <= self.token_threshold < 1.0:
             raise InpNetError(f"token_threshold must be in [0, 1), got {self.token_threshold}")
+        if self.prefill not in ("none", "harmonic"):
+            raise InpNetError(f"prefill must be 'none' or 'harmonic', got {self.prefill!r}")
+        if self.prefill_sweeps < 1:
+            raise InpNetError(f"prefill_sweeps must be >= 1, got {self.prefill_sweeps}")
         if self.decoder_norm not in ("batch", "group"):
             raise InpNetError(f"decoder_norm must be 'batch' or 'group', got {self.decoder_norm!r}")
         if self.decoder_channels is not None and len(self.decoder_channels) != self.num_stages:

@@ -14,6 +14,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,23 @@ def autocast_context(amp: str, device: torch.device):
     return torch.autocast(device.type, dtype=dtype), dtype
 
 
+def reinit_parameters(model: nn.Module, config: ModelConfig, prefixes: Sequence[str]) -> list[str]:
+    """Reset the parameters and buffers under each module name in `prefixes` to a fresh model's values."""
+    fresh = build_model(config).state_dict()
+    own = model.state_dict()
+    names = []
+    for prefix in prefixes:
+        found = [k for k in own if k.startswith(prefix + ".")]
+        if not found:
+            modules = sorted({k.rsplit(".", 1)[0] for k in own})
+            raise InpNetError(f"--reinit {prefix!r} names no module of this model; e.g. {', '.join(modules[-3:])}")
+        names += found
+    with torch.no_grad():
+        for k in names:
+            own[k].copy_(fresh[k])
+    return names
+
+
 def train(
     mcfg: ModelConfig,
     tcfg: TrainConfig,
@@ -202,6 +220,7 @@ def train(
     resume: bool = False,
     init_from: str | None = None,
     init_from_backbone: str | None = None,
+    reinit: tuple[str, ...] = (),
     device: str | None = None,
     progress: bool = True,
     max_seconds: float | None = None,
@@ -209,6 +228,8 @@ def train(
 ) -> TrainResult:
     """Train `mcfg` with `tcfg` on image folders `data`, writing the run directory `out`.
 
+    `reinit` names modules (e.g. "decoder.head") reset to their initial values after `init_from`: a
+    fine-tune that keeps the features but starts a changed output fresh.
     `max_seconds` / `stop_at_step` end this invocation early with a checkpoint (the schedule still
     targets the full length, so `resume=True` later continues exactly where it stopped)."""
     from inpnet.data import ImageFolderDataset
@@ -243,6 +264,10 @@ def train(
     model = build_model(mcfg).to(d.device)
     if init_from:
         load_weights_into(model, read_state_dict(_weights_file(init_from)), source=str(init_from))
+    if reinit and not resume:
+        names = reinit_parameters(model, mcfg, reinit)
+        if d.main:
+            print(f"re-initialised {len(names)} tensors under {', '.join(reinit)}")
     if init_from_backbone:
         from inpnet.models.pretrained import load_backbone
 
@@ -284,7 +309,7 @@ def train(
             ddp_disc = nn.parallel.DistributedDataParallel(disc, device_ids=ids)
 
     # the run directory is created only now, so that a setup error (bad data, options, checkpoint) leaves nothing
-    _prepare_run_dir(run_dir, mcfg, tcfg, resume, d)
+    _prepare_run_dir(run_dir, mcfg, tcfg, d)
     logger = RunLogger(run_dir, enabled=d.main)
     stop_reason = {"why": None}
 
@@ -481,8 +506,9 @@ def _update_best(state: dict[str, Any], summary: dict[str, Any]) -> bool:
 
 
 def _resume_overrides(tcfg: TrainConfig) -> dict[str, Any]:
-    """On resume, the saved recipe wins, except the total length (to extend a run) and worker count."""
-    return {"steps": tcfg.steps, "epochs": tcfg.epochs, "num_workers": tcfg.num_workers}
+    """On resume, the saved recipe wins, except the total length and early-stopping patience (to extend a
+    run, also one that stopped early) and the worker count."""
+    return {"steps": tcfg.steps, "epochs": tcfg.epochs, "num_workers": tcfg.num_workers, "patience": tcfg.patience}
 
 
 def _read_run_config(run_dir: Path) -> dict[str, Any]:
@@ -512,10 +538,9 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
         raise InpNetError(f"cannot create run directory {run_dir}: {existing} is not a folder")
 
 
-def _prepare_run_dir(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig, resume: bool, d: Dist) -> None:
-    """Create the run directory and write its config.json (new runs, main process)."""
-    if resume:
-        return
+def _prepare_run_dir(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig, d: Dist) -> None:
+    """Create the run directory and write its config.json (main process); a resumed run's config is
+    rewritten with what the resume changed (length, patience, workers)."""
     if d.main:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-BASELINE_CHOICES = ("telea", "ns", "biharmonic", "identity", "nlmeans")
+BASELINE_CHOICES = ("telea", "ns", "biharmonic", "harmonic", "identity", "nlmeans")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-from", metavar="CKPT", help="start from the weights of a checkpoint (same config)")
     p.add_argument("--init-from-backbone", metavar="PATH",
                    help="start the encoder from a pretrained ViT (timm / FB-MAE / Hugging Face files)")
+    p.add_argument("--reinit", nargs="+", default=[], metavar="MODULE",
+                   help="after --init-from, reset these modules to fresh values (e.g. decoder.head)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this much wall time")
     p.add_argument("--stop-at-step", type=int, metavar="N",
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     tcfg = TrainConfig.for_variant(args.variant, **train_over)
     max_seconds = args.max_minutes * 60 if args.max_minutes else None
     result = train(mcfg, tcfg, args.data, args.out, resume=args.resume, init_from=args.init_from,
-                   init_from_backbone=args.init_from_backbone, device=args.device,
+                   init_from_backbone=args.init_from_backbone, reinit=tuple(args.reinit), device=args.device,
                    progress=not args.no_progress, max_seconds=max_seconds,
                    stop_at_step=args.stop_at_step)
     best = f"{result.best_psnr:.2f} dB" if result.best_psnr is not None else "n/a"

@@ -3,6 +3,8 @@
 - "telea": OpenCV's fast marching method (Telea 2004), on 8-bit images.
 - "ns": OpenCV's Navier-Stokes method (Bertalmio et al. 2001), on 8-bit images.
 - "biharmonic": scikit-image's biharmonic inpainting, on float images.
+- "harmonic": the pyramid harmonic fill that InP-Net's `prefill="harmonic"` starts from (models/prefill.py),
+  so that the network's own contribution over its starting point is measured.
 
 Edge cases: a sample with no hole is returned unchanged; a sample that is all hole has nothing to
 propagate from, so it is filled with mid-grey 0.5 instead of failing.
@@ -17,8 +19,9 @@ from skimage.restoration import inpaint_biharmonic
 
 from inpnet.errors import InpNetError
 from inpnet.models.output import InpaintOutput, composite
+from inpnet.models.prefill import harmonic_fill
 
-BASELINES = ("telea", "ns", "biharmonic")
+BASELINES = ("telea", "ns", "biharmonic", "harmonic")
 
 _ALL_HOLE_FILL = 0.5
 
@@ -53,6 +56,10 @@ class ClassicalInpainter:
         b, _, h, w = images.shape
         if tuple(mask.shape) != (b, 1, h, w):
             raise InpNetError(f"baseline expects a mask of shape {(b, 1, h, w)}, got {tuple(mask.shape)}")
+        if self.method == "harmonic":  # batched torch, no per-image numpy round trip
+            known = images.detach() * (1 - mask.to(images.dtype))
+            prediction = harmonic_fill(known, (mask.detach() > 0.5).to(images.dtype))
+            return InpaintOutput(prediction, composite(images, mask.to(images.dtype), prediction), None)
         array = images.detach().double().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # (B,H,W,3)
         holes = (mask.detach()[:, 0] > 0.5).cpu().numpy()  # (B,H,W) bool
         preds = []

@@ -102,7 +102,7 @@ class RestorationBaseline:
 def load_method(spec: str | os.PathLike | None, device: str | torch.device = "cpu") -> Method:
     """A callable `method(images, mask) -> InpaintOutput` from a spec.
 
-    "telea" / "ns" / "biharmonic": a ClassicalInpainter; "identity" / "nlmeans": a RestorationBaseline;
+    "telea" / "ns" / "biharmonic" / "harmonic": a ClassicalInpainter; "identity" / "nlmeans": a RestorationBaseline;
     anything else is a checkpoint (run directory, weights folder or .safetensors file) loaded in eval mode
     on `device`; None: the shipped weights.
     """

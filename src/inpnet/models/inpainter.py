@@ -19,6 +19,7 @@ from inpnet.models.encoder import (
 from inpnet.models.inputs import check_inputs
 from inpnet.models.layers import FillBlock, init_vit_weights, key_padding_to_attn_mask
 from inpnet.models.output import InpaintOutput, composite
+from inpnet.models.prefill import harmonic_fill
 
 
 class InpNet(nn.Module):
@@ -26,6 +27,8 @@ class InpNet(nn.Module):
 
     Any H, W divisible by the patch size work: the learned position table is resampled to the grid.
     Ratio 0 (an all-zero mask) keeps every token: the same network reconstructs the whole image.
+    With `prefill="harmonic"` the hole is first filled smoothly (no parameters); the network sees that
+    image instead of zeros and its output is a correction added to it (the head starts at zero).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -54,11 +57,20 @@ class InpNet(nn.Module):
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.mask_token, std=0.02)
         init_vit_weights(self, self.patch_embed.proj)
+        if self.config.prefill != "none":  # start exactly at the prefill; training learns the correction
+            nn.init.zeros_(self.decoder.head.weight)
+            nn.init.zeros_(self.decoder.head.bias)
 
     # ---- stages ---------------------------------------------------------------------------
-    def model_input(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Hole pixels zeroed (never seen by the network); with 4 input channels the mask is appended."""
+    def prefilled(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B,3,H,W): hole pixels zeroed (never seen by the network), or replaced by the smooth prefill."""
         known = images * (1.0 - mask)
+        if self.config.prefill == "harmonic":
+            return harmonic_fill(known, mask, self.config.prefill_sweeps)
+        return known
+
+    def model_input(self, known: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Encoder input from the known (or prefilled) image; with 4 input channels the mask is appended."""
         if self.config.in_chans == 4:
             return torch.cat([known, mask], dim=1)  # (B, 4, H, W)
         return known  # (B, 3, H, W)
@@ -92,15 +104,17 @@ class InpNet(nn.Module):
         B, _, H, W = images.shape
         h, w = H // cfg.patch_size, W // cfg.patch_size
         token_mask = pixel_to_token_mask(mask, cfg.patch_size, cfg.token_threshold)  # (B, L)
-        x = self.model_input(images, mask)
-        tokens = self.embed(x)  # (B, L, D)
+        known = self.prefilled(images, mask)  # (B, 3, H, W)
+        tokens = self.embed(self.model_input(known, mask))  # (B, L, D)
         enc = self.forward_encoder(tokens, token_mask)
         pos = resample_pos_embed(self.pos_embed, cfg.grid_size, (h, w))
         grid = self.forward_fill(enc.visible, pos)  # (B, L, D)
         zeros = torch.zeros_like(grid)
         skip_grids = [self._to_map(scatter_to_grid(enc.visible, s, zeros), h, w) for s in enc.skips]
-        pixels = torch.cat([images * (1.0 - mask), mask], dim=1) if cfg.pixel_skip else None
+        pixels = torch.cat([known, mask], dim=1) if cfg.pixel_skip else None
         prediction = self.decoder(self._to_map(grid, h, w), skip_grids, pixels)  # (B, 3, H, W)
+        if cfg.prefill != "none":
+            prediction = prediction + known  # the decoder predicts a correction to the prefill
         return InpaintOutput(prediction, composite(images, mask, prediction), token_mask)
 
     @staticmethod

@@ -1,0 +1,64 @@
+"""Harmonic hole fill on an image pyramid: a smooth first guess that the network then corrects.
+
+The fill approximately solves Laplace's equation in the hole (each hole pixel = the mean of its four
+neighbours, known pixels fixed): the smoothest surface that meets the hole border. A plain Jacobi solve
+needs hundreds of sweeps to cross a large hole, so it runs coarse-to-fine: the image is averaged down
+a pyramid (known pixels only, weighted by how much of each cell is known), the coarsest level is solved
+first, and each finer level starts from the upsampled coarser solution and relaxes a few sweeps.
+
+Why by hand: OpenCV's and scikit-image's inpainting run in numpy on one image at a time, with no
+batching, no device placement and no ONNX graph; this is a few conv/pool/interpolate ops that run inside
+the model on any device and export with it. On 79 held-out photos at 128 px it matches scikit-image's
+biharmonic fill in hole PSNR (docs/results.md).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+_EMPTY_FILL = 0.5  # a level with no known pixel at all (an all-hole image) is mid-grey
+DEFAULT_SWEEPS = 32  # per level: ~1.5 ms per 128-px image on 2 CPU cores; 16 sweeps lose ~0.15 dB on thick holes
+
+
+def _relax(x: torch.Tensor, coverage: torch.Tensor, colour: torch.Tensor, sweeps: int) -> torch.Tensor:
+    """`sweeps` Jacobi sweeps: colour = x + (1 - coverage) * mean of the 4 neighbours.
+
+    x: (B,C,H,W) known colour premultiplied by coverage; coverage: (B,1,H,W) in [0,1] (1 = fully known,
+    kept exactly); colour: (B,C,H,W) the current estimate."""
+    free = 1.0 - coverage
+    for _ in range(sweeps):
+        p = F.pad(colour, (1, 1, 1, 1), mode="replicate")  # (B,C,H+2,W+2)
+        neighbours = (p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]) * 0.25
+        colour = torch.addcmul(x, free, neighbours)
+    return colour
+
+
+def harmonic_fill(
+    images: torch.Tensor, mask: torch.Tensor, sweeps_per_level: int = DEFAULT_SWEEPS
+) -> torch.Tensor:
+    """images (B,C,H,W), mask (B,1,H,W) with 1 = hole -> (B,C,H,W) with the hole filled smoothly.
+
+    Pixels outside the hole are returned unchanged (bit-exact for a binary mask); hole values never
+    influence the result. Runs in float32 whatever the autocast state; any H, W >= 1; an all-hole image is mid-grey.
+    """
+    dtype = images.dtype
+    with torch.autocast(device_type=images.device.type, enabled=False):
+        coverage = 1.0 - mask.float()  # (B,1,H,W)
+        x = images.float() * coverage
+        pyramid = [(x, coverage)]
+        while max(x.shape[-2:]) > 1:
+            cell = tuple(2 if side > 1 else 1 for side in x.shape[-2:])
+            cell_colour = F.avg_pool2d(x, cell, ceil_mode=True)  # premultiplied means
+            cell_cover = F.avg_pool2d(coverage, cell, ceil_mode=True)
+            known = cell_cover > 0
+            coverage = known.float() * cell_cover.clamp(max=1.0)
+            # mean colour of the known pixels of the cell, premultiplied by the coverage again
+            x = torch.where(known, cell_colour / cell_cover.clamp_min(1e-12), torch.zeros_like(cell_colour)) * coverage
+            pyramid.append((x, coverage))
+        x, coverage = pyramid[-1]
+        colour = torch.where(coverage > 0, x / coverage.clamp_min(1e-12), torch.full_like(x, _EMPTY_FILL))
+        for x, coverage in reversed(pyramid[:-1]):
+            up = F.interpolate(colour, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            colour = _relax(x, coverage, x + (1.0 - coverage) * up, sweeps_per_level)
+    return colour.to(dtype)
