@@ -19,10 +19,11 @@ GRID, PATCH = (4, 4), 8  # nano: 32x32 images, 8x8 patches
 
 def release_like_nano() -> torch.nn.Module:
     """A nano InP-Net with the release model's switches: mask channel, pixel path, partial-patch threshold,
-    harmonic prefill (its zero-initialised head randomised, so the network's part of the output is checked)."""
+    harmonic prefill (its zero-initialised head randomised, so the network's part of the output is checked).
+    Two sweeps per pyramid level: the exported graph unrolls every sweep, and 32 make the export take minutes."""
     torch.manual_seed(0)
     model = build_model("skip-recon", preset="nano", in_chans=4, pixel_skip=True, token_threshold=0.5,
-                        prefill="harmonic")
+                        prefill="harmonic", prefill_sweeps=2)
     torch.nn.init.normal_(model.decoder.head.weight, std=0.05)
     return model.eval()
 
