@@ -272,6 +272,12 @@ class TrainConfig:
     mask_dir: str | None = None  # extra mask PNG folder for the dynamic/folder policy
     val_fraction: float = 0.02
     val_max: int = 64
+    # > 0: a test split below this sha1 fraction, kept out of training and of checkpoint selection; the
+    # validation candidates then follow it (see data.ImageFolderDataset). 0.02 = `--holdout 0.02`'s photos.
+    test_fraction: float = 0.0
+    # Restoration in the same model: this fraction of each batch is trained at ratio 0 on a degraded
+    # input (noise, JPEG, blur; eval/degrade.random_degradation) against the clean photo.
+    restore_fraction: float = 0.0
     patience: int = 5
     amp: str = "auto"  # auto | bf16 | fp16 | off
     seed: int = 0
@@ -303,6 +309,10 @@ class TrainConfig:
             raise InpNetError(f"num_workers must be >= 0, got {self.num_workers}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise InpNetError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.test_fraction < 1.0 - self.val_fraction:
+            raise InpNetError(f"test_fraction must be in [0, 1 - val_fraction), got {self.test_fraction}")
+        if not 0.0 <= self.restore_fraction <= 1.0:
+            raise InpNetError(f"restore_fraction must be in [0, 1], got {self.restore_fraction}")
 
     @classmethod
     def for_variant(cls, name: str, **overrides: Any) -> TrainConfig:

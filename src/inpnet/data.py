@@ -132,6 +132,10 @@ class ImageFolderDataset(Dataset):
     `val_max` candidates in sorted order; the other candidates are in neither split, so train never
     overlaps any validation run with a larger cap. `split="all"` takes every file.
 
+    `test_fraction` > 0 first sets apart a test split (fraction below `test_fraction`) that is in neither
+    train nor val, so that checkpoint selection never sees it; validation candidates then lie in
+    [test_fraction, test_fraction + val_fraction). `held_out_files(roots, test_fraction)` lists the test split.
+
     Unreadable files are logged once, counted in `num_bad` / `bad_files` (per process: DataLoader workers
     count in their own copy) and replaced by the next readable file, so an epoch never stops on a bad file.
     """
@@ -145,6 +149,7 @@ class ImageFolderDataset(Dataset):
         val_fraction: float = 0.02,
         val_max: int | None = None,
         seed: int = 0,
+        test_fraction: float = 0.0,
     ) -> None:
         if split not in SPLITS:
             raise InpNetError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
@@ -152,6 +157,8 @@ class ImageFolderDataset(Dataset):
             raise InpNetError(f"val_fraction must be in [0, 1], got {val_fraction}")
         if val_max is not None and val_max < 0:
             raise InpNetError(f"val_max must be >= 0, got {val_max}")
+        if not 0.0 <= test_fraction < 1.0 or test_fraction + val_fraction > 1.0:
+            raise InpNetError(f"test_fraction must be in [0, 1 - val_fraction], got {test_fraction}")
         self.image_size = _as_hw(image_size)
         self.train = train
         self.split = split
@@ -159,7 +166,7 @@ class ImageFolderDataset(Dataset):
         self.epoch = 0
         self.num_bad = 0
         self.bad_files: list[Path] = []
-        self.files = self._select(_collect(roots), split, val_fraction, val_max)
+        self.files = self._select(_collect(roots), split, val_fraction, val_max, test_fraction)
         if not self.files:
             raise InpNetError(
                 f"the {split!r} split is empty ({val_fraction=}, {val_max=}); change --val-fraction or add images"
@@ -168,18 +175,22 @@ class ImageFolderDataset(Dataset):
 
     @staticmethod
     def _select(
-        entries: list[tuple[Path, str]], split: str, val_fraction: float, val_max: int | None
+        entries: list[tuple[Path, str]], split: str, val_fraction: float, val_max: int | None,
+        test_fraction: float = 0.0,
     ) -> list[Path]:
         if split == "all":
             return [p for p, _ in entries]
         fractions = [split_fraction(rel) for _, rel in entries]
-        candidates = [i for i, f in enumerate(fractions) if f < val_fraction]
-        if not candidates and val_fraction > 0 and len(entries) >= 2:
-            candidates = [min(range(len(entries)), key=lambda i: fractions[i])]
+        test = {i for i, f in enumerate(fractions) if f < test_fraction}
+        lo, hi = test_fraction, test_fraction + val_fraction
+        candidates = [i for i, f in enumerate(fractions) if lo <= f < hi]
+        rest = [i for i in range(len(entries)) if i not in test]
+        if not candidates and val_fraction > 0 and len(rest) >= 2:
+            candidates = [min(rest, key=lambda i: fractions[i])]
         if split == "val":
             keep = candidates if val_max is None else candidates[:val_max]
             return [entries[i][0] for i in keep]
-        held_out = set(candidates)
+        held_out = set(candidates) | test
         return [p for i, (p, _) in enumerate(entries) if i not in held_out]
 
     def set_epoch(self, epoch: int) -> None:

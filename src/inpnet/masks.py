@@ -268,6 +268,12 @@ def _patch_holes(canvas: np.ndarray, p: int) -> np.ndarray:
     return canvas.reshape(h // p, p, w // p, p).sum(axis=(1, 3), dtype=np.int64)
 
 
+def _masked_patches(holes: np.ndarray, p: int, threshold: float) -> np.ndarray:
+    """Hole-pixel counts per patch -> bool, True where the patch is a masked token, exactly as
+    ``pixel_to_token_mask(threshold)`` decides it (hole fraction > threshold)."""
+    return holes / float(p * p) > threshold
+
+
 def _irregular_free(size: tuple[int, int], spec: dict, rng: np.random.Generator) -> np.ndarray:
     canvas = np.zeros(size, dtype=np.uint8)
     scale = min(size) / 256
@@ -279,9 +285,10 @@ def _irregular_free(size: tuple[int, int], spec: dict, rng: np.random.Generator)
 
 
 def _irregular_exact(
-    size: tuple[int, int], spec: dict, rng: np.random.Generator, p: int, n: int
+    size: tuple[int, int], spec: dict, rng: np.random.Generator, p: int, n: int, threshold: float = 0.0
 ) -> np.ndarray:
-    """Strokes (and boxes) until >= n patches hold a hole, then clear the weakest extra patches."""
+    """Strokes (and boxes) until >= n patches are masked tokens (hole fraction > threshold), then clear the
+    weakest extra masked patches."""
     canvas = np.zeros(size, dtype=np.uint8)
     if n == 0:
         return canvas
@@ -291,19 +298,21 @@ def _irregular_exact(
             _draw_box(canvas, rng, spec, scale)
         else:
             _draw_stroke(canvas, rng, spec, scale)
-        if np.count_nonzero(_patch_holes(canvas, p)) >= n:
+        if np.count_nonzero(_masked_patches(_patch_holes(canvas, p), p, threshold)) >= n:
             break
     holes = _patch_holes(canvas, p).ravel()  # (L,)
-    missing = n - np.count_nonzero(holes)
+    masked = _masked_patches(holes, p, threshold)
+    missing = n - np.count_nonzero(masked)
     if missing > 0:  # strokes too thin to reach the target in time: fill whole patches (as boxes)
         gw = size[1] // p
-        for idx in rng.permutation(np.flatnonzero(holes == 0))[:missing]:
+        for idx in rng.permutation(np.flatnonzero(~masked))[:missing]:
             r, c = divmod(int(idx), gw)
             canvas[r * p : (r + 1) * p, c * p : (c + 1) * p] = 1
         holes = _patch_holes(canvas, p).ravel()
-    excess = np.count_nonzero(holes) - n
+        masked = _masked_patches(holes, p, threshold)
+    excess = np.count_nonzero(masked) - n
     if excess > 0:
-        masked = np.flatnonzero(holes)
+        masked = np.flatnonzero(masked)
         weakest = masked[np.argsort(holes[masked], kind="stable")[:excess]]
         gw = size[1] // p
         for idx in weakest:
@@ -319,12 +328,14 @@ def irregular_pixel_mask(
     generator: torch.Generator | None = None,
     ratio: float | None = None,
     patch_size: int | None = None,
+    threshold: float = 0.0,
 ) -> torch.Tensor:
     """(B, 1, H, W) float32 in {0, 1}: free-form brush strokes and boxes (LaMa's thin / medium / thick).
 
-    With ``ratio`` (needs ``patch_size``) each mask touches exactly ``num_masked(ratio, L)`` patches under
-    ``pixel_to_token_mask(threshold=0)``: strokes are added until the count is reached, then the extra
-    patches with the fewest hole pixels are cleared. Each sample draws its own seed from ``generator``.
+    With ``ratio`` (needs ``patch_size``) each mask gives exactly ``num_masked(ratio, L)`` masked tokens under
+    ``pixel_to_token_mask(threshold)`` - pass the model's ``token_threshold`` so that "ratio" means the
+    fraction of tokens the model drops: strokes are added until the count is reached, then the extra
+    masked patches with the fewest hole pixels are cleared. Each sample draws its own seed from ``generator``.
     """
     b = _positive_int(batch, "batch size")
     h, w = _check_pair(size, "image size")
@@ -345,7 +356,7 @@ def irregular_pixel_mask(
         if n is None:
             canvas = _irregular_free((h, w), spec, rng)
         else:
-            canvas = _irregular_exact((h, w), spec, rng, int(patch_size), n)
+            canvas = _irregular_exact((h, w), spec, rng, int(patch_size), n, threshold)
         masks.append(torch.from_numpy(canvas.astype(np.float32)))
     return torch.stack(masks).unsqueeze(1)  # (B, 1, H, W)
 
@@ -425,11 +436,14 @@ def dynamic_pixel_mask(
     kinds: Sequence[str] = ("random", "structured", "irregular"),
     mask_folder: MaskFolder | None = None,
     return_info: bool = False,
+    threshold: float = 0.0,
 ) -> torch.Tensor | tuple[torch.Tensor, list[tuple[str, float, str | None]]]:
     """(B, 1, H, W): per sample, a kind, a ratio uniform in ``ratio_range`` and a preset / family, all drawn.
 
     With ``mask_folder`` the kind "folder" joins the draw (a mask file, resized to ``size``; its ratio
-    is the fraction of patches it touches). ``return_info=True`` also returns, per sample,
+    is the fraction of patches it masks). ``threshold``: the model's token threshold, so that an irregular
+    mask's ratio counts the tokens the model drops (random and structured masks fill whole patches).
+    ``return_info=True`` also returns, per sample,
     ``(kind, ratio, preset_or_family_or_file)``.
     """
     b = _positive_int(batch, "batch size")
@@ -458,14 +472,15 @@ def dynamic_pixel_mask(
             mask = token_to_pixel_mask(tokens, (gh, gw), patch_size)
         elif kind == "irregular":
             detail = _choice(IRREGULAR_FAMILIES, gen)
-            mask = irregular_pixel_mask(1, (h, w), detail, gen, ratio=ratio, patch_size=patch_size)
+            mask = irregular_pixel_mask(1, (h, w), detail, gen, ratio=ratio, patch_size=patch_size,
+                                        threshold=threshold)
         else:
             i = int(torch.randint(0, len(mask_folder), (1,), generator=gen).item())
             detail = mask_folder.files[i].name
             mask = mask_folder.load(i).unsqueeze(0)  # (1, 1, h', w')
             if mask.shape[-2:] != (h, w):
                 mask = F.interpolate(mask, size=(h, w), mode="nearest")
-            ratio = float(pixel_to_token_mask(mask, patch_size).float().mean())
+            ratio = float(pixel_to_token_mask(mask, patch_size, threshold).float().mean())
         masks.append(mask)
         info.append((kind, ratio, detail))
     out = torch.cat(masks)  # (B, 1, H, W)
@@ -495,10 +510,12 @@ def make_pixel_mask(
     generator: torch.Generator | None = None,
     preset: str | None = None,
     family: str | None = None,
+    threshold: float = 0.0,
 ) -> torch.Tensor:
     """(B, 1, H, W) mask of ``kind`` at ``ratio`` (exact patch count; for "dynamic", ratios in [0, ratio]).
 
-    ``preset`` applies to "structured" (default center_middle), ``family`` to "irregular" (default medium).
+    ``preset`` applies to "structured" (default center_middle), ``family`` to "irregular" (default medium);
+    ``threshold`` is the model's token threshold (irregular masks count the tokens it drops).
     """
     if kind not in MASK_KINDS:
         raise InpNetError(f"unknown mask kind {kind!r}; expected one of {', '.join(MASK_KINDS)}")
@@ -511,5 +528,6 @@ def make_pixel_mask(
         return token_to_pixel_mask(tokens, grid, patch_size)
     if kind == "irregular":
         family = family or "medium"
-        return irregular_pixel_mask(batch, size, family, generator, ratio=ratio, patch_size=patch_size)
-    return dynamic_pixel_mask(batch, size, patch_size, (0.0, ratio), generator)
+        return irregular_pixel_mask(batch, size, family, generator, ratio=ratio, patch_size=patch_size,
+                                    threshold=threshold)
+    return dynamic_pixel_mask(batch, size, patch_size, (0.0, ratio), generator, threshold=threshold)

@@ -35,6 +35,7 @@ from inpnet.checkpoint import (
 )
 from inpnet.config import ModelConfig, TrainConfig, atomic_write_text
 from inpnet.errors import InpNetError
+from inpnet.eval.degrade import DEGRADATIONS, degrade, random_degradation
 from inpnet.losses import discriminator_loss, generator_adv_loss, reconstruction_loss, total_generator_loss
 from inpnet.masks import (
     IRREGULAR_FAMILIES,
@@ -54,6 +55,7 @@ from inpnet.models.discriminator import PatchDiscriminator
 
 MASK_POLICIES = ("random", "dynamic", "structured", "irregular", "folder")
 VAL_MASKS = (("random", 0.5), ("structured", 0.25), ("irregular", 0.3))  # fixed validation mask mix
+VAL_RESTORE = (("noise25", 0.0), ("jpeg20", 0.0))  # added when the run trains restoration
 
 
 def get_lr(step: int, total: int, warmup: int, lr: float, min_lr: float) -> float:
@@ -88,14 +90,15 @@ def training_masks(
     if policy == "dynamic":
         lo, hi = ratio_schedule(epoch_progress, tcfg.ratio_range, tcfg.ratio_warmup_epochs)
         kinds = ("random", "structured", "irregular")
-        return dynamic_pixel_mask(batch, size, p, (lo, hi), generator=g, kinds=kinds, mask_folder=mask_folder)
+        return dynamic_pixel_mask(batch, size, p, (lo, hi), generator=g, kinds=kinds, mask_folder=mask_folder,
+                                  threshold=mcfg.token_threshold)
     if policy == "structured":
         presets = [STRUCTURED_PRESETS[int(i)] for i in torch.randint(len(STRUCTURED_PRESETS), (batch,), generator=g)]
         tm = torch.cat([structured_token_mask(1, grid, tcfg.mask_ratio, pr) for pr in presets])
         return token_to_pixel_mask(tm, grid, p)
     if policy == "irregular":
         fam = IRREGULAR_FAMILIES[int(torch.randint(len(IRREGULAR_FAMILIES), (1,), generator=g))]
-        return irregular_pixel_mask(batch, size, fam, generator=g)
+        return irregular_pixel_mask(batch, size, fam, generator=g)  # free-form: no ratio to honour
     if policy == "folder":
         if mask_folder is None:
             raise InpNetError("mask policy 'folder' needs --mask-dir")
@@ -103,16 +106,48 @@ def training_masks(
     raise InpNetError(f"unknown mask policy {policy!r}; valid: {', '.join(MASK_POLICIES)}")
 
 
-def validation_masks(mcfg: ModelConfig, n: int, seed: int) -> list[tuple[str, torch.Tensor]]:
-    """Fixed (kind, (1,1,H,W) mask) per validation image, cycling through VAL_MASKS."""
+def validation_masks(mcfg: ModelConfig, n: int, seed: int, restore: bool = False) -> list[tuple[str, torch.Tensor]]:
+    """Fixed (kind, (1,1,H,W) mask) per validation image, cycling through VAL_MASKS (and, with `restore`,
+    VAL_RESTORE: an all-zero mask, the input degraded by `validation_inputs`)."""
+    kinds = VAL_MASKS + (VAL_RESTORE if restore else ())
     out = []
     for i in range(n):
-        kind, ratio = VAL_MASKS[i % len(VAL_MASKS)]
+        kind, ratio = kinds[i % len(kinds)]
         g = torch.Generator().manual_seed(seed * 7_777 + i)
         preset = STRUCTURED_PRESETS[i % len(STRUCTURED_PRESETS)] if kind == "structured" else None
-        m = make_pixel_mask(kind, 1, mcfg.image_size, mcfg.patch_size, ratio, generator=g, preset=preset)
+        if kind in DEGRADATIONS:
+            m = torch.zeros(1, 1, *mcfg.image_size)
+        else:
+            m = make_pixel_mask(kind, 1, mcfg.image_size, mcfg.patch_size, ratio, generator=g, preset=preset,
+                                threshold=mcfg.token_threshold)
         out.append((kind, m))
     return out
+
+
+def validation_inputs(images: torch.Tensor, kinds: Sequence[str], seed: int) -> torch.Tensor:
+    """The validation images (B,3,H,W) as the model sees them: restoration kinds degraded (seeded)."""
+    rows = []
+    for i, kind in enumerate(kinds):
+        x = images[i : i + 1]
+        if kind in DEGRADATIONS:
+            x = degrade(x, kind, torch.Generator().manual_seed(seed * 7_777 + i))
+        rows.append(x)
+    return torch.cat(rows)
+
+
+def apply_restoration_mix(
+    images: torch.Tensor, masks: torch.Tensor, fraction: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, masks) of one step: the first round(fraction * B) samples become restoration samples (mask
+    all zero, input degraded by a random degradation); the target stays the clean `images`."""
+    k = int(round(fraction * images.shape[0]))
+    if k == 0:
+        return images, masks
+    masks = masks.clone()
+    masks[:k] = 0
+    inputs = images.clone()
+    inputs[:k] = random_degradation(images[:k], generator)
+    return inputs, masks
 
 
 # ---- distributed helpers -------------------------------------------------------------------
@@ -248,10 +283,10 @@ def train(
         validate_ratio(r)
     torch.manual_seed(tcfg.seed)
 
-    train_set = ImageFolderDataset(data, mcfg.image_size, train=True, split="train",
-                                   val_fraction=tcfg.val_fraction, val_max=tcfg.val_max, seed=tcfg.seed)
-    val_set = ImageFolderDataset(data, mcfg.image_size, train=False, split="val",
-                                 val_fraction=tcfg.val_fraction, val_max=tcfg.val_max, seed=tcfg.seed)
+    split = dict(val_fraction=tcfg.val_fraction, val_max=tcfg.val_max, seed=tcfg.seed,
+                 test_fraction=tcfg.test_fraction)
+    train_set = ImageFolderDataset(data, mcfg.image_size, train=True, split="train", **split)
+    val_set = ImageFolderDataset(data, mcfg.image_size, train=False, split="val", **split)
     per_rank_batch = tcfg.batch_size
     batches_per_epoch = (len(train_set) // d.world) // per_rank_batch
     if batches_per_epoch == 0:
@@ -317,7 +352,7 @@ def train(
         stop_reason["why"] = f"signal {signal.Signals(signum).name}"
 
     old_handlers = _install_signal_handlers(on_signal)
-    val_masks = validation_masks(mcfg, len(val_set), tcfg.seed)
+    val_masks = validation_masks(mcfg, len(val_set), tcfg.seed, restore=tcfg.restore_fraction > 0)
 
     def checkpoint() -> None:
         if not d.main:
@@ -345,8 +380,11 @@ def train(
                 idx = range(i, min(len(val_set), i + per_rank_batch))
                 images = torch.stack([val_set[j]["image"] for j in idx]).to(d.device)
                 masks = torch.cat([val_masks[j][1] for j in idx]).to(d.device)
-                out = model(images, masks)
-                metrics = compute_metrics(out.composite.float(), images, masks)
+                kinds = [val_masks[j][0] for j in idx]
+                out = model(validation_inputs(images, kinds, tcfg.seed), masks)
+                restored = torch.tensor([k in DEGRADATIONS for k in kinds], device=d.device).view(-1, 1, 1, 1)
+                result = torch.where(restored, out.prediction.clamp(0, 1), out.composite)  # restoration: the output
+                metrics = compute_metrics(result.float(), images, masks)
                 for k, j in enumerate(idx):
                     acc.update({key: v[k : k + 1] for key, v in metrics.items()}, kind=val_masks[j][0])
         model.train()
@@ -377,13 +415,15 @@ def train(
                 progress_epochs = epoch + batch_in_epoch / batches_per_epoch
                 masks = training_masks(tcfg, mcfg, images.shape[0], step, progress_epochs, d.rank, mask_folder)
                 masks = masks.to(d.device)
+                inputs, masks = apply_restoration_mix(images, masks, tcfg.restore_fraction,
+                                                      step_generator(tcfg.seed + 1, step, d.rank))
                 lr = get_lr(step, total_steps, tcfg.warmup_steps, tcfg.lr, tcfg.min_lr)
                 for group in opt.param_groups:
                     group["lr"] = lr
 
                 # forward + losses
                 with autocast:
-                    out = ddp_model(images, masks)
+                    out = ddp_model(inputs, masks)
                     pred = out.prediction.float()
                     if mcfg.arch == "mae":
                         rec = model.patch_loss(images, masks, out)
@@ -392,7 +432,8 @@ def train(
                 adv = None
                 d_loss = None
                 if ddp_disc is not None:
-                    fake = out.composite
+                    restored = (masks.flatten(1).amax(1) == 0).view(-1, 1, 1, 1)
+                    fake = torch.where(restored & (inputs is not images), out.prediction, out.composite)
                     with autocast:  # discriminator step on detached composites
                         d_loss = discriminator_loss(ddp_disc(images).float(), ddp_disc(fake.detach()).float(),
                                                     tcfg.gan_loss)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Stage 3 of the release model: the stage-2 network (scripts/train_release_prefill.sh, the default before
+# 2026-11-29) continued with restoration in the same model and the paper's full ratio range:
+#  - a quarter of each batch is trained at ratio 0 on a degraded input (noise / JPEG / blur) against the clean
+#    photo (train.restore_fraction; eval/degrade.random_degradation), so one default model also restores;
+#  - mask ratios 0.1-0.9 (was 0.1-0.75); irregular masks counted at the model's token threshold 0.5;
+#  - a test split (sha1 fraction < 0.02, the photos of `--holdout 0.02`) that neither training nor checkpoint
+#    selection sees; validation photos come from the next 2 % (they were training photos of stages 1-2).
+# Resumable. Usage: scripts/train_release_restore.sh RUN_DIR INIT_WEIGHTS [STEPS] [MAX_MINUTES]
+set -euo pipefail
+RUN=${1:?run directory}
+INIT=${2:?stage-2 weights (e.g. the inpnet-skip-recon-128 folder of commit 2e5e587)}
+STEPS=${3:-4500}
+MINUTES=${4:-115}
+DATA=${DATA:-../shared/data/train}
+INPNET=${INPNET:-inpnet}
+AMP=${AMP:-off}  # bf16 autocast is emulated (10x slower) on CPUs without avx512_bf16/AMX, as on the 2026-11-29 machine
+ARGS=(--variant skip-recon --preset tiny --image-size 128 --patch-size 8 --embed-dim 256 --depth 8 --num-heads 4
+      --data "$DATA" --steps "$STEPS" --batch-size 16 --amp "$AMP" --workers 1 --seed 0 --no-progress
+      --max-minutes "$MINUTES")
+if [ -f "$RUN/training_state.pt" ]; then
+  $INPNET train "${ARGS[@]}" --out "$RUN" --resume
+else
+  $INPNET train "${ARGS[@]}" --out "$RUN" --init-from "$INIT" \
+    --set in_chans=4 token_threshold=0.5 pixel_skip=true decoder_channels=[128,64,32] prefill=harmonic \
+          rec_loss=weighted hole_weight=4 lr=3e-4 warmup_steps=200 ckpt_every_s=300 patience=1000 \
+          ratio_range=[0.1,0.9] restore_fraction=0.25 test_fraction=0.02 val_fraction=0.02
+fi
