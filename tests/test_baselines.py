@@ -80,7 +80,7 @@ def test_baseline_output_has_the_model_interface():
 
 def test_unknown_baseline_names_the_valid_ones():
     with pytest.raises(InpNetError, match="telea, ns, biharmonic"):
-        ClassicalInpainter("patchmatch")
+        ClassicalInpainter("photoshop")
 
 
 def test_baseline_rejects_a_mask_of_the_wrong_shape():

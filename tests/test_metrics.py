@@ -117,6 +117,7 @@ def test_compute_metrics_keys_without_and_with_mask():
         "psnr_hole",
         "ssim_hole",
         "l1_hole",
+        "texture",
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-BASELINE_CHOICES = ("telea", "ns", "biharmonic", "harmonic", "identity", "nlmeans")
+BASELINE_CHOICES = ("telea", "ns", "biharmonic", "patchmatch", "harmonic", "identity", "nlmeans")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -12,8 +12,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run directories / weights folders; each is named after its folder")
     p.add_argument("--baselines", nargs="*", default=list(BASELINE_CHOICES), choices=BASELINE_CHOICES,
                    metavar="NAME",
-                   help="classical methods (default: all of telea ns biharmonic identity nlmeans; "
-                        "identity / nlmeans run on the restoration sets only)")
+                   help="classical methods (default: all of telea ns biharmonic patchmatch harmonic identity "
+                        "nlmeans; identity / nlmeans run on the restoration sets only)")
     p.add_argument("--images", nargs="+", required=True, metavar="DIR", help="image folders or files")
     p.add_argument("--masks", nargs="*", default=[], metavar="DIR",
                    help="mask folders (e.g. NVIDIA irregular), evaluated by hole-area bucket")
@@ -30,6 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="mask / noise seed (default 0)")
     p.add_argument("--batch-size", type=int, default=32, help="model batch size (default 32)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (models only)")
+    p.add_argument("--native", action="store_true",
+                   help="evaluate at each photo's own size through InpaintPipeline (runs with and without the "
+                        "texture step); mask sets: thick medium box25 nvidia noise10 noise25 jpeg20; writes "
+                        "native.md, native-samples.csv, native.json")
+    p.add_argument("--add-to", metavar="DIR",
+                   help="with --native: also list the methods of an earlier --native output folder (same photos "
+                        "and seed) that this call does not run, e.g. to add a new model to a measured table")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
@@ -39,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from inpnet.eval.ablation import run_ablation, write_outputs
 
     check_output_folder(args.out, "--out")
+    if args.native:
+        return _run_native(args)
     if args.image_size is not None and len(args.image_size) not in (1, 2):
         raise InpNetError(f"--image-size takes N or H W, got {len(args.image_size)} numbers")
     size = None if args.image_size is None else (
@@ -57,4 +66,40 @@ def run(args: argparse.Namespace) -> int:
     h, w = result.image_size
     print(f"{len(result.methods)} methods x {len(result.mask_sets)} mask sets on {len(result.images)} images "
           f"at {h}x{w}; wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _run_native(args: argparse.Namespace) -> int:
+    import shlex
+    import sys
+    from pathlib import Path
+
+    from inpnet.commands import select_images
+    from inpnet.eval.evaluate import method_name
+    from inpnet.eval.native import (
+        NATIVE_SETS,
+        classical_method,
+        merge_results,
+        model_methods,
+        run_native,
+        write_native_outputs,
+    )
+    from inpnet.imageio import list_images
+
+    methods = []
+    for run in args.runs:
+        methods += model_methods(run, method_name(run), texture=True)
+    methods += [classical_method(b) for b in args.baselines]
+    nvidia = [p for folder in args.masks for p in list_images([folder])]
+    sets = args.mask_sets or [s for s in NATIVE_SETS if s != "nvidia" or nvidia]
+    result = run_native(methods, select_images(args.images, args.holdout), sets, nvidia=nvidia, seed=args.seed,
+                        limit=args.limit, progress=not args.no_progress)
+    if args.add_to:
+        result = merge_results(result, args.add_to)
+    command = "inpnet ablate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    written = write_native_outputs(result, Path(args.out), command)
+    for skipped in result.skipped:
+        print(f"skipped: {skipped}")
+    print(f"{len(result.methods)} methods x {len(result.sets)} mask sets on {len(result.photos)} photos at their "
+          f"own size; wrote {', '.join(str(p) for p in written)}")
     return 0

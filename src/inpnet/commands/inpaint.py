@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="crop: context windows around each hole; resize: the whole image (default auto)")
     p.add_argument("--dilate", type=int, default=0, metavar="PX",
                    help="grow the hole by PX pixels (default 0: pixels outside the mask stay identical)")
+    p.add_argument("--texture", type=float, metavar="S",
+                   help="strength 0..1 of the texture step: the photo's own detail (PatchMatch) over the "
+                        "network's fill (default 1 where pypatchmatch is installed; 0 = plain network fill)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar in folder mode")
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dilate < 0:
         raise InpNetError(f"--dilate must be >= 0, got {args.dilate}")
     inputs = {i.resolve() for i, _, _ in jobs} | {m.resolve() for _, m, _ in jobs if m is not None}
-    pipe = load_pipeline(args.checkpoint, args.device)
+    pipe = load_pipeline(args.checkpoint, args.device, texture=args.texture)
 
     def say(line: str) -> None:
         tqdm.write(line, file=sys.stderr)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,13 +50,15 @@ RANDOM_RATIOS = (0.1, 0.25, 0.5, 0.75, 0.9)
 STRUCTURED_RATIO = 0.25
 RESTORATION_SETS = ("noise10", "noise25", "jpeg20")
 ALL_BASELINES = BASELINES + RESTORATION_BASELINES
-TABLE_METRICS = ("psnr", "ssim", "l1", "psnr_hole", "ssim_hole", "l1_hole")
+TABLE_METRICS = ("psnr", "ssim", "l1", "psnr_hole", "ssim_hole", "l1_hole", "texture")
 CSV_METRICS = ("n", *TABLE_METRICS, "hole_fraction")
 METRIC_TITLES = {
     "psnr": "PSNR (dB), full frame", "ssim": "SSIM, full frame", "l1": "L1, full frame",
     "psnr_hole": "PSNR (dB), hole only", "ssim_hole": "SSIM, hole only", "l1_hole": "L1, hole only",
+    "texture": "texture (detail in the hole, output / original)",
 }
 LOWER_IS_BETTER = ("l1", "l1_hole")
+CLOSEST_TO_ONE = ("texture",)  # as much detail as the original: neither flat (0) nor noisier (> 1)
 GRID_ROWS = 4
 
 
@@ -280,7 +283,10 @@ def _bold_best(metric: str, cells: list[float | None]) -> list[str]:
     values = [v for v in cells if v is not None]
     if len(values) < 2:
         return text
-    best = _fmt(metric, min(values) if metric in LOWER_IS_BETTER else max(values))
+    if metric in CLOSEST_TO_ONE:
+        best = _fmt(metric, min(values, key=lambda v: abs(math.log(max(v, 1e-9)))))
+    else:
+        best = _fmt(metric, min(values) if metric in LOWER_IS_BETTER else max(values))
     return [f"**{t}**" if t == best else t for t in text]
 
 

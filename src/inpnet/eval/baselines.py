@@ -3,6 +3,10 @@
 - "telea": OpenCV's fast marching method (Telea 2004), on 8-bit images.
 - "ns": OpenCV's Navier-Stokes method (Bertalmio et al. 2001), on 8-bit images.
 - "biharmonic": scikit-image's biharmonic inpainting, on float images.
+- "patchmatch": PatchMatch exemplar inpainting (Barnes et al. 2009, the algorithm behind Photoshop's
+  Content-Aware Fill) from the optional `pypatchmatch` package, on
+  8-bit images: it copies patches of the photo into the hole, so its fills keep the photo's texture.
+  (`pypatchmatch` is a dependency on Linux x86-64, where its wheels exist.)
 - "harmonic": the pyramid harmonic fill that InP-Net's `prefill="harmonic"` starts from (models/prefill.py),
   so that the network's own contribution over its starting point is measured.
 
@@ -20,8 +24,9 @@ from skimage.restoration import inpaint_biharmonic
 from inpnet.errors import InpNetError
 from inpnet.models.output import InpaintOutput, composite
 from inpnet.models.prefill import harmonic_fill
+from inpnet.texture import patchmatch_inpaint
 
-BASELINES = ("telea", "ns", "biharmonic", "harmonic")
+BASELINES = ("telea", "ns", "biharmonic", "patchmatch", "harmonic")
 
 _ALL_HOLE_FILL = 0.5
 
@@ -44,8 +49,11 @@ class ClassicalInpainter:
         """image (H,W,3) float64 in [0,1], hole (H,W) bool with some but not all True -> (H,W,3) float64."""
         if self.method == "biharmonic":
             return inpaint_biharmonic(image, hole, channel_axis=-1)
-        flag = cv2.INPAINT_TELEA if self.method == "telea" else cv2.INPAINT_NS
         image8 = np.ascontiguousarray(np.round(image * 255).astype(np.uint8))
+        if self.method == "patchmatch":
+            filled = patchmatch_inpaint(image8, hole)
+            return filled.astype(np.float64) / 255
+        flag = cv2.INPAINT_TELEA if self.method == "telea" else cv2.INPAINT_NS
         filled = cv2.inpaint(image8, hole.astype(np.uint8) * 255, float(self.radius), flag)
         return filled.astype(np.float64) / 255
 

@@ -4,6 +4,9 @@ Conventions: images (B,C,H,W) in [0, 1] (C is 3 for RGB), masks (B,1,H,W) with 1
 returns one value per sample, shape (B,), float64 on the input's device (float32 on MPS, which has no
 float64). Callers pass the *composited* image as `pred`, so the full-frame numbers measure what a user sees.
 
+- `texture`: mean Sobel gradient magnitude of the luminance inside the hole (eroded by `TEXTURE_ERODE` px),
+  output / original. 1.0 = as much detail as the real photo; a flat fill scores ~0; NaN when the eroded hole
+  is empty or the original is flat there. It measures sharpness, not correctness: read it beside PSNR.
 - PSNR of identical images is capped at `PSNR_CAP` (never inf), so means stay finite.
 - Hole metrics of a sample whose mask has no hole pixel are NaN; `MetricAccumulator` skips NaN.
 - SSIM follows Wang et al. 2004 exactly as `skimage.metrics.structural_similarity(..., gaussian_weights=True,
@@ -34,7 +37,8 @@ _SSIM_RADIUS = 5  # int(3.5 * sigma + 0.5), as scikit-image / scipy.ndimage trun
 _SSIM_K1, _SSIM_K2 = 0.01, 0.03
 
 METRIC_KEYS = ("psnr", "ssim", "l1")
-HOLE_KEYS = ("psnr_hole", "ssim_hole", "l1_hole")
+HOLE_KEYS = ("psnr_hole", "ssim_hole", "l1_hole", "texture")
+TEXTURE_ERODE = 2  # pixels the hole is eroded by before `texture` averages gradients (the seam is not texture)
 
 
 def _work(x: torch.Tensor) -> torch.Tensor:
@@ -140,10 +144,49 @@ def l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = Non
     return err.mean(dim=(1, 2, 3)) if mask is None else _masked_mean(err, _hole(mask, err))
 
 
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    """(B,3,H,W) -> (B,1,H,W) ITU-R BT.601 luminance (as OpenCV's RGB2GRAY); 1 channel passes through."""
+    if x.shape[1] == 1:
+        return x
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * weights).sum(dim=1, keepdim=True)
+
+
+def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
+    """(B,C,H,W) -> (B,1,H,W) Sobel gradient magnitude of the luminance (replicated border)."""
+    y = F.pad(_luma(_work(x)), (1, 1, 1, 1), mode="replicate")
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=y.dtype, device=y.device)
+    kernels = torch.stack([kx, kx.T]).unsqueeze(1)  # (2,1,3,3): d/dx, d/dy
+    g = F.conv2d(y, kernels)  # (B,2,H,W)
+    return g.pow(2).sum(dim=1, keepdim=True).sqrt()
+
+
+def erode_hole(mask: torch.Tensor, pixels: int = TEXTURE_ERODE) -> torch.Tensor:
+    """(B,1,H,W) hole -> the hole eroded by `pixels` (a square structuring element); the image border does
+    not erode."""
+    hole = _hole(mask, mask.float())
+    if pixels <= 0:
+        return hole
+    k = 2 * pixels + 1
+    return 1.0 - F.max_pool2d(1.0 - hole, k, stride=1, padding=pixels)
+
+
+def texture(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, erode: int = TEXTURE_ERODE) -> torch.Tensor:
+    """Detail inside the hole relative to the original -> (B,): mean Sobel magnitude of `pred` over the
+    eroded hole / the same for `target`. NaN where the eroded hole is empty or `target` is flat there."""
+    _check(pred, target, mask)
+    inner = erode_hole(mask, erode).to(torch.float64)  # (B,1,H,W)
+    count = inner.sum(dim=(1, 2, 3))
+    got = (sobel_magnitude(pred) * inner).sum(dim=(1, 2, 3))
+    want = (sobel_magnitude(target) * inner).sum(dim=(1, 2, 3))
+    ratio = got / want.clamp_min(1e-12)
+    return torch.where((count > 0) & (want > 1e-9 * count.clamp_min(1)), ratio, torch.full_like(ratio, math.nan))
+
+
 def compute_metrics(
     pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
 ) -> dict[str, torch.Tensor]:
-    """All metrics at once -> {"psnr", "ssim", "l1"} (+ "psnr_hole", "ssim_hole", "l1_hole" with a mask).
+    """All metrics at once -> {"psnr", "ssim", "l1"} (+ "psnr_hole", "ssim_hole", "l1_hole", "texture" with a mask).
 
     `pred` should be the composited image; every value is a (B,) tensor.
     """
@@ -154,6 +197,7 @@ def compute_metrics(
         out["psnr_hole"] = psnr(pred, target, mask)
         out["ssim_hole"] = _ssim_reduce(smap, mask)
         out["l1_hole"] = l1(pred, target, mask)
+        out["texture"] = texture(pred, target, mask)
     return out
 
 

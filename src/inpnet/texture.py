@@ -1,0 +1,103 @@
+"""Texture transfer: give the network's smooth fill the photo's own detail, at the photo's own resolution.
+
+An MSE-trained network fills a hole faithfully but smoothly: it predicts the mean of what could be there,
+and the pipeline often runs it below the photo's resolution. Exemplar methods (PatchMatch, Barnes et al.
+2009, the algorithm behind Photoshop's Content-Aware Fill) copy real patches of the photo into the hole, so
+their fills are as sharp as the photo, but they know nothing of the scene's layout. This step splits both
+fills by frequency and keeps the better half of each:
+
+    result = blur(network fill) + strength * detail(PatchMatch fill) + (1 - strength) * detail(network fill)
+
+where blur is a Gaussian of `sigma` pixels and detail(x) = x - blur(x), computed per hole region (the
+bounding box of each connected hole, grown by its context, at the photo's resolution). Only hole pixels
+change. Measured on the test photos in docs/results.md (texture vs hole PSNR, per mask family).
+
+What was tried first and dropped (docs/results.md, "levers"): matching each hole patch independently
+against known patches by the fill's low frequencies (image analogies / quilting as tensor ops) - fast, but
+in the middle of a large hole the smooth fill gives every patch the same guide, so one patch repeats on the
+query grid; PatchMatch's coherent search (propagated offsets, multi-scale voting) does not have that flaw.
+
+PatchMatch comes from the `pypatchmatch` package (MIT; a compiled library in its Linux x86-64 wheel). Where
+it is not installed, `texture_available()` is False and the pipeline returns the plain network fill.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from inpnet.errors import InpNetError
+
+DEFAULT_SIGMA = 6.0  # pixels: the Gaussian that separates layout (network) from detail (PatchMatch)
+CONTEXT = 48  # pixels of known context (at least) around a hole region given to PatchMatch
+PATCH_SIZE = 5  # PatchMatch patch side (pypatchmatch's default)
+
+
+def texture_available() -> bool:
+    """True when the PatchMatch library loads (pip install pypatchmatch; Linux x86-64 wheels)."""
+    try:
+        from patchmatch import patch_match
+    except (ImportError, OSError):
+        return False
+    return bool(getattr(patch_match, "patchmatch_available", True))
+
+
+def patchmatch_inpaint(image: np.ndarray, hole: np.ndarray, patch_size: int = PATCH_SIZE) -> np.ndarray:
+    """(H,W,3) uint8 + (H,W) bool -> (H,W,3) uint8 filled by PatchMatch (pypatchmatch)."""
+    if not texture_available():
+        raise InpNetError('PatchMatch needs pypatchmatch (Linux x86-64): pip install "pypatchmatch>=2.2"')
+    from patchmatch import patch_match
+
+    mask = np.ascontiguousarray(hole.astype(np.uint8) * 255)
+    return patch_match.inpaint(np.ascontiguousarray(image), mask, patch_size=patch_size)
+
+
+def transfer_texture(
+    image: np.ndarray, hole: np.ndarray, fill: np.ndarray, *, strength: float = 1.0, sigma: float = DEFAULT_SIGMA
+) -> np.ndarray:
+    """image (H,W,3) uint8 (hole content ignored), hole (H,W) bool, fill (H,W,3) uint8 = the image with the
+    hole filled smoothly (the network) -> (H,W,3) uint8: the fill with the photo's own detail in the hole.
+
+    Pixels outside the hole are `image`'s, bit-exact. `strength` 0 returns the fill; 1 takes all the detail
+    from PatchMatch. Deterministic (PatchMatch is seeded inside pypatchmatch)."""
+    if not 0.0 <= strength <= 1.0:
+        raise InpNetError(f"texture strength must be in [0, 1], got {strength}")
+    out = np.where(hole[..., None], fill, image)
+    if strength == 0 or not hole.any() or hole.all():
+        return out
+    for top, left, bottom, right in hole_regions(hole):
+        win = (slice(top, bottom), slice(left, right))
+        region_hole = hole[win]
+        exemplar = patchmatch_inpaint(np.where(region_hole[..., None], 0, image[win]).astype(np.uint8), region_hole)
+        region = out[win].astype(np.float32)
+        detail_net = region - _blur(region, sigma)
+        ex = exemplar.astype(np.float32)
+        detail_ex = ex - _blur(ex, sigma)
+        mixed = region + strength * (detail_ex - detail_net)
+        out[win] = np.where(region_hole[..., None], np.clip(np.rint(mixed), 0, 255).astype(np.uint8), out[win])
+    return out
+
+
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(x, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def hole_regions(hole: np.ndarray, context: int = CONTEXT) -> list[tuple[int, int, int, int]]:
+    """Disjoint windows (top, left, bottom, right) covering every hole pixel: the bounding box of each
+    8-connected hole region grown by `context` px or half its larger side (whichever is more); overlapping
+    windows are merged (the union's 4-connected components, until stable)."""
+    H, W = hole.shape
+    _, _, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    boxes = []
+    for x, y, w, h in stats[1:, :4].tolist():
+        c = max(context, max(w, h) // 2)
+        boxes.append((max(0, y - c), max(0, x - c), min(H, y + h + c), min(W, x + w + c)))
+    while True:
+        canvas = np.zeros((H, W), dtype=np.uint8)
+        for top, left, bottom, right in boxes:
+            canvas[top:bottom, left:right] = 1
+        _, _, stats, _ = cv2.connectedComponentsWithStats(canvas, connectivity=4)
+        merged = [(y, x, y + h, x + w) for x, y, w, h in stats[1:, :4].tolist()]
+        if len(merged) == len(boxes):
+            return merged
+        boxes = merged

@@ -1,0 +1,104 @@
+"""Restoration in the same model (ratio-0 samples on degraded inputs), the test split kept out of training
+and checkpoint selection, and irregular mask ratios counted at the model's token threshold."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from inpnet.config import ModelConfig, TrainConfig
+from inpnet.data import ImageFolderDataset, held_out_files, split_fraction
+from inpnet.errors import InpNetError
+from inpnet.eval.degrade import random_degradation
+from inpnet.eval.metrics import psnr
+from inpnet.masks import dynamic_pixel_mask, irregular_pixel_mask, num_masked, pixel_to_token_mask
+from inpnet.train import apply_restoration_mix, train, validation_inputs, validation_masks
+
+
+def _images(b: int = 8, size: int = 32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(b, 3, size, size, generator=g) * 0.6 + 0.2
+
+
+def test_restoration_mix_clears_the_mask_and_degrades_only_the_first_samples():
+    images = _images()
+    masks = torch.ones(8, 1, 32, 32)
+    inputs, out_masks = apply_restoration_mix(images, masks, 0.25, torch.Generator().manual_seed(0))
+    assert out_masks[:2].sum() == 0 and torch.equal(out_masks[2:], masks[2:])
+    assert not torch.equal(inputs[:2], images[:2])  # degraded
+    assert torch.equal(inputs[2:], images[2:])  # untouched
+    assert torch.equal(masks, torch.ones(8, 1, 32, 32))  # the caller's tensors are not modified
+    same, same_masks = apply_restoration_mix(images, masks, 0.0, torch.Generator().manual_seed(0))
+    assert same is images and same_masks is masks
+
+
+def test_random_degradation_is_seeded_bounded_and_mixes_its_kinds():
+    images = _images(48)
+    a = random_degradation(images, torch.Generator().manual_seed(3))
+    b = random_degradation(images, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and a.shape == images.shape and a.dtype == images.dtype
+    assert a.min() >= 0 and a.max() <= 1
+    quality = psnr(a, images)  # (48,): every sample changed, none destroyed
+    assert (quality < 60).all() and (quality > 15).all()
+    c = random_degradation(images, torch.Generator().manual_seed(4))
+    assert not torch.equal(a, c)
+
+
+def test_validation_adds_restoration_samples_with_empty_masks_and_degraded_inputs():
+    mcfg = ModelConfig.from_name("skip-recon", preset="nano", image_size=32, patch_size=8)
+    val = validation_masks(mcfg, 10, seed=0, restore=True)
+    kinds = [k for k, _ in val]
+    assert "noise25" in kinds and "jpeg20" in kinds and "random" in kinds
+    for kind, mask in val:
+        assert (mask.sum() == 0) == (kind in ("noise25", "jpeg20"))
+    images = _images(len(val))
+    seen = validation_inputs(images, kinds, seed=0)
+    for i, kind in enumerate(kinds):
+        assert torch.equal(seen[i], images[i]) == (kind not in ("noise25", "jpeg20"))
+    assert torch.equal(seen, validation_inputs(images, kinds, seed=0))  # fixed across validations
+
+
+def test_test_split_is_disjoint_from_train_and_val_and_matches_holdout(photos):
+    kw = dict(val_fraction=0.2, val_max=None, test_fraction=0.2)
+    train_set = ImageFolderDataset(photos, 32, split="train", **kw)
+    val_set = ImageFolderDataset(photos, 32, split="val", **kw)
+    test = set(held_out_files(photos, 0.2))
+    assert test and val_set.files and train_set.files
+    assert not test & set(train_set.files) and not test & set(val_set.files)
+    assert not set(val_set.files) & set(train_set.files)
+    assert len(test) + len(val_set.files) + len(train_set.files) == 24
+    for f in val_set.files:
+        assert 0.2 <= split_fraction(f.relative_to(photos).as_posix()) < 0.4
+    with pytest.raises(InpNetError, match="test_fraction"):
+        TrainConfig(val_fraction=0.5, test_fraction=0.6)
+
+
+@pytest.mark.parametrize("family", ["thin", "medium", "thick"])
+@pytest.mark.parametrize("threshold", [0.0, 0.5])
+def test_irregular_ratio_counts_the_tokens_the_model_drops(family, threshold):
+    g = torch.Generator().manual_seed(0)
+    masks = irregular_pixel_mask(4, (64, 64), family, g, ratio=0.4, patch_size=8, threshold=threshold)
+    tokens = pixel_to_token_mask(masks, 8, threshold)
+    assert (tokens.sum(1) == num_masked(0.4, 64)).all()
+    if threshold == 0.5:  # at threshold 0.5 the hole area follows the ratio (not only the touched patches)
+        assert 0.25 < float(masks.mean()) < 0.6
+
+
+def test_dynamic_masks_reach_ratio_0_9_at_the_model_threshold():
+    g = torch.Generator().manual_seed(2)
+    masks, info = dynamic_pixel_mask(16, (64, 64), 8, (0.85, 0.9), generator=g, return_info=True, threshold=0.5)
+    tokens = pixel_to_token_mask(masks, 8, 0.5).float().mean(1)
+    for (kind, ratio, _), got in zip(info, tokens.tolist()):
+        assert got == pytest.approx(num_masked(ratio, 64) / 64), kind
+
+
+def test_training_with_restoration_and_a_test_split_runs_and_records_them(photos, tmp_path):
+    mcfg = ModelConfig.from_name("skip-recon", preset="nano", image_size=32, patch_size=8, prefill="harmonic")
+    tcfg = TrainConfig.for_variant("skip-recon", steps=3, batch_size=4, restore_fraction=0.5, test_fraction=0.2,
+                                   val_fraction=0.2, ratio_range=(0.1, 0.9), log_every=1)
+    result = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    assert result.step == 3 and result.best_psnr is not None
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
+    assert saved["restore_fraction"] == 0.5 and saved["test_fraction"] == 0.2

@@ -1,0 +1,141 @@
+"""The texture metric, the PatchMatch baseline and the texture step of the pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from inpnet.errors import InpNetError
+from inpnet.eval.baselines import ClassicalInpainter
+from inpnet.eval.metrics import compute_metrics, erode_hole, texture
+from inpnet.texture import hole_regions, patchmatch_inpaint, texture_available, transfer_texture
+
+
+def _stripes(h: int = 64, w: int = 80, period: int = 6) -> np.ndarray:
+    """(H,W,3) uint8: vertical stripes on a gentle gradient: a texture with a known period."""
+    xx = np.arange(w)[None, :].repeat(h, 0)
+    yy = np.arange(h)[:, None].repeat(w, 1)
+    base = 0.45 + 0.25 * ((xx // (period // 2)) % 2) + 0.1 * yy / h
+    rgb = np.stack([base, base * 0.9, base * 0.7], -1)
+    return np.clip(rgb * 255, 0, 255).astype(np.uint8)
+
+
+def _box(h: int = 64, w: int = 80) -> np.ndarray:
+    hole = np.zeros((h, w), dtype=bool)
+    hole[20:44, 26:54] = True
+    return hole
+
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255
+
+
+def _m(hole: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(hole)[None, None].float()
+
+
+# ---- the metric ---------------------------------------------------------------------------------------
+
+
+def test_texture_is_one_for_the_original_and_near_zero_for_a_flat_fill():
+    image, hole = _stripes(), _box()
+    flat = image.copy()
+    flat[hole] = image[hole].mean(0).astype(np.uint8)
+    assert texture(_t(image), _t(image), _m(hole)).item() == pytest.approx(1.0)
+    assert texture(_t(flat), _t(image), _m(hole)).item() < 0.02
+
+
+def test_texture_scales_with_contrast_and_is_in_compute_metrics():
+    image, hole = _stripes(), _box()
+    mean = image[hole].astype(np.float32).mean(0)
+    half = image.astype(np.float32)
+    half[hole] = mean + 0.5 * (half[hole] - mean)  # half the contrast inside the hole
+    ratio = texture(_t(half.round().astype(np.uint8)), _t(image), _m(hole)).item()
+    assert 0.45 < ratio < 0.55
+    metrics = compute_metrics(_t(half.round().astype(np.uint8)), _t(image), _m(hole))
+    assert metrics["texture"].item() == pytest.approx(ratio)
+
+
+def test_texture_ignores_the_seam_and_is_nan_without_an_inner_hole():
+    hole = np.zeros((16, 16), dtype=bool)
+    hole[5:9, 5:9] = True  # 4 px wide: eroded by 2 px on each side -> empty
+    assert erode_hole(_m(hole)).sum() == 0
+    image = _stripes(16, 16)
+    assert torch.isnan(texture(_t(image), _t(image), _m(hole))).all()
+    flat = np.full((32, 32, 3), 128, np.uint8)  # a flat original: no detail to compare with
+    assert torch.isnan(texture(_t(flat), _t(flat), _m(_box(32, 32)[:32, :32]))).all()
+
+
+# ---- PatchMatch ---------------------------------------------------------------------------------------
+
+
+def test_patchmatch_is_available_on_this_platform():
+    # pypatchmatch is a declared dependency on Linux x86-64 (CI's platform): it must load, not skip
+    assert texture_available()
+
+
+def test_patchmatch_baseline_keeps_known_pixels_bit_exact_and_copies_texture():
+    image, hole = _stripes(), _box()
+    x = _t(image)
+    out = ClassicalInpainter("patchmatch")(x * (1 - _m(hole)), _m(hole)).composite
+    assert torch.equal(out[_m(hole).expand_as(out) == 0], x[_m(hole).expand_as(x) == 0])
+    assert texture(out, x, _m(hole)).item() > 0.7  # stripes copied, not smeared
+    telea = ClassicalInpainter("telea")(x * (1 - _m(hole)), _m(hole)).composite
+    assert texture(out, x, _m(hole)).item() > texture(telea, x, _m(hole)).item()
+
+
+# ---- the texture step ---------------------------------------------------------------------------------
+
+
+def test_transfer_keeps_outside_pixels_and_brings_back_detail_without_losing_fidelity():
+    image, hole = _stripes(), _box()
+    smooth = image.copy()
+    smooth[hole] = image[hole].mean(0).astype(np.uint8)  # a faithful but flat fill (the mean colour)
+    out = transfer_texture(image, hole, smooth)
+    assert np.array_equal(out[~hole], image[~hole])
+    assert texture(_t(out), _t(image), _m(hole)).item() > 0.7
+    assert texture(_t(smooth), _t(image), _m(hole)).item() < 0.05
+
+
+def test_transfer_strength_zero_is_the_fill_and_bad_strength_is_an_error():
+    image, hole = _stripes(), _box()
+    fill = image.copy()
+    fill[hole] = 100
+    assert np.array_equal(transfer_texture(image, hole, fill, strength=0.0), fill)
+    with pytest.raises(InpNetError, match="strength"):
+        transfer_texture(image, hole, fill, strength=1.5)
+
+
+def test_transfer_is_deterministic_and_handles_no_hole_and_all_hole():
+    image, hole = _stripes(), _box()
+    fill = image.copy()
+    fill[hole] = 90
+    assert np.array_equal(transfer_texture(image, hole, fill), transfer_texture(image, hole, fill))
+    none = np.zeros_like(hole)
+    assert np.array_equal(transfer_texture(image, none, fill), image)
+    full = np.ones_like(hole)
+    assert np.array_equal(transfer_texture(image, full, fill), fill)
+
+
+def test_hole_regions_cover_every_hole_and_merge_overlaps():
+    hole = np.zeros((200, 300), dtype=bool)
+    hole[10:20, 10:20] = True
+    hole[30:40, 30:40] = True  # close to the first: windows overlap -> one region
+    hole[150:160, 250:260] = True  # far away: its own region
+    regions = hole_regions(hole, context=16)
+    assert len(regions) == 2
+    covered = np.zeros_like(hole)
+    for top, left, bottom, right in regions:
+        assert not covered[top:bottom, left:right].any()  # disjoint
+        covered[top:bottom, left:right] = True
+    assert covered[hole].all()
+
+
+def test_patchmatch_inpaint_fills_an_image_of_odd_size():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (37, 51, 3), dtype=np.uint8)
+    hole = np.zeros((37, 51), dtype=bool)
+    hole[10:20, 15:30] = True
+    out = patchmatch_inpaint(image, hole)
+    assert out.shape == image.shape and out.dtype == np.uint8
