@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import timm
 import torch
 
 import inpnet.train as train_module
@@ -263,7 +264,6 @@ def test_two_process_gloo_ddp_run(photos, tmp_path):
 
 
 def test_fine_tuning_from_an_imported_timm_backbone(photos, tmp_path, capsys):
-    timm = pytest.importorskip("timm")
     vit = timm.models.vision_transformer.VisionTransformer(
         img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=0
     )
