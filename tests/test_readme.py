@@ -29,11 +29,29 @@ def test_quick_start_is_two_commands_setup_plus_demo_then_tests():
     assert tests == ".venv/bin/python -m pytest"
 
 
-def test_ci_runs_the_readme_test_command():
-    ci = (ROOT / ".ci" / "run").read_text()
+def ci_commands() -> list[str]:
+    """The lines of `.ci/run` that bash executes: comments and blank lines dropped, continuations joined."""
+    text = (ROOT / ".ci" / "run").read_text().replace("\\\n", " ")
+    lines = (re.sub(r"(^|\s)#.*", "", line).strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def test_ci_runs_the_readme_test_command_and_fails_when_it_fails():
+    commands = ci_commands()
     _, tests = quick_start_commands()
-    assert tests in ci
-    assert '"$rc" -eq 5' in ci  # "no tests collected" is a failure too
+    runs = [i for i, line in enumerate(commands) if line == tests or line.startswith(tests + " ")]
+    assert runs, f"no active line of .ci/run runs `{tests}`"
+    after = commands[runs[-1] + 1:]
+    assert "rc=$?" in after and 'exit "$rc"' in after  # pytest's exit code is CI's exit code
+    assert any(re.fullmatch(r'if \[ "\$rc" -eq 5 \]; then', line) for line in after)  # no tests: a failure
+
+
+def test_ci_checks_declared_dependencies_and_the_browser():
+    commands = ci_commands()
+    assert ".venv/bin/pip check" in commands
+    assert ".venv/bin/python .ci/check_dependencies.py" in commands
+    assert any(line.startswith(".venv/bin/python .ci/check_no_skips.py") for line in commands)
+    assert not any("|| true" in line or "|| echo" in line for line in commands)  # no failure is waved through
 
 
 def test_shipped_weights_and_mae_baseline_exist_and_load():
