@@ -11,7 +11,9 @@ from PIL import Image
 
 from inpnet.checkpoint import save_model
 from inpnet.cli import main
+from inpnet.export import export_onnx
 from inpnet.models import build_model
+from inpnet.predict import InpaintPipeline
 
 
 @pytest.fixture(scope="module")
@@ -110,13 +112,36 @@ def test_missing_mask_without_restore_is_a_usage_error(ckpt, tmp_path, capsys):
     assert "--mask is required" in capsys.readouterr().err
 
 
-def test_an_onnx_checkpoint_is_run_with_onnxruntime(tmp_path, capsys):
+def test_an_onnx_checkpoint_is_run_with_onnxruntime_like_pytorch(tmp_path, capsys):
+    image = write_photo(tmp_path / "photo.png")
+    hole = write_mask(tmp_path / "hole.png")
+    torch.manual_seed(0)
+    model = build_model("skip-recon", preset="nano").eval()
+    with torch.no_grad():  # predictions mid-grey +- a little: untrained, they would clip to 0 / 1 and hide errors
+        model.decoder.head.weight.mul_(0.1)
+        model.decoder.head.bias.fill_(0.5)
+    export_onnx(model, tmp_path / "model.onnx")
+    rc = run_cli("--checkpoint", tmp_path / "model.onnx", "--image", tmp_path / "photo.png",
+                 "--mask", tmp_path / "hole.png", "-o", tmp_path / "out.png")
+    assert rc == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "out.png")
+    got = np.asarray(Image.open(tmp_path / "out.png")).astype(int)
+    # PyTorch on the same model, at the export's fixed size (an ONNX graph takes only its training size)
+    expected = np.asarray(InpaintPipeline(model, fixed_size=True)(image, hole)).astype(int)
+    assert np.array_equal(got[~hole], image[~hole])
+    assert np.abs(got[hole] - image[hole]).mean() > 10  # the hole was painted (the photo is noise)...
+    assert ((got[hole] > 0) & (got[hole] < 255)).mean() > 0.9  # (unclipped, so a difference would show)
+    assert np.abs(got - expected).max() <= 1  # ...as PyTorch paints it (1e-4 apart before 8-bit rounding)
+
+
+def test_a_missing_onnx_checkpoint_is_a_usage_error(tmp_path, capsys):
     write_photo(tmp_path / "photo.png")
     write_mask(tmp_path / "hole.png")
     rc = run_cli("--checkpoint", tmp_path / "model.onnx", "--image", tmp_path / "photo.png",
                  "--mask", tmp_path / "hole.png", "-o", tmp_path / "out.png")
     assert rc == 2
     assert f"no ONNX file at {tmp_path / 'model.onnx'}" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
 
 
 # ---- folders ------------------------------------------------------------------------------------------
