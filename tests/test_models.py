@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from inpnet import InpNetError, build_model, list_models
+from inpnet.bench import inpnet_gflops
 from inpnet.config import ModelConfig
 from inpnet.masks import random_token_mask, token_to_pixel_mask
-from inpnet.models import count_parameters
 from inpnet.models.discriminator import PatchDiscriminator
 from inpnet.models.encoder import pack_visible
 from inpnet.models.mae import MAE, patchify, unpatchify
@@ -195,11 +195,12 @@ def test_unknown_variant_and_preset_list_the_valid_names():
         build_model("skip-recon", preset="huge")
 
 
-def test_decoder_is_light_next_to_the_encoder():
+def test_decoder_costs_at_most_a_quarter_of_the_encoder_flops_at_ratio_0():
+    # the target in docs/benchmarks.md: `small` at 224 px, no token dropped; counted FLOPs, not parameters
+    # (a decoder's cost grows with resolution, its parameter count does not)
     model = build_model("skip-recon", preset="small")
-    enc = count_parameters(model.encoder) + count_parameters(model.patch_embed)
-    dec = count_parameters(model.decoder)
-    assert dec < 0.25 * enc
+    gflops = inpnet_gflops(model, ratio=0.0)
+    assert gflops["decoder"] <= 0.25 * gflops["encoder"]
 
 
 def test_mae_base_matches_fb_mae_vit_b16_parameter_counts():
