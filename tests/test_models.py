@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -223,6 +225,23 @@ def test_mae_patchify_roundtrip_and_losses():
         out = model(images, mask)
         loss = model.patch_loss(images, mask, out)
         assert torch.isfinite(loss) and loss > 0
+
+
+@pytest.mark.parametrize("norm_pix_loss", [False, True])
+def test_mae_loss_ignores_visible_patches_and_counts_masked_ones(norm_pix_loss):
+    # the reason MAE cannot restore (docs/results.md): nothing in its loss looks at the visible patches
+    model = tiny("mae", norm_pix_loss=norm_pix_loss)
+    images, mask = images_and_mask(ratio=0.5)
+    out = model(images, mask)
+    loss = model.patch_loss(images, mask, out)
+    visible = token_to_pixel_mask(~out.token_mask, (4, 4), 8).expand_as(images)  # (B, 3, H, W) bool
+    masked_patch = token_to_pixel_mask(out.token_mask & (out.token_mask.cumsum(1) == 1), (4, 4), 8)
+    other_visible = out.prediction.detach() + 0.5 * visible  # every visible patch's prediction moved
+    other_masked = out.prediction.detach() + 0.5 * masked_patch.expand_as(images)  # one masked patch moved
+    loss_visible = model.patch_loss(images, mask, replace(out, prediction=other_visible))
+    loss_masked = model.patch_loss(images, mask, replace(out, prediction=other_masked))
+    assert torch.equal(loss_visible, loss.detach())
+    assert not torch.isclose(loss_masked, loss.detach(), rtol=1e-3)
 
 
 def test_mae_norm_pix_loss_is_finite_at_ratio_zero():
