@@ -198,6 +198,27 @@ def test_demo_writes_the_figure_and_the_inpainted_images(ckpt, tmp_path, capsys)
     assert Image.open(tmp_path / "demo" / "astronaut_random50_inpainted.png").size == (32, 32)
 
 
+def test_demo_figure_shows_each_row_s_three_images_in_place(tmp_path):
+    from scipy import ndimage
+
+    from inpnet.commands.demo import _figure
+
+    colours = np.array([[[200, 30, 30], [30, 200, 30], [30, 30, 200]],
+                        [[200, 200, 30], [200, 30, 200], [30, 200, 200]]], dtype=np.uint8)  # (row, col, RGB)
+    rows = [(f"row {r}", *(np.full((32, 32, 3), colours[r, c]) for c in range(3))) for r in range(2)]
+    _figure(rows, tmp_path / "figure.png")
+    figure = np.asarray(Image.open(tmp_path / "figure.png").convert("RGB")).astype(int)
+    for r in range(2):
+        for c in range(3):  # the panel of (r, c) is one large region of exactly its colour
+            region = (np.abs(figure - colours[r, c].astype(int)).max(axis=-1) <= 2)
+            labels, n = ndimage.label(region)
+            sizes = np.bincount(labels.ravel())[1:]
+            assert n >= 1 and sizes.max() > 150 * 150, (r, c)
+            ys, xs = np.nonzero(labels == 1 + sizes.argmax())
+            assert (ys.mean() > figure.shape[0] / 2) == (r == 1)  # top row above the bottom one
+            assert int(xs.mean() * 3 / figure.shape[1]) == c  # columns left to right
+
+
 def test_demo_without_shipped_weights_fails_with_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("INPNET_WEIGHTS", str(tmp_path / "none"))
     assert main(["demo", "-o", str(tmp_path / "demo")]) == 2

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from inpnet.checkpoint import load_model, shipped_weights_dir
 from inpnet.cli import main
+from inpnet.commands import demo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,12 +68,53 @@ def test_shipped_weights_and_mae_baseline_exist_and_load():
     assert total < 60e6
 
 
-def test_demo_command_writes_the_figure_and_images(tmp_path, capsys):
-    assert main(["demo", "-o", str(tmp_path / "demo")]) == 0
-    files = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert "figure.png" in files and len([f for f in files if f.endswith("_inpainted.png")]) >= 4
-    assert (tmp_path / "demo" / "figure.png").stat().st_size > 50_000
-    assert "figure.png" in capsys.readouterr().out
+def figure_panels(figure: np.ndarray, min_side: int = 100) -> list[tuple[slice, slice]]:
+    """Bounding boxes of the image panels of a matplotlib grid (large non-white regions), row by row."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label((figure < 245).any(axis=-1))
+    boxes = [b for b in ndimage.find_objects(labels)
+             if b[0].stop - b[0].start >= min_side and b[1].stop - b[1].start >= min_side]
+    return sorted(boxes, key=lambda b: (b[0].start, b[1].start))
+
+
+def demo_holes(size: tuple[int, int], patch: int) -> list[np.ndarray]:
+    """The demo's masks, from its fixed seed: one (H, W) bool hole per photo."""
+    from inpnet.masks import make_pixel_mask
+
+    generator = torch.Generator().manual_seed(demo.SEED)
+    return [make_pixel_mask(spec.kind, 1, size, patch, spec.ratio, generator, preset=spec.preset,
+                            family=spec.family)[0, 0].numpy() > 0.5 for spec in demo.MASKS]
+
+
+def test_demo_command_writes_the_figure_and_images(tmp_path, capsys, monkeypatch):
+    shown = []  # the (label, masked, output, original) rows handed to the figure
+    draw = demo._figure
+    monkeypatch.setattr(demo, "_figure", lambda rows, path: (shown.extend(rows), draw(rows, path)))
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out)]) == 0
+    assert capsys.readouterr().out.split()[-1] == str(out / "figure.png")
+    config = load_model(None).config
+    grey = round(demo.HOLE_GREY * 255)
+    holes = demo_holes(config.image_size, config.patch_size)
+    assert len(shown) == len(demo.PHOTOS) == len(holes) == 4
+    for (label, masked_shown, output_shown, original_shown), name, spec, hole in zip(
+            shown, demo.PHOTOS, demo.MASKS, holes):
+        stem = out / f"{name}_{spec.slug}"
+        masked = np.asarray(Image.open(f"{stem}_masked.png"))
+        output = np.asarray(Image.open(f"{stem}_inpainted.png"))
+        original = np.asarray(demo.demo_photo(name, config.image_size))
+        assert np.array_equal(masked_shown, masked) and np.array_equal(output_shown, output)
+        assert np.array_equal(original_shown, original)
+        assert hole.any() and (masked[hole] == grey).all() and np.array_equal(masked[~hole], original[~hole])
+        assert np.array_equal(output[~hole], original[~hole])  # pixels outside each hole are the input's
+        error = ((output[hole].astype(float) - original[hole]) ** 2).mean()
+        assert error < ((masked[hole].astype(float) - original[hole]) ** 2).mean()  # better than the grey
+        assert f"hole PSNR {10 * np.log10(255**2 / error):.1f} dB" in label
+    figure = np.asarray(Image.open(out / "figure.png").convert("RGB"))
+    panels = figure_panels(figure)
+    assert len(panels) == 12  # 4 rows x (masked input, output, original)
+    assert len({b[0].start for b in panels}) == 4 and len({b[1].start for b in panels}) == 3
 
 
 @pytest.mark.parametrize("kind, ratio", [("random", 0.5), ("irregular", 0.3)])
