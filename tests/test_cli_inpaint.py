@@ -11,7 +11,9 @@ from PIL import Image
 
 from inpnet.checkpoint import save_model
 from inpnet.cli import main
+from inpnet.export import export_onnx
 from inpnet.models import build_model
+from inpnet.predict import InpaintPipeline
 
 
 @pytest.fixture(scope="module")
@@ -110,13 +112,36 @@ def test_missing_mask_without_restore_is_a_usage_error(ckpt, tmp_path, capsys):
     assert "--mask is required" in capsys.readouterr().err
 
 
-def test_an_onnx_checkpoint_is_run_with_onnxruntime(tmp_path, capsys):
+def test_an_onnx_checkpoint_is_run_with_onnxruntime_like_pytorch(tmp_path, capsys):
+    image = write_photo(tmp_path / "photo.png")
+    hole = write_mask(tmp_path / "hole.png")
+    torch.manual_seed(0)
+    model = build_model("skip-recon", preset="nano").eval()
+    with torch.no_grad():  # predictions mid-grey +- a little: untrained, they would clip to 0 / 1 and hide errors
+        model.decoder.head.weight.mul_(0.1)
+        model.decoder.head.bias.fill_(0.5)
+    export_onnx(model, tmp_path / "model.onnx")
+    rc = run_cli("--checkpoint", tmp_path / "model.onnx", "--image", tmp_path / "photo.png",
+                 "--mask", tmp_path / "hole.png", "-o", tmp_path / "out.png")
+    assert rc == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "out.png")
+    got = np.asarray(Image.open(tmp_path / "out.png")).astype(int)
+    # PyTorch on the same model, at the export's fixed size (an ONNX graph takes only its training size)
+    expected = np.asarray(InpaintPipeline(model, fixed_size=True)(image, hole)).astype(int)
+    assert np.array_equal(got[~hole], image[~hole])
+    assert np.abs(got[hole] - image[hole]).mean() > 10  # the hole was painted (the photo is noise)...
+    assert ((got[hole] > 0) & (got[hole] < 255)).mean() > 0.9  # (unclipped, so a difference would show)
+    assert np.abs(got - expected).max() <= 1  # ...as PyTorch paints it (1e-4 apart before 8-bit rounding)
+
+
+def test_a_missing_onnx_checkpoint_is_a_usage_error(tmp_path, capsys):
     write_photo(tmp_path / "photo.png")
     write_mask(tmp_path / "hole.png")
     rc = run_cli("--checkpoint", tmp_path / "model.onnx", "--image", tmp_path / "photo.png",
                  "--mask", tmp_path / "hole.png", "-o", tmp_path / "out.png")
     assert rc == 2
     assert f"no ONNX file at {tmp_path / 'model.onnx'}" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
 
 
 # ---- folders ------------------------------------------------------------------------------------------
@@ -171,6 +196,27 @@ def test_demo_writes_the_figure_and_the_inpainted_images(ckpt, tmp_path, capsys)
     figure = Image.open(tmp_path / "demo" / "figure.png")
     assert figure.width > 300 and figure.height > 600
     assert Image.open(tmp_path / "demo" / "astronaut_random50_inpainted.png").size == (32, 32)
+
+
+def test_demo_figure_shows_each_row_s_three_images_in_place(tmp_path):
+    from scipy import ndimage
+
+    from inpnet.commands.demo import _figure
+
+    colours = np.array([[[200, 30, 30], [30, 200, 30], [30, 30, 200]],
+                        [[200, 200, 30], [200, 30, 200], [30, 200, 200]]], dtype=np.uint8)  # (row, col, RGB)
+    rows = [(f"row {r}", *(np.full((32, 32, 3), colours[r, c]) for c in range(3))) for r in range(2)]
+    _figure(rows, tmp_path / "figure.png")
+    figure = np.asarray(Image.open(tmp_path / "figure.png").convert("RGB")).astype(int)
+    for r in range(2):
+        for c in range(3):  # the panel of (r, c) is one large region of exactly its colour
+            region = (np.abs(figure - colours[r, c].astype(int)).max(axis=-1) <= 2)
+            labels, n = ndimage.label(region)
+            sizes = np.bincount(labels.ravel())[1:]
+            assert n >= 1 and sizes.max() > 150 * 150, (r, c)
+            ys, xs = np.nonzero(labels == 1 + sizes.argmax())
+            assert (ys.mean() > figure.shape[0] / 2) == (r == 1)  # top row above the bottom one
+            assert int(xs.mean() * 3 / figure.shape[1]) == c  # columns left to right
 
 
 def test_demo_without_shipped_weights_fails_with_one_line(tmp_path, monkeypatch, capsys):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from inpnet import InpNetError, build_model, list_models
+from inpnet.bench import inpnet_gflops
 from inpnet.config import ModelConfig
 from inpnet.masks import random_token_mask, token_to_pixel_mask
-from inpnet.models import count_parameters
 from inpnet.models.discriminator import PatchDiscriminator
 from inpnet.models.encoder import pack_visible
 from inpnet.models.mae import MAE, patchify, unpatchify
@@ -195,11 +197,12 @@ def test_unknown_variant_and_preset_list_the_valid_names():
         build_model("skip-recon", preset="huge")
 
 
-def test_decoder_is_light_next_to_the_encoder():
+def test_decoder_costs_at_most_a_quarter_of_the_encoder_flops_at_ratio_0():
+    # the target in docs/benchmarks.md: `small` at 224 px, no token dropped; counted FLOPs, not parameters
+    # (a decoder's cost grows with resolution, its parameter count does not)
     model = build_model("skip-recon", preset="small")
-    enc = count_parameters(model.encoder) + count_parameters(model.patch_embed)
-    dec = count_parameters(model.decoder)
-    assert dec < 0.25 * enc
+    gflops = inpnet_gflops(model, ratio=0.0)
+    assert gflops["decoder"] <= 0.25 * gflops["encoder"]
 
 
 def test_mae_base_matches_fb_mae_vit_b16_parameter_counts():
@@ -222,6 +225,23 @@ def test_mae_patchify_roundtrip_and_losses():
         out = model(images, mask)
         loss = model.patch_loss(images, mask, out)
         assert torch.isfinite(loss) and loss > 0
+
+
+@pytest.mark.parametrize("norm_pix_loss", [False, True])
+def test_mae_loss_ignores_visible_patches_and_counts_masked_ones(norm_pix_loss):
+    # the reason MAE cannot restore (docs/results.md): nothing in its loss looks at the visible patches
+    model = tiny("mae", norm_pix_loss=norm_pix_loss)
+    images, mask = images_and_mask(ratio=0.5)
+    out = model(images, mask)
+    loss = model.patch_loss(images, mask, out)
+    visible = token_to_pixel_mask(~out.token_mask, (4, 4), 8).expand_as(images)  # (B, 3, H, W) bool
+    masked_patch = token_to_pixel_mask(out.token_mask & (out.token_mask.cumsum(1) == 1), (4, 4), 8)
+    other_visible = out.prediction.detach() + 0.5 * visible  # every visible patch's prediction moved
+    other_masked = out.prediction.detach() + 0.5 * masked_patch.expand_as(images)  # one masked patch moved
+    loss_visible = model.patch_loss(images, mask, replace(out, prediction=other_visible))
+    loss_masked = model.patch_loss(images, mask, replace(out, prediction=other_masked))
+    assert torch.equal(loss_visible, loss.detach())
+    assert not torch.isclose(loss_masked, loss.detach(), rtol=1e-3)
 
 
 def test_mae_norm_pix_loss_is_finite_at_ratio_zero():

@@ -10,6 +10,7 @@ from PIL import Image
 from inpnet import InpNetError
 from inpnet.checkpoint import save_model
 from inpnet.config import ModelConfig
+from inpnet.export import export_onnx
 from inpnet.imageio import to_pil
 from inpnet.models import build_model
 from inpnet.models.output import InpaintOutput, composite
@@ -303,9 +304,7 @@ def test_from_pretrained_without_shipped_weights_is_a_clear_error(tmp_path, monk
 
 
 def test_from_onnx_runs_the_exported_model_like_pytorch(model, tmp_path):
-    pytest.importorskip("onnxruntime")
-    export = pytest.importorskip("inpnet.export")
-    export.export_onnx(model, tmp_path / "nano.onnx")
+    export_onnx(model, tmp_path / "nano.onnx")
     onnx_pipe = InpaintPipeline.from_onnx(tmp_path / "nano.onnx")
     torch_pipe = InpaintPipeline(model, fixed_size=True)
     image, hole = photo(750, 1000), box_hole(750, 1000, 300, 480, 40, 60) | box_hole(750, 1000, 10, 10, 5, 5)

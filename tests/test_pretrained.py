@@ -7,15 +7,14 @@ swapped norm, bias or q/k/v slice would show up in the outputs.
 from __future__ import annotations
 
 import pytest
+import timm
 import torch
+import transformers
 
 from inpnet import InpNetError, build_model
 from inpnet.masks import token_to_pixel_mask
 from inpnet.models.encoder import resample_pos_embed
 from inpnet.models.pretrained import load_backbone
-
-timm = pytest.importorskip("timm")
-transformers = pytest.importorskip("transformers")
 
 ATOL = 1e-4
 TINY_HF = dict(

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from inpnet.checkpoint import load_model, shipped_weights_dir
 from inpnet.cli import main
+from inpnet.commands import demo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,11 +31,29 @@ def test_quick_start_is_two_commands_setup_plus_demo_then_tests():
     assert tests == ".venv/bin/python -m pytest"
 
 
-def test_ci_runs_the_readme_test_command():
-    ci = (ROOT / ".ci" / "run").read_text()
+def ci_commands() -> list[str]:
+    """The lines of `.ci/run` that bash executes: comments and blank lines dropped, continuations joined."""
+    text = (ROOT / ".ci" / "run").read_text().replace("\\\n", " ")
+    lines = (re.sub(r"(^|\s)#.*", "", line).strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def test_ci_runs_the_readme_test_command_and_fails_when_it_fails():
+    commands = ci_commands()
     _, tests = quick_start_commands()
-    assert tests in ci
-    assert '"$rc" -eq 5' in ci  # "no tests collected" is a failure too
+    runs = [i for i, line in enumerate(commands) if line == tests or line.startswith(tests + " ")]
+    assert runs, f"no active line of .ci/run runs `{tests}`"
+    after = commands[runs[-1] + 1:]
+    assert "rc=$?" in after and 'exit "$rc"' in after  # pytest's exit code is CI's exit code
+    assert any(re.fullmatch(r'if \[ "\$rc" -eq 5 \]; then', line) for line in after)  # no tests: a failure
+
+
+def test_ci_checks_declared_dependencies_and_the_browser():
+    commands = ci_commands()
+    assert ".venv/bin/pip check" in commands
+    assert ".venv/bin/python .ci/check_dependencies.py" in commands
+    assert any(line.startswith(".venv/bin/python .ci/check_no_skips.py") for line in commands)
+    assert not any("|| true" in line or "|| echo" in line for line in commands)  # no failure is waved through
 
 
 def test_shipped_weights_and_mae_baseline_exist_and_load():
@@ -48,12 +68,53 @@ def test_shipped_weights_and_mae_baseline_exist_and_load():
     assert total < 60e6
 
 
-def test_demo_command_writes_the_figure_and_images(tmp_path, capsys):
-    assert main(["demo", "-o", str(tmp_path / "demo")]) == 0
-    files = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert "figure.png" in files and len([f for f in files if f.endswith("_inpainted.png")]) >= 4
-    assert (tmp_path / "demo" / "figure.png").stat().st_size > 50_000
-    assert "figure.png" in capsys.readouterr().out
+def figure_panels(figure: np.ndarray, min_side: int = 100) -> list[tuple[slice, slice]]:
+    """Bounding boxes of the image panels of a matplotlib grid (large non-white regions), row by row."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label((figure < 245).any(axis=-1))
+    boxes = [b for b in ndimage.find_objects(labels)
+             if b[0].stop - b[0].start >= min_side and b[1].stop - b[1].start >= min_side]
+    return sorted(boxes, key=lambda b: (b[0].start, b[1].start))
+
+
+def demo_holes(size: tuple[int, int], patch: int) -> list[np.ndarray]:
+    """The demo's masks, from its fixed seed: one (H, W) bool hole per photo."""
+    from inpnet.masks import make_pixel_mask
+
+    generator = torch.Generator().manual_seed(demo.SEED)
+    return [make_pixel_mask(spec.kind, 1, size, patch, spec.ratio, generator, preset=spec.preset,
+                            family=spec.family)[0, 0].numpy() > 0.5 for spec in demo.MASKS]
+
+
+def test_demo_command_writes_the_figure_and_images(tmp_path, capsys, monkeypatch):
+    shown = []  # the (label, masked, output, original) rows handed to the figure
+    draw = demo._figure
+    monkeypatch.setattr(demo, "_figure", lambda rows, path: (shown.extend(rows), draw(rows, path)))
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out)]) == 0
+    assert capsys.readouterr().out.split()[-1] == str(out / "figure.png")
+    config = load_model(None).config
+    grey = round(demo.HOLE_GREY * 255)
+    holes = demo_holes(config.image_size, config.patch_size)
+    assert len(shown) == len(demo.PHOTOS) == len(holes) == 4
+    for (label, masked_shown, output_shown, original_shown), name, spec, hole in zip(
+            shown, demo.PHOTOS, demo.MASKS, holes):
+        stem = out / f"{name}_{spec.slug}"
+        masked = np.asarray(Image.open(f"{stem}_masked.png"))
+        output = np.asarray(Image.open(f"{stem}_inpainted.png"))
+        original = np.asarray(demo.demo_photo(name, config.image_size))
+        assert np.array_equal(masked_shown, masked) and np.array_equal(output_shown, output)
+        assert np.array_equal(original_shown, original)
+        assert hole.any() and (masked[hole] == grey).all() and np.array_equal(masked[~hole], original[~hole])
+        assert np.array_equal(output[~hole], original[~hole])  # pixels outside each hole are the input's
+        error = ((output[hole].astype(float) - original[hole]) ** 2).mean()
+        assert error < ((masked[hole].astype(float) - original[hole]) ** 2).mean()  # better than the grey
+        assert f"hole PSNR {10 * np.log10(255**2 / error):.1f} dB" in label
+    figure = np.asarray(Image.open(out / "figure.png").convert("RGB"))
+    panels = figure_panels(figure)
+    assert len(panels) == 12  # 4 rows x (masked input, output, original)
+    assert len({b[0].start for b in panels}) == 4 and len({b[1].start for b in panels}) == 3
 
 
 @pytest.mark.parametrize("kind, ratio", [("random", 0.5), ("irregular", 0.3)])

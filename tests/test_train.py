@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import timm
 import torch
 
 import inpnet.train as train_module
@@ -18,6 +20,8 @@ from inpnet import InpNetError
 from inpnet.checkpoint import LAST_FILE, MODEL_FILE, read_state_dict
 from inpnet.cli import main
 from inpnet.config import ModelConfig, TrainConfig
+from inpnet.models.discriminator import PatchDiscriminator
+from inpnet.models.mae import MAE, patchify
 from inpnet.train import EpochSampler, get_lr, train
 
 NANO = dict(image_size=32)
@@ -102,19 +106,52 @@ def test_early_stopping_then_resume_with_more_patience(photos, tmp_path):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["patience"] == 3
 
 
-def test_gan_variant_trains_the_discriminator_and_logs_adversarial_loss(photos, tmp_path):
-    mcfg, tcfg = configs("skip-gan", steps=4)
+def test_gan_variant_steps_the_discriminator_and_gives_the_generator_an_adversarial_gradient(
+        photos, tmp_path, monkeypatch):
+    initial: dict[str, torch.Tensor] = {}
+
+    class RecordedDiscriminator(PatchDiscriminator):  # remembers its initial parameters
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            initial.update({k: v.detach().clone() for k, v in self.named_parameters() if v.ndim > 1})
+
+    monkeypatch.setattr(train_module, "PatchDiscriminator", RecordedDiscriminator)
+    # λ_rec = 0: every gradient the generator gets comes through the discriminator
+    mcfg, tcfg = configs("skip-gan", steps=4, lambda_rec=0.0, lambda_gan=1.0)
     train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
     rows = [r for r in read_jsonl(tmp_path / "run") if "loss/adv" in r]
-    assert len(rows) == 4 and all("loss/disc" in r for r in rows)
+    assert len(rows) == 4
+    for r in rows:
+        assert r["loss/total"] == pytest.approx(r["loss/adv"])  # λ_rec·rec + λ_gan·adv with (0, 1)
+        assert r["grad_norm"] > 0  # the generator learns from D alone
+        assert math.isfinite(r["loss/disc"]) and r["loss/disc"] >= 0  # hinge: >= 0
     state = torch.load(tmp_path / "run" / "training_state.pt", weights_only=True)
-    assert "discriminator" in state and "optimizer_d" in state
+    assert "optimizer_d" in state
+    unchanged = [k for k in initial if torch.equal(state["discriminator"][k], initial[k])]
+    # D was stepped: all its weights moved (biases are left out: with the hinge loss the last bias's gradient
+    # is -1 + 1 = 0 while every logit lies in (-1, 1))
+    assert len(initial) >= 4 and not unchanged
 
 
-def test_mae_baseline_trains_with_its_patch_loss(photos, tmp_path):
+def test_mae_training_loss_ignores_the_visible_patches(photos, tmp_path, monkeypatch):
+    real_forward = MAE.forward
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # (d loss / d prediction, token mask) per step
+
+    def forward_recording_gradients(self, images, mask):
+        out = real_forward(self, images, mask)
+        if out.prediction.requires_grad:  # training steps, not validation
+            out.prediction.register_hook(lambda grad: seen.append((grad.detach(), out.token_mask)))
+        return out
+
+    monkeypatch.setattr(MAE, "forward", forward_recording_gradients)
     mcfg, tcfg = configs("mae", steps=3)
     result = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
-    assert result.step == 3
+    assert result.step == 3 and len(seen) == 3
+    for grad, token_mask in seen:
+        grad_per_patch = patchify(grad, 8).abs().amax(dim=-1)  # (B, L)
+        assert token_mask.any() and (~token_mask).any()
+        assert torch.all(grad_per_patch[~token_mask] == 0)  # visible patches: no gradient at all
+        assert torch.all(grad_per_patch[token_mask] > 0)  # every masked patch is learnt from
 
 
 @pytest.mark.fault
@@ -263,7 +300,6 @@ def test_two_process_gloo_ddp_run(photos, tmp_path):
 
 
 def test_fine_tuning_from_an_imported_timm_backbone(photos, tmp_path, capsys):
-    timm = pytest.importorskip("timm")
     vit = timm.models.vision_transformer.VisionTransformer(
         img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=0
     )

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 _EMPTY_FILL = 0.5  # a level with no known pixel at all (an all-hole image) is mid-grey
-DEFAULT_SWEEPS = 32  # per level: ~1.5 ms per 128-px image on 2 CPU cores; 16 sweeps lose ~0.15 dB on thick holes
+DEFAULT_SWEEPS = 32  # per level: 9-11 ms CPU per 128-px image, 1 thread (docs/release-128/prefill_time.json); 16 sweeps lose ~0.15 dB on thick holes
 
 
 def _relax(x: torch.Tensor, coverage: torch.Tensor, colour: torch.Tensor, sweeps: int) -> torch.Tensor:
