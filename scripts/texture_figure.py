@@ -46,7 +46,7 @@ def _crop(a: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """A square crop around the hole (twice its extent), resized to the panel size."""
     ys, xs = np.nonzero(hole)
     cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
-    side = min(max(ys.ptp(), xs.ptp()) * 2, *hole.shape)
+    side = min(max(np.ptp(ys), np.ptp(xs)) * 2, *hole.shape)
     top = int(np.clip(cy - side // 2, 0, hole.shape[0] - side))
     left = int(np.clip(cx - side // 2, 0, hole.shape[1] - side))
     crop = a[top : top + side, left : left + side]
