@@ -38,7 +38,7 @@ def quick_result(tmp_path_factory):
 
 def test_bench_json_has_every_schema_key(quick_result):
     r = quick_result
-    assert list(r) == ["mode", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds",
+    assert list(r) == ["mode", "clock", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds",
                        "encoder", "inference", "onnx", "realtime", "train", "params", "gflops"]
     assert all(set(row) == {"ratio", "tokens", "latency_ms"} for row in r["encoder"])
     assert all(set(row) == {"model", "ratio", "batch", "latency_ms", "images_per_s"} for row in r["inference"])
@@ -54,8 +54,8 @@ def test_bench_json_has_every_schema_key(quick_result):
 
 def test_bench_quick_settings(quick_result):
     r = quick_result
-    assert (r["mode"], r["preset"], r["image_size"], r["torch"], r["threads"]) == ("quick", "nano", 32,
-                                                                                  torch.__version__, 1)
+    assert (r["mode"], r["clock"], r["preset"], r["image_size"], r["torch"], r["threads"]) == (
+        "quick", "wall", "nano", 32, torch.__version__, 1)
     assert [(row["model"], row["ratio"], row["batch"]) for row in r["inference"]] == [
         (m, ratio, 2) for m in ("inpnet", "mae") for ratio in RATIOS
     ]
@@ -104,6 +104,18 @@ def test_default_run_is_the_short_one_and_full_the_thorough_one():
     assert (default.mode, default.batch_size, default.repeats, default.realtime) == ("default", 4, 3, False)
     assert (full.mode, full.batch_size, full.repeats, full.realtime) == ("full", 8, 5, True)
     assert full.onnx_ratios == RATIOS
+
+
+def test_cpu_time_clock_runs_on_one_thread_and_restores_the_threads(tmp_path):
+    from dataclasses import replace
+
+    from inpnet.bench import quick_options, run_bench
+
+    before = torch.get_num_threads()
+    r = run_bench(replace(quick_options(), clock="cpu", onnx=False, ratios=(0.0, 0.9), repeats=1))
+    assert (r["clock"], r["threads"]) == ("cpu", 1)
+    assert torch.get_num_threads() == before
+    assert [row["tokens"] for row in r["encoder"]] == [16, 2]
 
 
 def test_bench_prints_a_table(tmp_path, capsys):

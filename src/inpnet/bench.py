@@ -57,6 +57,7 @@ class BenchOptions:
     realtime: bool = False  # end-to-end frames/s of InpaintPipeline on one frame (`bench_realtime`)
     realtime_size: int = REALTIME_SIZE
     realtime_frames: int = 20  # timed frames per path (after `warmup` frames)
+    clock: str = "wall"  # "cpu": 1 thread, the calling thread's CPU time (load-independent ratios)
 
 
 def quick_options(**overrides: Any) -> BenchOptions:
@@ -94,10 +95,15 @@ def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 1, device: torc
     return interleaved_ms({"fn": fn}, repeats, warmup, device)["fn"]
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+_clock = CLOCKS["wall"]  # run_bench sets it from BenchOptions.clock for the duration of a run
+
+
 def interleaved_ms(fns: dict[Any, Callable[[], Any]], repeats: int, warmup: int = 1,
                    device: torch.device | None = None) -> dict[Any, float]:
-    """Median wall time (ms) of each function, calling them in turn within each repeat (after `warmup`
-    rounds), so that a change of machine load falls on all of them rather than on one."""
+    """Median time (ms) of each function, calling them in turn within each repeat (after `warmup`
+    rounds), so that a change of machine load falls on all of them rather than on one. Wall time, or the
+    calling thread's CPU time during a `clock="cpu"` run (1 thread: what the load cannot stretch)."""
     cuda = device is not None and device.type == "cuda"
     for _ in range(warmup):
         for fn in fns.values():
@@ -107,11 +113,11 @@ def interleaved_ms(fns: dict[Any, Callable[[], Any]], repeats: int, warmup: int 
         for key, fn in fns.items():
             if cuda:
                 torch.cuda.synchronize(device)
-            start = time.perf_counter()
+            start = _clock()
             fn()
             if cuda:
                 torch.cuda.synchronize(device)
-            times[key].append((time.perf_counter() - start) * 1000.0)
+            times[key].append((_clock() - start) * 1000.0)
     return {key: statistics.median(values) for key, values in times.items()}
 
 
@@ -425,7 +431,7 @@ def device_name(device: torch.device) -> str:
 def run_bench(opts: BenchOptions, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every measurement, as the dict that `inpnet bench --json` writes:
 
-    {"mode", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds",
+    {"mode", "clock": "wall"|"cpu", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds",
      "encoder": [{"ratio", "tokens", "latency_ms"}],
      "inference": [{"model": "inpnet"|"mae", "ratio", "batch", "latency_ms", "images_per_s"}],
      "onnx": None | {"model", "image_size", "export_s", "exporter", "max_diff_fp32", "max_diff_int8",
@@ -435,17 +441,32 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] | None = None) -> d
                          "paths": [{"name", "ms", "fps", "max_abs_diff_vs_pytorch"}]},
      "train": {"model", "images_per_s", "peak_mem_mb"}, "params": {...}, "gflops": {"encoder", "decoder"}}
     """
-    import onnxruntime
-
-    from inpnet.models import build_model
+    global _clock
 
     log = log or (lambda _msg: None)
     started = time.perf_counter()
     device = resolve_device(opts.device)
+    threads = torch.get_num_threads()
+    if opts.clock == "cpu":  # everything on the calling thread, so that its CPU time is the whole cost
+        torch.set_num_threads(1)
+    _clock = CLOCKS[opts.clock]
+    try:
+        return _run_all(opts, device, log, started)
+    finally:
+        _clock = CLOCKS["wall"]
+        torch.set_num_threads(threads)
+
+
+def _run_all(opts: BenchOptions, device: torch.device, log: Callable[[str], None], started: float) -> dict[str, Any]:
+    import onnxruntime
+
+    from inpnet.models import build_model
+
     inp_cfg = model_config(opts, VARIANT)
     mae_cfg = model_config(opts, "mae")
     result: dict[str, Any] = {
         "mode": opts.mode,
+        "clock": opts.clock,
         "device": device_name(device),
         "torch": torch.__version__,
         "onnxruntime": onnxruntime.__version__,
@@ -471,7 +492,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] | None = None) -> d
     if opts.onnx or opts.realtime:
         result.update(_bench_deployment(opts, log))
     result["seconds"] = time.perf_counter() - started
-    order = ("mode", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds", "encoder",
+    order = ("mode", "clock", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds", "encoder",
              "inference", "onnx", "realtime", "train", "params", "gflops")
     return {key: result[key] for key in order}
 
@@ -498,7 +519,7 @@ def _bench_deployment(opts: BenchOptions, log: Callable[[str], None]) -> dict[st
 def format_table(result: dict[str, Any]) -> str:
     """The measurements as plain-text tables."""
     lines = [
-        f"{result['mode']} run · device {result['device']} · torch {result['torch']} · threads "
+        f"{result['mode']} run · {result['clock']} time · device {result['device']} · torch {result['torch']} · threads "
         f"{result['threads']} · preset {result['preset']} · image {result['image_size']} · "
         f"{result['seconds']:.0f} s",
         "",

@@ -49,9 +49,10 @@ QUANT_KEY = "inpnet_quantized"
 EXPORTERS = ("dynamo", "torchscript")
 QUANTIZATIONS = ("int8",)
 CHECK_TOLERANCE = 1e-4  # max abs difference of prediction and composite, onnxruntime fp32 vs PyTorch
-# int8 (dynamic, MatMul weights): the largest composite difference measured on the shipped model over
-# benchmarks/quality (holdout photos, 10-30 % holes) was ~0.05; export-onnx reports its own measurement.
-INT8_TOLERANCE = 0.1
+# int8 (dynamic, MatMul weights), max abs difference from PyTorch fp32: measured 1.7e-3 to 4.1e-3 on the
+# shipped model (batch 1 and 8, ratios 0.5 / 0.75) and ~1e-3 on the nano test model; about 5x margin.
+# `inpnet bench` records the shipped model's value (onnx.max_diff_int8) in every run.
+INT8_TOLERANCE = 0.02
 
 
 # ---- what the graph is --------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--realtime", action="store_true",
                    help="add end-to-end pipeline frames/s on a 256x256 frame with a 10-30%% hole: PyTorch, "
                         "ONNX Runtime fp32 and int8")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="1 thread, time = the thread's CPU time: ratios that another job's load cannot stretch")
     p.add_argument("--preset", choices=list(PRESETS), help="encoder size preset (default small)")
     p.add_argument("--image-size", type=int, metavar="N", help="square image size (default: the preset's)")
     p.add_argument("--patch-size", type=int, metavar="N", help="patch size (default: the preset's)")
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     }
     opts = replace(opts, **{k: v for k, v in given.items() if v is not None},
                    device=args.device, compile=args.compile, onnx=not args.no_onnx,
-                   realtime=opts.realtime or args.realtime)
+                   realtime=opts.realtime or args.realtime, clock="cpu" if args.cpu_time else "wall")
     if args.preset and args.quick and args.image_size is None:
         opts = replace(opts, image_size=None, patch_size=args.patch_size)  # the preset's own size
     for name in ("batch_size", "repeats"):
