@@ -1,52 +1,121 @@
-"""`inpnet bench`: the JSON schema of issue 8, token counts against the ratio, timing and FLOP helpers."""
+"""`inpnet bench`: the JSON schema, fields that agree with each other, ONNX / real-time outputs that match PyTorch,
+token counts against the ratio, timing and FLOP helpers."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from inpnet import build_model
-from inpnet.bench import RATIOS, inpnet_gflops, interleaved_ms, median_ms
+from inpnet.bench import (
+    ONNX_RATIOS,
+    RATIOS,
+    REALTIME_HOLE,
+    BenchOptions,
+    full_options,
+    inpnet_gflops,
+    interleaved_ms,
+    median_ms,
+    realtime_frame,
+)
 from inpnet.cli import main
+from inpnet.export import INT8_TOLERANCE
 
 
 @pytest.fixture(scope="module")
 def quick_result(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "out.json"
-    assert main(["bench", "--quick", "--json", str(out)]) == 0
+    threads = torch.get_num_threads()
+    try:
+        assert main(["bench", "--quick", "--realtime", "--threads", "1", "--json", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)  # --threads sets the process's torch threads
     return json.loads(out.read_text())
 
 
 def test_bench_json_has_every_schema_key(quick_result):
     r = quick_result
-    assert list(r) == ["device", "torch", "threads", "preset", "image_size", "encoder", "inference", "onnx",
-                       "train", "params", "gflops"]
+    assert list(r) == ["mode", "clock", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds",
+                       "encoder", "inference", "onnx", "realtime", "train", "params", "gflops"]
     assert all(set(row) == {"ratio", "tokens", "latency_ms"} for row in r["encoder"])
     assert all(set(row) == {"model", "ratio", "batch", "latency_ms", "images_per_s"} for row in r["inference"])
-    assert set(r["onnx"]) == {"pytorch_ms", "onnxruntime_ms"}
+    assert set(r["onnx"]) == {"model", "image_size", "export_s", "exporter", "max_diff_fp32", "max_diff_int8",
+                              "quantize_s", "threads", "latency"}
+    assert all(set(row) == {"batch", "ratio", "visible_tokens", "pytorch_ms", "onnxruntime_ms",
+                            "onnxruntime_padded_ms", "onnxruntime_int8_ms"} for row in r["onnx"]["latency"])
+    assert set(r["realtime"]) == {"frame", "image", "hole_fraction", "strategy", "threads", "paths"}
     assert set(r["train"]) == {"model", "images_per_s", "peak_mem_mb"}
     assert set(r["gflops"]) == {"encoder", "decoder"}
     assert {"inpnet", "mae"} <= set(r["params"])
 
 
-def test_bench_quick_settings_and_measured_values(quick_result):
+def test_bench_quick_settings(quick_result):
     r = quick_result
-    assert (r["preset"], r["image_size"], r["torch"]) == ("nano", 32, torch.__version__)
+    assert (r["mode"], r["clock"], r["preset"], r["image_size"], r["torch"], r["threads"]) == (
+        "quick", "wall", "nano", 32, torch.__version__, 1)
     assert [(row["model"], row["ratio"], row["batch"]) for row in r["inference"]] == [
         (m, ratio, 2) for m in ("inpnet", "mae") for ratio in RATIOS
     ]
-    assert all(row["latency_ms"] > 0 for row in r["encoder"] + r["inference"])
-    assert r["onnx"]["pytorch_ms"] > 0 and r["onnx"]["onnxruntime_ms"] > 0
-    assert r["train"]["images_per_s"] > 0
-
-
-def test_encoder_token_counts_fall_with_the_ratio(quick_result):
-    # nano at 32 px: a 4x4 grid; round(r * 16) patches masked
-    assert [(row["ratio"], row["tokens"]) for row in quick_result["encoder"]] == [
-        (0.0, 16), (0.25, 12), (0.5, 8), (0.75, 4), (0.9, 2)
+    assert [(row["batch"], row["ratio"]) for row in r["onnx"]["latency"]] == [
+        (b, ratio) for b in (1, 2) for ratio in ONNX_RATIOS
     ]
+
+
+def test_bench_fields_agree_with_each_other(quick_result):
+    r = quick_result
+    for row in r["inference"]:  # throughput is the batch over the latency of the same row
+        assert row["images_per_s"] == pytest.approx(row["batch"] * 1000.0 / row["latency_ms"])
+    for path in r["realtime"]["paths"]:
+        assert path["fps"] == pytest.approx(1000.0 / path["ms"])
+    # the ONNX model (a random nano skip-recon) has the encoder's grid: same visible tokens at each ratio
+    tokens = {row["ratio"]: row["tokens"] for row in r["encoder"]}
+    assert all(row["visible_tokens"] == tokens[row["ratio"]] for row in r["onnx"]["latency"])
+    timed = [row[k] for row in r["onnx"]["latency"] for k in ("pytorch_ms", "onnxruntime_ms",
+                                                             "onnxruntime_padded_ms", "onnxruntime_int8_ms")]
+    assert all(t > 0 for t in timed)
+    assert 0 < r["onnx"]["export_s"] < r["seconds"]
+    assert sum(row["latency_ms"] for row in r["inference"]) / 1000 < r["seconds"]
+
+
+def test_bench_onnx_and_realtime_outputs_match_pytorch(quick_result):
+    onnx, rt = quick_result["onnx"], quick_result["realtime"]
+    assert onnx["max_diff_fp32"] <= 1e-4
+    assert 0 < onnx["max_diff_int8"] <= INT8_TOLERANCE
+    assert [p["name"] for p in rt["paths"]] == ["pytorch", "onnxruntime_fp32", "onnxruntime_int8"]
+    diffs = {p["name"]: p["max_abs_diff_vs_pytorch"] for p in rt["paths"]}
+    assert diffs["pytorch"] == 0 and diffs["onnxruntime_fp32"] <= 1
+    assert diffs["onnxruntime_int8"] <= round(255 * INT8_TOLERANCE)
+    assert rt["frame"] == [64, 64] and REALTIME_HOLE[0] <= rt["hole_fraction"] <= REALTIME_HOLE[1]
+
+
+def test_realtime_frame_is_seeded_and_has_a_10_to_30_percent_hole():
+    photo, hole = realtime_frame(256)
+    again = realtime_frame(256)[1]
+    assert photo.shape == (256, 256, 3) and photo.dtype == np.uint8
+    assert np.array_equal(hole, again)
+    assert 0.10 <= hole.mean() <= 0.30
+
+
+def test_default_run_is_the_short_one_and_full_the_thorough_one():
+    default, full = BenchOptions(), full_options()
+    assert (default.mode, default.batch_size, default.repeats, default.realtime) == ("default", 4, 3, False)
+    assert (full.mode, full.batch_size, full.repeats, full.realtime) == ("full", 8, 5, True)
+    assert full.onnx_ratios == RATIOS
+
+
+def test_cpu_time_clock_runs_on_one_thread_and_restores_the_threads(tmp_path):
+    from dataclasses import replace
+
+    from inpnet.bench import quick_options, run_bench
+
+    before = torch.get_num_threads()
+    r = run_bench(replace(quick_options(), clock="cpu", onnx=False, ratios=(0.0, 0.9), repeats=1))
+    assert (r["clock"], r["threads"]) == ("cpu", 1)
+    assert torch.get_num_threads() == before
+    assert [row["tokens"] for row in r["encoder"]] == [16, 2]
 
 
 def test_bench_prints_a_table(tmp_path, capsys):
@@ -54,6 +123,7 @@ def test_bench_prints_a_table(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "encoder (InP-Net, visible tokens only)" in printed
     assert "whole model" in printed and "GFLOPs per image at ratio 0" in printed
+    assert "ONNX" not in printed and "real time" not in printed
 
 
 def test_bench_rejects_a_zero_batch(capsys):
@@ -72,6 +142,13 @@ def test_interleaved_ms_calls_the_functions_in_turn():
     result = interleaved_ms({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=2, warmup=1)
     assert calls == ["a", "b"] * 3
     assert set(result) == {"a", "b"}
+
+
+def test_encoder_token_counts_fall_with_the_ratio(quick_result):
+    # nano at 32 px: a 4x4 grid; round(r * 16) patches masked
+    assert [(row["ratio"], row["tokens"]) for row in quick_result["encoder"]] == [
+        (0.0, 16), (0.25, 12), (0.5, 8), (0.75, 4), (0.9, 2)
+    ]
 
 
 def nano_encoder_flops(tokens: int) -> int:

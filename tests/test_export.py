@@ -1,4 +1,5 @@
-"""ONNX export: onnxruntime reproduces PyTorch (dynamic batch, ragged masks), OnnxInpainter, bad files, CLI."""
+"""ONNX export: onnxruntime reproduces PyTorch (dynamic batch, symbolic visible-token count, ragged masks, ratios
+0 / 0.5 / 0.9), the packed graph equals the padded one, int8 within its tolerance, OnnxInpainter, bad files, CLI."""
 
 from __future__ import annotations
 
@@ -9,21 +10,30 @@ import torch
 from inpnet import InpNetError, build_model
 from inpnet.checkpoint import save_model
 from inpnet.cli import main
-from inpnet.export import CONFIG_KEY, OnnxInpainter, check_onnx, export_onnx
-from inpnet.masks import irregular_pixel_mask, pixel_to_token_mask, token_to_pixel_mask
+from inpnet.export import (
+    CONFIG_KEY,
+    INT8_TOLERANCE,
+    PACKED_INPUTS,
+    OnnxInpainter,
+    check_onnx,
+    export_onnx,
+    graph_inputs,
+)
+from inpnet.masks import irregular_pixel_mask, pixel_to_token_mask, random_token_mask, token_to_pixel_mask
 from inpnet.models.output import InpaintOutput
+from inpnet.predict import InpaintPipeline
 
 ATOL = 1e-4
 GRID, PATCH = (4, 4), 8  # nano: 32x32 images, 8x8 patches
 
 
-def release_like_nano() -> torch.nn.Module:
+def release_like_nano(sweeps: int = 32) -> torch.nn.Module:
     """A nano InP-Net with the release model's switches: mask channel, pixel path, partial-patch threshold,
-    harmonic prefill (its zero-initialised head randomised, so the network's part of the output is checked).
-    Two sweeps per pyramid level: the exported graph unrolls every sweep, and 32 make the export take minutes."""
+    harmonic prefill with its 32 sweeps per level (its zero-initialised head randomised, so the network's part
+    of the output is checked)."""
     torch.manual_seed(0)
     model = build_model("skip-recon", preset="nano", in_chans=4, pixel_skip=True, token_threshold=0.5,
-                        prefill="harmonic", prefill_sweeps=2)
+                        prefill="harmonic", prefill_sweeps=sweeps)
     torch.nn.init.normal_(model.decoder.head.weight, std=0.05)
     return model.eval()
 
@@ -58,6 +68,108 @@ def test_onnxruntime_matches_pytorch_for_ragged_masks(exported, which):
     got = OnnxInpainter(path)(x, m)
     assert (got.composite - expected.composite).abs().max().item() <= ATOL
     assert (got.prediction - expected.prediction).abs().max().item() <= ATOL
+
+
+def ratio_masks(ratio: float, batch: int = 2, seed: int = 0) -> torch.Tensor:
+    """(batch, 1, 32, 32) random patch masks hiding round(ratio * 16) patches each."""
+    tokens = random_token_mask(batch, GRID, ratio, generator=torch.Generator().manual_seed(seed))
+    return token_to_pixel_mask(tokens, GRID, PATCH)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.5, 0.9])
+def test_onnxruntime_matches_pytorch_at_each_ratio(exported, ratio):
+    model, path = exported
+    x, m = images(2, seed=7), ratio_masks(ratio)
+    with torch.inference_mode():
+        expected = model(x, m)
+    got = OnnxInpainter(path)(x, m)
+    assert (got.prediction - expected.prediction).abs().max().item() <= ATOL
+    assert (got.composite - expected.composite).abs().max().item() <= ATOL
+
+
+def test_visible_token_count_is_a_symbolic_axis_of_the_graph(exported):
+    _, path = exported
+    session = OnnxInpainter(path).session
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    assert tuple(inputs) == PACKED_INPUTS
+    batch, visible = inputs["ids"]
+    assert isinstance(batch, str) and isinstance(visible, str)  # symbolic, not a fixed L
+    assert inputs["valid"] == [batch, visible]
+    assert inputs["image"][1:] == [3, 32, 32]
+
+
+def test_graph_is_fed_only_the_visible_tokens(exported):
+    model, _ = exported
+    feeds = graph_inputs(model.config, images(3), ratio_masks(0.75, batch=3))
+    assert feeds["ids"].shape == (3, 4)  # 16 - round(0.75 * 16) visible tokens, not 16
+    assert feeds["valid"].all()
+
+
+def test_packed_graph_gives_the_padded_graphs_output(exported):
+    """The same file fed N = the largest visible count, or all L slots (the old padded graph's work), and
+    PyTorch with static shapes (padded to L): one output."""
+    model, path = exported
+    x, m = images(3, seed=3), ragged_masks()[1:]
+    packed = OnnxInpainter(path)(x, m)
+    padded = OnnxInpainter(path, full_length=True)(x, m)
+    model.static_shapes = True
+    try:
+        with torch.inference_mode():
+            static = model(x, m)
+    finally:
+        model.static_shapes = False
+    assert (packed.prediction - padded.prediction).abs().max().item() <= 1e-5
+    assert (padded.prediction - static.prediction).abs().max().item() <= ATOL
+
+
+def test_graph_size_does_not_grow_with_the_prefill_sweeps(tmp_path):
+    """The prefill runs outside the graph (in torch, for both runtimes): 2 or 32 sweeps, the same graph."""
+    import onnx
+
+    two = export_onnx(release_like_nano(sweeps=2), tmp_path / "two.onnx", exporter="torchscript")
+    many = export_onnx(release_like_nano(sweeps=32), tmp_path / "many.onnx", exporter="torchscript")
+    assert len(onnx.load(two).graph.node) == len(onnx.load(many).graph.node)
+
+
+def test_int8_path_stays_within_its_tolerance(exported):
+    from inpnet.export import max_diff
+
+    model, path = exported
+    int8 = OnnxInpainter(path, quantize="int8")
+    assert int8.quantized == "int8"
+    diff = max_diff(model, int8, batch=3, seed=2)
+    assert 0 < diff <= INT8_TOLERANCE  # quantized (not the float graph), within the measured tolerance
+
+
+def test_export_can_write_the_int8_model(tmp_path, exported):
+    import onnx
+
+    model, _ = exported
+    path = export_onnx(model, tmp_path / "int8.onnx", exporter="torchscript", quantize="int8")
+    ops = {node.op_type for node in onnx.load(path).graph.node}
+    assert "DynamicQuantizeLinear" in ops and "MatMulInteger" in ops
+    assert OnnxInpainter(path).quantized == "int8"
+    assert check_onnx(model, path) <= INT8_TOLERANCE
+
+
+def test_pipeline_from_onnx_int8_is_close_to_pytorch(exported):
+    model, path = exported
+    g = torch.Generator().manual_seed(1)
+    photo = (torch.rand(64, 80, 3, generator=g) * 255).to(torch.uint8).numpy()
+    hole = np.zeros((64, 80), bool)
+    hole[20:40, 30:55] = True
+    torch_pipe = InpaintPipeline(model, fixed_size=True)
+    int8_pipe = InpaintPipeline.from_onnx(path, quantize="int8")
+    expected = np.asarray(torch_pipe(photo, hole)).astype(int)
+    got = np.asarray(int8_pipe(photo, hole)).astype(int)
+    assert np.abs(got - expected).max() <= round(255 * INT8_TOLERANCE)
+    assert np.array_equal(got[~hole], photo[~hole])
+
+
+def test_unknown_quantization_is_an_inpnet_error(exported):
+    _, path = exported
+    with pytest.raises(InpNetError, match="unknown quantization"):
+        OnnxInpainter(path, quantize="int4")
 
 
 def test_export_restores_static_shapes_and_training_mode(tmp_path):

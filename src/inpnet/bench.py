@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,32 +27,53 @@ from inpnet.config import ModelConfig
 
 RATIOS = (0.0, 0.25, 0.5, 0.75, 0.9)
 TRAIN_RATIO = 0.5  # mask ratio of the timed training steps
-ONNX_RATIO = 0.5  # mask ratio of the batch-1 PyTorch / ONNX Runtime comparison
+ONNX_RATIOS = (0.0, 0.5, 0.75)  # mask ratios of the PyTorch / ONNX Runtime comparison (default run)
+REALTIME_SIZE = 256  # side of the real-time frame
+REALTIME_HOLE = (0.10, 0.30)  # hole fraction of the real-time frame
 VARIANT = "skip-recon"  # the InP-Net variant benchmarked (the full model: skips + fill stage)
 
 
 @dataclass
 class BenchOptions:
-    """What `run_bench` measures. image_size / patch_size None: the preset's."""
+    """What `run_bench` measures. image_size / patch_size None: the preset's. The defaults take about a
+    minute on 2 CPU cores; `full_options()` is the thorough run, `quick_options()` the test-sized one."""
 
+    mode: str = "default"  # recorded in the JSON: default, full, quick
     preset: str = "small"
     image_size: int | None = None
     patch_size: int | None = None
-    batch_size: int = 8
-    repeats: int = 5
+    batch_size: int = 4
+    repeats: int = 3
     warmup: int = 1
-    checkpoint: str | None = None  # ONNX comparison model; None: shipped weights, else a random preset model
+    checkpoint: str | None = None  # ONNX / real-time model; None: shipped weights, else a random preset model
     use_shipped: bool = True  # False: a random preset model when no checkpoint is given (quick runs)
     device: str = "auto"
     compile: bool = False  # torch.compile the InP-Net and MAE models for the inference timings
     ratios: tuple[float, ...] = RATIOS
     onnx: bool = True
+    onnx_ratios: tuple[float, ...] = ONNX_RATIOS
+    onnx_batches: tuple[int, ...] = (1, 8)
+    exporter: str = "auto"
+    realtime: bool = False  # end-to-end frames/s of InpaintPipeline on one frame (`bench_realtime`)
+    realtime_size: int = REALTIME_SIZE
+    realtime_frames: int = 20  # timed frames per path (after `warmup` frames)
+    clock: str = "wall"  # "cpu": 1 thread, the calling thread's CPU time (load-independent ratios)
 
 
 def quick_options(**overrides: Any) -> BenchOptions:
-    """Tiny settings (nano preset, 32 px, batch 2, 2 repeats) for tests and smoke runs."""
-    quick = BenchOptions(preset="nano", image_size=32, patch_size=8, batch_size=2, repeats=2, use_shipped=False)
+    """Tiny settings (nano preset, 32 px, batch 2, 2 repeats, a 64-px real-time frame) for tests."""
+    quick = BenchOptions(mode="quick", preset="nano", image_size=32, patch_size=8, batch_size=2, repeats=2,
+                         use_shipped=False, onnx_batches=(1, 2), exporter="torchscript", realtime_size=64,
+                         realtime_frames=3)
     return replace(quick, **overrides)
+
+
+def full_options(**overrides: Any) -> BenchOptions:
+    """The thorough run (issue 8's settings: batch 8, 5 repeats, every ratio in the ONNX section too) with
+    the real-time section."""
+    full = BenchOptions(mode="full", batch_size=8, repeats=5, onnx_ratios=RATIOS, realtime=True,
+                        realtime_frames=40)
+    return replace(full, **overrides)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,10 +95,15 @@ def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 1, device: torc
     return interleaved_ms({"fn": fn}, repeats, warmup, device)["fn"]
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+_clock = CLOCKS["wall"]  # run_bench sets it from BenchOptions.clock for the duration of a run
+
+
 def interleaved_ms(fns: dict[Any, Callable[[], Any]], repeats: int, warmup: int = 1,
                    device: torch.device | None = None) -> dict[Any, float]:
-    """Median wall time (ms) of each function, calling them in turn within each repeat (after `warmup`
-    rounds), so that a change of machine load falls on all of them rather than on one."""
+    """Median time (ms) of each function, calling them in turn within each repeat (after `warmup`
+    rounds), so that a change of machine load falls on all of them rather than on one. Wall time, or the
+    calling thread's CPU time during a `clock="cpu"` run (1 thread: what the load cannot stretch)."""
     cuda = device is not None and device.type == "cuda"
     for _ in range(warmup):
         for fn in fns.values():
@@ -86,11 +113,11 @@ def interleaved_ms(fns: dict[Any, Callable[[], Any]], repeats: int, warmup: int 
         for key, fn in fns.items():
             if cuda:
                 torch.cuda.synchronize(device)
-            start = time.perf_counter()
+            start = _clock()
             fn()
             if cuda:
                 torch.cuda.synchronize(device)
-            times[key].append((time.perf_counter() - start) * 1000.0)
+            times[key].append((_clock() - start) * 1000.0)
     return {key: statistics.median(values) for key, values in times.items()}
 
 
@@ -299,21 +326,100 @@ def onnx_model(opts: BenchOptions) -> tuple[nn.Module, str]:
     return build_model(config).eval(), f"random {config.variant}/{config.preset} {config.image_size[0]}px"
 
 
-def bench_onnx(model: nn.Module, opts: BenchOptions) -> dict[str, float]:
-    """Batch-1 latency on CPU: PyTorch eager against ONNX Runtime (same thread count) on the exported file,
-    timed in turn; batch-1 calls are cheap, so 4x `opts.repeats` of them."""
-    from inpnet.export import OnnxInpainter, export_onnx
+def export_timed(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str, Any]:
+    """Export `model` to `path` (what `inpnet export-onnx` does, with its check): seconds and max diff."""
+    from inpnet.export import OnnxInpainter, check_onnx, export_onnx
+
+    start = time.perf_counter()
+    export_onnx(model, path, exporter=opts.exporter)
+    seconds = time.perf_counter() - start
+    meta = OnnxInpainter(path).session.get_modelmeta().custom_metadata_map
+    return {"export_s": seconds, "exporter": meta.get("inpnet_exporter", "?"),
+            "max_diff_fp32": check_onnx(model, path, batch=3)}
+
+
+def onnx_runners(path: Path, threads: int) -> dict[str, Any]:
+    """The three ways to run an export: packed (cost falls with the ratio), padded (all L slots, the old
+    graph's cost), int8 (quantized on load)."""
+    from inpnet.export import OnnxInpainter
+
+    return {
+        "onnxruntime_ms": OnnxInpainter(path, threads=threads),
+        "onnxruntime_padded_ms": OnnxInpainter(path, threads=threads, full_length=True),
+        "onnxruntime_int8_ms": OnnxInpainter(path, threads=threads, quantize="int8"),
+    }
+
+
+def bench_onnx(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str, Any]:
+    """Latency on CPU against the ratio, per batch in `opts.onnx_batches`: PyTorch eager, ONNX Runtime on
+    the packed graph, the same graph fed all L slots (padded), and int8 — timed in turn within each repeat
+    (same thread count). Batch-1 calls are cheap, so 4x `opts.repeats` of them."""
+    from inpnet.export import max_diff
 
     model = model.cpu().eval()
     cfg = model.config
-    images = _images(cfg, 1, torch.device("cpu"))
-    mask = random_masks(cfg, 1, ONNX_RATIO)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = export_onnx(model, Path(tmp) / "model.onnx")
-        session = OnnxInpainter(path, threads=torch.get_num_threads())
-        with torch.inference_mode():
-            fns = {"pytorch_ms": lambda: model(images, mask), "onnxruntime_ms": lambda: session(images, mask)}
-            return interleaved_ms(fns, 4 * opts.repeats, opts.warmup)
+    threads = torch.get_num_threads()
+    start = time.perf_counter()
+    runners = onnx_runners(path, threads)
+    quantize_s = time.perf_counter() - start
+    rows = []
+    for batch in opts.onnx_batches:
+        images = _images(cfg, batch, torch.device("cpu"))
+        for ratio in opts.onnx_ratios:
+            mask = random_masks(cfg, batch, ratio)
+            with torch.inference_mode():
+                fns = {"pytorch_ms": lambda x=images, m=mask: model(x, m)}
+                fns.update({key: (lambda r=run, x=images, m=mask: r(x, m)) for key, run in runners.items()})
+                ms = interleaved_ms(fns, (4 if batch == 1 else 1) * opts.repeats, opts.warmup)
+            rows.append({"batch": batch, "ratio": ratio, "visible_tokens": cfg.num_patches - mask_count(cfg, mask),
+                         **ms})
+    return {"threads": threads, "quantize_s": quantize_s,
+            "max_diff_int8": max_diff(model, runners["onnxruntime_int8_ms"], batch=3), "latency": rows}
+
+
+def realtime_frame(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A (size, size, 3) uint8 photo (skimage's astronaut) and an (size, size) bool irregular hole covering
+    a fraction within REALTIME_HOLE: the first seed from `seed` on whose mask falls in that range."""
+    import cv2
+    from skimage import data
+
+    from inpnet.masks import irregular_pixel_mask
+
+    photo = cv2.resize(data.astronaut(), (size, size), interpolation=cv2.INTER_AREA)
+    lo, hi = REALTIME_HOLE
+    for s in range(seed, seed + 1000):
+        hole = irregular_pixel_mask(1, (size, size), "medium", torch.Generator().manual_seed(s))[0, 0].numpy() > 0.5
+        if lo <= hole.mean() <= hi:
+            return photo, hole
+    raise RuntimeError(f"no irregular mask with a hole fraction in {REALTIME_HOLE}")  # never on a sane size
+
+
+def bench_realtime(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str, Any]:
+    """End-to-end `InpaintPipeline` frames/s on one frame (photo in, PIL image out: pre-processing, the
+    model, resizing back, compositing), batch 1, for PyTorch eager, ONNX Runtime fp32 and int8, timed in
+    turn; with each path's largest pixel difference from the PyTorch output (uint8 levels)."""
+    from inpnet.predict import InpaintPipeline
+
+    threads = torch.get_num_threads()
+    photo, hole = realtime_frame(opts.realtime_size)
+    pipes = {
+        "pytorch": InpaintPipeline(model.cpu().eval()),
+        "onnxruntime_fp32": InpaintPipeline.from_onnx(path, threads=threads),
+        "onnxruntime_int8": InpaintPipeline.from_onnx(path, threads=threads, quantize="int8"),
+    }
+    outputs = {name: np.asarray(pipe(photo, hole), dtype=np.int16) for name, pipe in pipes.items()}
+    ms = interleaved_ms({name: (lambda p=pipe: p(photo, hole)) for name, pipe in pipes.items()},
+                        opts.realtime_frames, opts.warmup)
+    return {
+        "frame": [opts.realtime_size, opts.realtime_size],
+        "image": "skimage.data.astronaut",
+        "hole_fraction": float(hole.mean()),
+        "strategy": pipes["pytorch"].choose_strategy(hole),
+        "threads": threads,
+        "paths": [{"name": name, "ms": ms[name], "fps": 1000.0 / ms[name],
+                   "max_abs_diff_vs_pytorch": int(np.abs(outputs[name] - outputs["pytorch"]).max())}
+                  for name in pipes],
+    }
 
 
 def device_name(device: torch.device) -> str:
@@ -325,21 +431,45 @@ def device_name(device: torch.device) -> str:
 def run_bench(opts: BenchOptions, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every measurement, as the dict that `inpnet bench --json` writes:
 
-    {"device", "torch", "threads", "preset", "image_size",
+    {"mode", "clock": "wall"|"cpu", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds",
      "encoder": [{"ratio", "tokens", "latency_ms"}],
      "inference": [{"model": "inpnet"|"mae", "ratio", "batch", "latency_ms", "images_per_s"}],
-     "onnx": {"pytorch_ms", "onnxruntime_ms"} (None values with opts.onnx False),
+     "onnx": None | {"model", "image_size", "export_s", "exporter", "max_diff_fp32", "max_diff_int8",
+                     "quantize_s", "threads", "latency": [{"batch", "ratio", "visible_tokens", "pytorch_ms",
+                     "onnxruntime_ms", "onnxruntime_padded_ms", "onnxruntime_int8_ms"}]},
+     "realtime": None | {"frame", "image", "hole_fraction", "strategy", "threads",
+                         "paths": [{"name", "ms", "fps", "max_abs_diff_vs_pytorch"}]},
      "train": {"model", "images_per_s", "peak_mem_mb"}, "params": {...}, "gflops": {"encoder", "decoder"}}
     """
-    from inpnet.models import build_model
+    global _clock
 
     log = log or (lambda _msg: None)
+    started = time.perf_counter()
     device = resolve_device(opts.device)
+    threads = torch.get_num_threads()
+    if opts.clock == "cpu":  # everything on the calling thread, so that its CPU time is the whole cost
+        torch.set_num_threads(1)
+    _clock = CLOCKS[opts.clock]
+    try:
+        return _run_all(opts, device, log, started)
+    finally:
+        _clock = CLOCKS["wall"]
+        torch.set_num_threads(threads)
+
+
+def _run_all(opts: BenchOptions, device: torch.device, log: Callable[[str], None], started: float) -> dict[str, Any]:
+    import onnxruntime
+
+    from inpnet.models import build_model
+
     inp_cfg = model_config(opts, VARIANT)
     mae_cfg = model_config(opts, "mae")
     result: dict[str, Any] = {
+        "mode": opts.mode,
+        "clock": opts.clock,
         "device": device_name(device),
         "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
         "threads": torch.get_num_threads(),
         "preset": opts.preset,
         "image_size": inp_cfg.image_size[0] if inp_cfg.image_size[0] == inp_cfg.image_size[1]
@@ -358,22 +488,40 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] | None = None) -> d
     result["encoder"] = bench_encoder(inpnet, opts, device)
     log("InP-Net and MAE latency vs ratio ...")
     result["inference"] = bench_inference({"inpnet": inpnet, "mae": mae}, opts, device)
-    if opts.onnx:
-        model, what = onnx_model(opts)
-        log(f"ONNX Runtime vs PyTorch, batch 1 ({what}) ...")
-        result["onnx"] = bench_onnx(model, opts)
-    else:
-        result["onnx"] = {"pytorch_ms": None, "onnxruntime_ms": None}
-    order = ("device", "torch", "threads", "preset", "image_size", "encoder", "inference", "onnx", "train",
-             "params", "gflops")
+    result["onnx"] = result["realtime"] = None
+    if opts.onnx or opts.realtime:
+        result.update(_bench_deployment(opts, log))
+    result["seconds"] = time.perf_counter() - started
+    order = ("mode", "clock", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds", "encoder",
+             "inference", "onnx", "realtime", "train", "params", "gflops")
     return {key: result[key] for key in order}
+
+
+def _bench_deployment(opts: BenchOptions, log: Callable[[str], None]) -> dict[str, Any]:
+    """The ONNX section and / or the real-time section, sharing one export of the deployment model."""
+    model, what = onnx_model(opts)
+    model = model.cpu().eval()
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        log(f"ONNX export ({what}) ...")
+        export = export_timed(model, path, opts)
+        if opts.onnx:
+            log("ONNX Runtime vs PyTorch latency vs ratio ...")
+            size = model.config.image_size
+            out["onnx"] = {"model": what, "image_size": list(size), **export, **bench_onnx(model, path, opts)}
+        if opts.realtime:
+            log(f"real-time: pipeline frames/s on a {opts.realtime_size}-px frame ...")
+            out["realtime"] = bench_realtime(model, path, opts)
+    return out
 
 
 def format_table(result: dict[str, Any]) -> str:
     """The measurements as plain-text tables."""
     lines = [
-        f"device {result['device']} · torch {result['torch']} · threads {result['threads']} · "
-        f"preset {result['preset']} · image {result['image_size']}",
+        f"{result['mode']} run · {result['clock']} time · device {result['device']} · torch {result['torch']} · threads "
+        f"{result['threads']} · preset {result['preset']} · image {result['image_size']} · "
+        f"{result['seconds']:.0f} s",
         "",
         "encoder (InP-Net, visible tokens only)",
         f"{'ratio':>6} {'tokens':>7} {'ms':>10} {'vs ratio 0':>11}",
@@ -386,10 +534,7 @@ def format_table(result: dict[str, Any]) -> str:
     for row in result["inference"]:
         lines.append(f"{row['model']:>7} {row['ratio']:>6.2f} {row['batch']:>6d} {row['latency_ms']:>10.1f} "
                      f"{row['images_per_s']:>9.1f}")
-    onnx = result["onnx"]
-    if onnx.get("pytorch_ms") is not None:
-        lines += ["", f"batch 1 (ratio {ONNX_RATIO}): PyTorch {onnx['pytorch_ms']:.1f} ms · ONNX Runtime "
-                  f"{onnx['onnxruntime_ms']:.1f} ms · ratio {onnx['onnxruntime_ms'] / onnx['pytorch_ms']:.2f}"]
+    lines += _format_onnx(result["onnx"]) + _format_realtime(result["realtime"])
     train = result["train"]
     lines += [
         "",
@@ -401,3 +546,34 @@ def format_table(result: dict[str, Any]) -> str:
         f"({result['gflops']['decoder'] / max(result['gflops']['encoder'], 1e-12):.0%} of the encoder)",
     ]
     return "\n".join(lines)
+
+
+def _format_onnx(onnx: dict[str, Any] | None) -> list[str]:
+    if onnx is None:
+        return []
+    lines = [
+        "",
+        f"ONNX ({onnx['model']}): export {onnx['export_s']:.1f} s ({onnx['exporter']}), max |diff| vs PyTorch "
+        f"fp32 {onnx['max_diff_fp32']:.1e}, int8 {onnx['max_diff_int8']:.1e}; {onnx['threads']} threads",
+        f"{'batch':>5} {'ratio':>6} {'tokens':>7} {'PyTorch':>9} {'ORT':>9} {'padded':>9} {'int8':>9} "
+        f"{'ORT vs ratio 0':>15}",
+    ]
+    base = {row["batch"]: row["onnxruntime_ms"] for row in onnx["latency"] if row["ratio"] == 0.0}
+    for row in onnx["latency"]:
+        rel = row["onnxruntime_ms"] / base[row["batch"]] if row["batch"] in base else float("nan")
+        lines.append(f"{row['batch']:>5d} {row['ratio']:>6.2f} {row['visible_tokens']:>7d} {row['pytorch_ms']:>9.1f} "
+                     f"{row['onnxruntime_ms']:>9.1f} {row['onnxruntime_padded_ms']:>9.1f} "
+                     f"{row['onnxruntime_int8_ms']:>9.1f} {rel:>15.2f}")
+    return lines
+
+
+def _format_realtime(rt: dict[str, Any] | None) -> list[str]:
+    if rt is None:
+        return []
+    h, w = rt["frame"]
+    lines = ["", f"real time: InpaintPipeline on a {h}x{w} frame, {rt['hole_fraction']:.0%} hole "
+             f"({rt['strategy']}), batch 1, {rt['threads']} threads"]
+    for path in rt["paths"]:
+        lines.append(f"{path['name']:>17} {path['ms']:>8.1f} ms {path['fps']:>7.1f} frames/s "
+                     f"(max diff vs PyTorch {path['max_abs_diff_vs_pytorch']} levels)")
+    return lines

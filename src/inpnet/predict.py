@@ -225,8 +225,8 @@ def _resize_hole(hole: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def _to_tensor(arr: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]."""
-    return torch.from_numpy(np.array(arr, dtype=np.float32)).permute(2, 0, 1)[None] / 255.0
+    """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1] (one conversion, no intermediate copy)."""
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float().div_(255.0)
 
 
 def _to_uint8(t: torch.Tensor) -> np.ndarray:
@@ -278,13 +278,15 @@ class InpaintPipeline:
         return cls(load_model(path, which=which, device=device), device=device, **kwargs)
 
     @classmethod
-    def from_onnx(cls, path: str | os.PathLike, *, threads: int | None = None,
+    def from_onnx(cls, path: str | os.PathLike, *, threads: int | None = None, quantize: str | None = None,
                   **kwargs: Any) -> InpaintPipeline:
         """Run an ONNX export (`inpnet export-onnx`) with onnxruntime on the CPU; its config comes from the
-        file. The graph has a fixed input size, so every region is resized to exactly the model size."""
+        file. The graph has a fixed input size, so every region is resized to exactly the model size.
+        `quantize="int8"`: quantize a float file on loading (the real-time path; its quality cost is in
+        docs/benchmarks.md). `threads`: onnxruntime's intra-op threads (default: all cores)."""
         from inpnet.export import OnnxInpainter
 
-        return cls(OnnxInpainter(path, threads=threads), fixed_size=True, **kwargs)
+        return cls(OnnxInpainter(path, threads=threads, quantize=quantize), fixed_size=True, **kwargs)
 
     @property
     def config(self) -> Any:

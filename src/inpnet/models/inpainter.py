@@ -19,7 +19,7 @@ from inpnet.models.encoder import (
 from inpnet.models.inputs import check_inputs
 from inpnet.models.layers import FillBlock, init_vit_weights, key_padding_to_attn_mask
 from inpnet.models.output import InpaintOutput, composite
-from inpnet.models.prefill import harmonic_fill
+from inpnet.models.prefill import prefill
 
 
 class InpNet(nn.Module):
@@ -64,10 +64,7 @@ class InpNet(nn.Module):
     # ---- stages ---------------------------------------------------------------------------
     def prefilled(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B,3,H,W): hole pixels zeroed (never seen by the network), or replaced by the smooth prefill."""
-        known = images * (1.0 - mask)
-        if self.config.prefill == "harmonic":
-            return harmonic_fill(known, mask, self.config.prefill_sweeps)
-        return known
+        return prefill(images, mask, self.config.prefill, self.config.prefill_sweeps)
 
     def model_input(self, known: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Encoder input from the known (or prefilled) image; with 4 input channels the mask is appended."""
@@ -101,12 +98,19 @@ class InpNet(nn.Module):
     def forward(self, images: torch.Tensor, mask: torch.Tensor) -> InpaintOutput:
         cfg = self.config
         mask = check_inputs(images, mask, cfg.patch_size)
-        B, _, H, W = images.shape
-        h, w = H // cfg.patch_size, W // cfg.patch_size
         token_mask = pixel_to_token_mask(mask, cfg.patch_size, cfg.token_threshold)  # (B, L)
         known = self.prefilled(images, mask)  # (B, 3, H, W)
         tokens = self.embed(self.model_input(known, mask))  # (B, L, D)
-        enc = self.forward_encoder(tokens, token_mask)
+        packed = pack_visible(tokens, token_mask, full_length=self.static_shapes)
+        return self.forward_packed(images, mask, known, packed, token_mask)
+
+    def forward_packed(self, images: torch.Tensor, mask: torch.Tensor, known: torch.Tensor,
+                       packed: VisibleTokens, token_mask: torch.Tensor | None = None) -> InpaintOutput:
+        """Everything after the prefill and the packing of the visible tokens `packed` (B, N, D): encoder,
+        fill stage, decoder, composite. No shape here depends on the data (the ONNX graph is this part)."""
+        cfg = self.config
+        h, w = images.shape[2] // cfg.patch_size, images.shape[3] // cfg.patch_size
+        enc = self.encoder(packed)
         pos = resample_pos_embed(self.pos_embed, cfg.grid_size, (h, w))
         grid = self.forward_fill(enc.visible, pos)  # (B, L, D)
         zeros = torch.zeros_like(grid)

@@ -62,3 +62,14 @@ def harmonic_fill(
             up = F.interpolate(colour, size=x.shape[-2:], mode="bilinear", align_corners=False)
             colour = _relax(x, coverage, x + (1.0 - coverage) * up, sweeps_per_level)
     return colour.to(dtype)
+
+
+def prefill(images: torch.Tensor, mask: torch.Tensor, kind: str = "harmonic",
+            sweeps_per_level: int = DEFAULT_SWEEPS) -> torch.Tensor:
+    """What an InP-Net model sees: images (B,C,H,W) with the hole (mask (B,1,H,W), 1 = hole) zeroed
+    (`kind` "none") or filled by `harmonic_fill` ("harmonic"). Parameter-free, so an ONNX graph takes its
+    result as an input and both runtimes share this code."""
+    known = images * (1.0 - mask)
+    if kind == "harmonic":
+        return harmonic_fill(known, mask, sweeps_per_level)
+    return known
