@@ -25,6 +25,7 @@ NONE, RAW, MODEL = 0, 1, 2
 CONSISTENCY_SCALE = 0.01  # forward-backward check: |f + b(q)|^2 <= scale * (|f|^2 + |b|^2) + slack
 CONSISTENCY_SLACK = 0.5  # px^2 (Sundaram et al., ECCV 2010)
 CAMERA_TOLERANCE = 2.0  # px: a traced position this close to the camera's motion is snapped onto it
+PIXEL_SNAP = 0.05  # px
 _REMAP_COLS = 1024  # cv2.remap takes maps shorter than 32767 pixels a side: points go in rows of this
 
 
@@ -203,9 +204,17 @@ def sample(sources: Sources, images: Mapping[int, np.ndarray]) -> np.ndarray:
     return out
 
 
+def _snap_to_pixels(v: np.ndarray) -> np.ndarray:
+    """Positions within PIXEL_SNAP of a pixel centre are read at that centre: an integer motion estimated
+    a hundredth of a pixel off then copies the pixel exactly instead of resampling it."""
+    nearest = np.rint(v)
+    return np.where(np.abs(v - nearest) <= PIXEL_SNAP, nearest, v).astype(np.float32)
+
+
 def _remap_points(image: np.ndarray, x: np.ndarray, y: np.ndarray, bilinear: bool = False) -> np.ndarray:
     """(H, W, 3) image sampled bicubically (or bilinearly) at n points -> (n, 3)."""
     n = len(x)
+    x, y = _snap_to_pixels(x), _snap_to_pixels(y)
     rows = -(-n // _REMAP_COLS)
     map_x = np.zeros(rows * _REMAP_COLS, np.float32)
     map_y = np.zeros(rows * _REMAP_COLS, np.float32)
