@@ -3,9 +3,9 @@
 The flow is computed on a crop around the holes of both frames (`Roi`), on frames whose hole was first
 filled smoothly (so a static logo does not pin the flow to zero). Inside the hole (grown by
 `FLOW_HOLE_GROW` pixels, where the masked content still leaks into DIS's patches) it is replaced by a
-completion: the camera's motion - a similarity transform fitted (RANSAC) to corners tracked around the hole with
-pyramidal Lucas-Kanade - plus a smooth (harmonic) completion of what it does not explain (a moving
-object's own motion). Per-step flow errors add up along the chains of frames that propagation follows,
+completion: the camera's motion - a similarity transform fitted (RANSAC) to corners tracked around the
+hole with pyramidal Lucas-Kanade - or, when no camera motion explains the scene, a smooth (harmonic)
+completion of the flow around the hole. Per-step flow errors add up along the chains of frames that propagation follows,
 so the fit matters: on a pan over smooth content DIS alone is off by 0.2-0.4 px per frame.
 
 `smooth_fill` is the coarse-to-fine Laplace solve of `inpnet.models.prefill.harmonic_fill` written with
@@ -184,16 +184,20 @@ def motion_flow(homography: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def complete_flow(flow: np.ndarray, hole: np.ndarray, motion: np.ndarray | None) -> np.ndarray:
-    """(h, w, 2) flow with unreliable values in the (grown) hole (h, w) bool -> completed flow: the
-    camera's motion (h, w, 2) or None, plus a smooth completion of what it does not explain; vectors
-    within SNAP_TOLERANCE of the camera's motion are snapped to it (DIS's error, not a moving object)."""
+    """(h, w, 2) flow with unreliable values in the (grown) hole (h, w) bool -> completed flow.
+
+    With the camera's motion (h, w, 2): the hole follows it, and so do the known vectors within
+    SNAP_TOLERANCE of it (DIS's error, not a moving object); the other known vectors (a moving object)
+    keep DIS's flow. The DIS flow around a hole that moves (a masked walking person) is dragged along
+    by the hole itself, so completing it into the hole would carry that motion in. Without a camera
+    motion: a smooth (harmonic) completion of the DIS flow around the hole."""
     if hole.all():
         return np.zeros_like(flow) if motion is None else motion
     if motion is None:
         return smooth_fill(flow, hole)
     rest = flow - motion
-    rest[~hole & ((rest**2).sum(axis=-1) <= SNAP_TOLERANCE**2)] = 0.0
-    return motion + smooth_fill(rest, hole)
+    rest[hole | ((rest**2).sum(axis=-1) <= SNAP_TOLERANCE**2)] = 0.0
+    return motion + rest
 
 
 class FlowEstimator:
