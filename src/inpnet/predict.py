@@ -418,6 +418,16 @@ class InpaintPipeline:
         with torch.inference_mode():
             return self.model(images.to(self.device), mask.to(self.device))
 
+    def inpaint_video(self, frames: Any, masks: Any, **options: Any) -> Any:
+        """Fill a video's hole in every frame, streamed: frames (iterable of (H, W, 3) uint8) and masks
+        (one (H, W) mask for all frames, or an iterable of them; nonzero = hole) -> an iterator of
+        (H, W, 3) uint8 frames. Real pixels seen in other frames are copied along the optical flow; this
+        pipeline fills only what no frame shows (`inpnet.video`; `options` -> `VideoOptions`)."""
+        from inpnet.video.pipeline import VideoOptions, inpaint_frames, iter_holes
+
+        return inpaint_frames(frames, iter_holes(masks), lambda image, hole: np.asarray(self(image, hole)),
+                              VideoOptions(**options))
+
 
 def _texture_strength(texture: float | None) -> float:
     """The texture step's strength: None -> 1.0 where PatchMatch loads, else 0; a number in [0, 1] as given

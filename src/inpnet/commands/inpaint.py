@@ -3,10 +3,15 @@
     inpnet inpaint --image photo.jpg --mask hole.png -o out.png
     inpnet inpaint --image photos/ --mask masks/ -o filled/          # masks paired by file stem
     inpnet inpaint --image photos/ -o restored/ --restore            # ratio 0: no mask
+    inpnet inpaint --video in.mp4 --mask logo.png -o out.mp4          # a video (or a folder of frames)
 
 Folder mode writes `<OUT>/<relative path>.png` (PNG: lossless, so the pixels outside the hole stay exact).
 A bad file is reported on stderr (one line) and skipped; the exit code is 1 if any file failed, 0 otherwise.
 An input file is never overwritten, nor an existing output without --overwrite.
+
+Video mode (`--video FILE|FRAME_DIR`, see `inpnet.video`): the mask is one image for every frame, a folder
+of per-frame masks, or a mask video; the output (a video file, or a folder of PNG frames) keeps the frame
+size, rate, count and audio track; it is written to a temporary name and moved into place at the end.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ OUTPUT_SUFFIX = ".png"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="CKPT",
                    help="run directory, weights folder or .onnx export (default: shipped weights)")
-    p.add_argument("--image", required=True, metavar="FILE|DIR", help="an image, or a folder of images")
+    p.add_argument("--image", metavar="FILE|DIR", help="an image, or a folder of images")
+    p.add_argument("--video", metavar="FILE|DIR",
+                   help="a video file, or a folder of frames: fill the hole in every frame (instead of --image)")
     p.add_argument("--mask", metavar="FILE|DIR",
-                   help="mask image (nonzero = hole) or a folder of masks paired by stem; not with --restore")
+                   help="mask image (nonzero = hole) or a folder of masks paired by stem; not with --restore. "
+                        "With --video: one image, a folder of per-frame masks or a mask video")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one image) or folder")
     p.add_argument("--restore", action="store_true", help="ratio-0 restoration: reconstruct the whole image")
     p.add_argument("--strategy", choices=["auto", "crop", "resize"], default="auto",
@@ -40,6 +48,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar in folder mode")
+    p.add_argument("--fps", type=float, metavar="RATE", help="--video: frame rate of a frame folder (default 25)")
+
+
+def _run_video(args: argparse.Namespace) -> int:
+    """`--video`: one video (file or frame folder) -> one output video (file or frame folder)."""
+    from inpnet.predict import load_pipeline
+    from inpnet.video import inpaint_video_file
+    from inpnet.video.io import check_output
+
+    if args.image:
+        raise InpNetError("pass --image or --video, not both")
+    if args.restore:
+        raise InpNetError("--restore works on images only; video mode needs --mask")
+    if not args.mask:
+        raise InpNetError("--mask is required with --video (an image, a folder of masks or a mask video)")
+    if args.fps is not None and args.fps <= 0:
+        raise InpNetError(f"--fps must be positive, got {args.fps}")
+    check_output(Path(args.output), [Path(args.video), Path(args.mask)], args.overwrite)
+    pipe = load_pipeline(args.checkpoint, args.device)
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        out = inpaint_video_file(args.video, args.mask, args.output, pipe, overwrite=args.overwrite,
+                                 fps=args.fps, progress=not args.no_progress)
+    for note in notes:
+        print(f"inpnet inpaint: note: {note.message}", file=sys.stderr)
+    print(out)
+    return 0
 
 
 def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]], bool]:
@@ -95,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
     from inpnet.imageio import save_image
     from inpnet.predict import load_pipeline
 
+    if args.video:
+        return _run_video(args)
+    if not args.image:
+        raise InpNetError("--image (or --video) is required")
     jobs, folder_mode = _jobs(args)
     if args.dilate < 0:
         raise InpNetError(f"--dilate must be >= 0, got {args.dilate}")

@@ -1,0 +1,323 @@
+"""Video and frame-folder I/O through PyAV (its wheels carry FFmpeg: no system ffmpeg needed).
+
+Readers stream frames as (H, W, 3) uint8 RGB arrays; writers write to a temporary file (or folder) beside
+the target and move it into place only when every frame is written, so a failure leaves nothing
+half-written. Every decoding problem becomes one `InpNetError` line naming the file.
+
+    source = open_video("in.mp4")          # or a folder of PNG/JPEG frames
+    masks = open_masks("mask.png", source)  # one image for all frames, a folder, or a mask video
+    with open_writer("out.mp4", source) as out:
+        for frame in frames: out.write(frame)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import warnings
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from inpnet.errors import InpNetError
+from inpnet.imageio import IMAGE_EXTENSIONS, list_images, load_mask, open_image
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
+DEFAULT_FOLDER_FPS = Fraction(25)
+MASK_VIDEO_THRESHOLD = 127  # a lossy mask video: a pixel is a hole above mid-grey, not at any nonzero value
+_ENCODERS = {".webm": "libvpx-vp9", ".gif": "gif"}  # anything else: H.264 (CRF 18)
+
+
+def _natural_key(path: Path) -> list[Any]:
+    """'frame2.png' < 'frame10.png': numbers in the name compare as numbers."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
+
+
+def is_video_file(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+# ---- reading -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class VideoSource:
+    """A stream of frames and what a writer needs to reproduce it (size, rate, audio).
+
+    `frames()` may be iterated once. `n_frames` is the declared count (None when the container does not
+    say). `audio_packets` collects the audio packets demuxed so far (a video file's audio, to be remuxed).
+    """
+
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    n_frames: int | None
+    is_folder: bool
+    audio_stream: Any = None  # the input's audio stream (PyAV), or None
+    audio_packets: deque = field(default_factory=deque)
+    _files: list[Path] = field(default_factory=list)
+    _container: Any = None
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """(H, W, 3) uint8 RGB frames, in order."""
+        if self.is_folder:
+            return (np.asarray(open_image(f)) for f in self._files)
+        return self._decode()
+
+    def _decode(self) -> Iterator[np.ndarray]:
+        import av
+
+        container, video = self._container, self._container.streams.video[0]
+        streams = [video] + ([self.audio_stream] if self.audio_stream is not None else [])
+        count = 0
+        try:
+            for packet in container.demux(*streams):
+                if packet.stream.type == "audio":
+                    if packet.dts is not None:
+                        self.audio_packets.append(packet)
+                    continue
+                for frame in packet.decode():
+                    count += 1
+                    yield frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as exc:
+            raise InpNetError(f"cannot read video {self.path}: truncated or corrupt after {count} frames "
+                              f"({exc.strerror or exc})") from None
+        finally:
+            container.close()
+        if count == 0:
+            raise InpNetError(f"cannot read video {self.path}: it has no frames")
+        if self.n_frames and count < self.n_frames:
+            raise InpNetError(f"cannot read video {self.path}: truncated, decoded {count} of "
+                              f"{self.n_frames} frames")
+
+
+def _open_folder(path: Path, fps: Fraction) -> VideoSource:
+    try:
+        files = sorted(list_images(path, recursive=False), key=_natural_key)
+    except InpNetError:
+        raise InpNetError(f"cannot read video {path}: the folder holds no frames "
+                          f"({', '.join(IMAGE_EXTENSIONS)})") from None
+    width, height = open_image(files[0]).size
+    return VideoSource(path, width, height, fps, len(files), True, _files=files)
+
+
+def _open_file(path: Path) -> VideoSource:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InpNetError(f"cannot read video {path}: not a video, or truncated or corrupt ({reason})") from None
+    if not container.streams.video:
+        container.close()
+        raise InpNetError(f"cannot read video {path}: it has no video stream")
+    video = container.streams.video[0]
+    video.thread_type = "AUTO"
+    ctx = video.codec_context
+    if not ctx.width or not ctx.height:
+        container.close()
+        raise InpNetError(f"cannot read video {path}: no frame size (truncated or corrupt)")
+    fps = video.average_rate or video.guessed_rate or DEFAULT_FOLDER_FPS
+    audio = container.streams.audio[0] if container.streams.audio else None
+    return VideoSource(path, ctx.width, ctx.height, Fraction(fps), video.frames or None, False,
+                       audio_stream=audio, _container=container)
+
+
+def open_video(path: str | os.PathLike, *, fps: float | None = None) -> VideoSource:
+    """A video file or a folder of frames (sorted by name, numbers compared as numbers).
+
+    `fps`: the frame rate of a frame folder (default 25); a video file keeps its own."""
+    path = Path(path)
+    if not path.exists():
+        raise InpNetError(f"--video {path} does not exist")
+    if path.is_dir():
+        return _open_folder(path, Fraction(fps).limit_denominator(1001) if fps else DEFAULT_FOLDER_FPS)
+    return _open_file(path)
+
+
+# ---- masks -------------------------------------------------------------------------------------------
+
+
+def _mask_video_frames(path: Path) -> tuple[Iterator[np.ndarray], int | None]:
+    source = _open_file(path)
+    source.audio_stream = None
+    holes = (frame.max(axis=2) > MASK_VIDEO_THRESHOLD for frame in source.frames())
+    return holes, source.n_frames
+
+
+def _fit(hole: np.ndarray, width: int, height: int, name: str, warned: list[bool]) -> np.ndarray:
+    """Resize a hole of another size to the frame size (nearest), warning once."""
+    if hole.shape == (height, width):
+        return hole
+    if not warned:
+        warnings.warn(f"mask {name} is {hole.shape[1]}x{hole.shape[0]}, resized to the video's "
+                      f"{width}x{height} (nearest)", stacklevel=2)
+        warned.append(True)
+    return np.asarray(Image.fromarray(hole).resize((width, height), Image.Resampling.NEAREST))
+
+
+def open_masks(path: str | os.PathLike, source: VideoSource) -> Iterator[np.ndarray]:
+    """(H, W) bool holes (True = fill), one per frame of `source`: one image for every frame, a folder of
+    masks paired by frame index (sorted like the frames), or a mask video. Fewer masks than frames is an
+    error (raised up front when both counts are known, else when the masks run out)."""
+    path = Path(path)
+    if not path.exists():
+        raise InpNetError(f"--mask {path} does not exist")
+    warned: list[bool] = []
+    if path.is_file() and not is_video_file(path):
+        hole = _fit(load_mask(path)[0].numpy() > 0.5, source.width, source.height, str(path), warned)
+        return _repeat(hole)
+    if path.is_dir():
+        files = sorted(list_images(path, recursive=False), key=_natural_key)
+        count: int | None = len(files)
+        holes: Iterator[np.ndarray] = (load_mask(f)[0].numpy() > 0.5 for f in files)
+    else:
+        holes, count = _mask_video_frames(path)
+    if count is not None and source.n_frames is not None and count < source.n_frames:
+        raise InpNetError(f"--mask {path} has {count} frames but the video has {source.n_frames}")
+    return _per_frame(holes, path, source, warned)
+
+
+def _repeat(hole: np.ndarray) -> Iterator[np.ndarray]:
+    while True:
+        yield hole
+
+
+def _per_frame(holes: Iterator[np.ndarray], path: Path, source: VideoSource,
+               warned: list[bool]) -> Iterator[np.ndarray]:
+    count = 0
+    for hole in holes:
+        count += 1
+        yield _fit(hole, source.width, source.height, str(path), warned)
+    raise InpNetError(f"--mask {path} has only {count} frames: fewer than the video")
+
+
+# ---- writing -----------------------------------------------------------------------------------------
+
+
+def _temp_beside(target: Path, suffix: str = "") -> Path:
+    return target.with_name(f".{target.stem}.tmp{os.getpid()}{suffix or target.suffix}")
+
+
+def check_output(target: Path, inputs: list[Path], overwrite: bool) -> None:
+    """Refuse an output that is an input, lies under a file, or exists without `overwrite`."""
+    resolved = target.resolve()
+    if any(resolved == p.resolve() for p in inputs):
+        raise InpNetError(f"refusing to write {target}: it is an input")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InpNetError(f"cannot write {target}: {parent} is a file, not a folder")
+            break
+    if target.exists() and not overwrite:
+        raise InpNetError(f"{target} exists; pass --overwrite to replace it")
+
+
+class FolderWriter:
+    """PNG frames `frame_000000.png`... into a temporary folder, renamed to `target` on `close()`."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.tmp = _temp_beside(target, ".d")
+        self.count = 0
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+
+    def write(self, frame: np.ndarray) -> None:
+        Image.fromarray(frame).save(self.tmp / f"frame_{self.count:06d}.png", compress_level=1)
+        self.count += 1
+
+    def close(self) -> None:
+        old = _temp_beside(self.target, ".old")
+        if self.target.exists():
+            os.replace(self.target, old) if self.target.is_dir() else self.target.rename(old)
+        os.replace(self.tmp, self.target)
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class VideoFileWriter:
+    """Encode frames (H.264, CRF 18; VP9 for .webm) at the source's size and rate, remux its audio
+    packets as they arrive; the file is written to a temporary name and renamed on `close()`."""
+
+    def __init__(self, target: Path, source: VideoSource, crf: int = 18) -> None:
+        import av
+
+        self.target, self.source = target, source
+        self.tmp = _temp_beside(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.container = av.open(str(self.tmp), mode="w")
+        codec = _ENCODERS.get(target.suffix.lower(), "libx264")
+        self.stream = self.container.add_stream(codec, rate=source.fps)
+        self.stream.width, self.stream.height = source.width, source.height
+        even = source.width % 2 == 0 and source.height % 2 == 0
+        if codec == "gif":
+            self.stream.pix_fmt = "rgb8"
+        else:
+            self.stream.pix_fmt = "yuv420p" if even else "yuv444p"
+            self.stream.options = {"crf": str(crf)}
+        self.audio = self._audio_stream()
+        self.count = 0
+
+    def _audio_stream(self) -> Any:
+        if self.source.audio_stream is None:
+            return None
+        try:
+            return self.container.add_stream_from_template(self.source.audio_stream)
+        except Exception as exc:  # PyAV raises several types for an unsupported codec/container pairing
+            warnings.warn(f"audio track dropped: {self.source.audio_stream.codec_context.name} audio "
+                          f"cannot go into {self.target.suffix} ({exc})", stacklevel=2)
+            return None
+
+    def _mux_audio(self) -> None:
+        packets = self.source.audio_packets
+        while packets:
+            packet = packets.popleft()
+            if self.audio is not None:
+                packet.stream = self.audio
+                self.container.mux(packet)
+
+    def write(self, frame: np.ndarray) -> None:
+        import av
+
+        self._mux_audio()
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        self.container.mux(self.stream.encode(video_frame))
+        self.count += 1
+
+    def close(self) -> None:
+        self.container.mux(self.stream.encode(None))  # flush the encoder
+        self._mux_audio()
+        self.container.close()
+        os.replace(self.tmp, self.target)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):  # the file is being discarded: a close error changes nothing
+            self.container.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def open_writer(target: str | os.PathLike, source: VideoSource) -> FolderWriter | VideoFileWriter:
+    """A writer for a video file (by suffix) or, for a path without a video suffix, a frame folder."""
+    target = Path(target)
+    if is_video_file(target):
+        return VideoFileWriter(target, source)
+    if target.suffix.lower() in IMAGE_EXTENSIONS:
+        raise InpNetError(f"-o {target}: a video goes to a video file ({', '.join(VIDEO_EXTENSIONS)}) "
+                          "or a folder of frames, not one image")
+    return FolderWriter(target)

@@ -1,0 +1,270 @@
+"""Video inpainting (`inpnet.video`, `inpnet inpaint --video`) on tiny synthetic videos made here."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from inpnet.checkpoint import save_model
+from inpnet.cli import main
+from inpnet.models import build_model
+from inpnet.predict import InpaintPipeline
+from inpnet.video import VideoOptions, inpaint_frames
+
+H, W, N = 48, 64, 6
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    return save_model(build_model("skip-recon", preset="nano"), tmp_path_factory.mktemp("ck") / "nano").parent
+
+
+def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth random colour texture (h, w, 3) uint8: trackable, unlike white noise after H.264."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (h // 4 + 1, w // 4 + 1, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(small).resize((w + 4, h + 4), Image.Resampling.BICUBIC))[:h, :w]
+
+
+def panning_frames(n: int = N, h: int = H, w: int = W, step: int = 2) -> list[np.ndarray]:
+    """n frames of a window moving `step` pixels right per frame over a larger texture."""
+    big = texture(h, w + step * n, seed=1)
+    return [np.ascontiguousarray(big[:, step * t : step * t + w]) for t in range(n)]
+
+
+def box_hole(h: int = H, w: int = W) -> np.ndarray:
+    hole = np.zeros((h, w), bool)
+    hole[16:28, 24:36] = True
+    return hole
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 12, audio: bool = False) -> None:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        sound = out.add_stream("aac", rate=8000) if audio else None
+        for frame in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode(None))
+        if sound is not None:
+            samples = np.zeros((1, 8000 * len(frames) // fps), np.float32)
+            for start in range(0, samples.shape[1], 1024):
+                chunk = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts = 8000, start
+                out.mux(sound.encode(chunk))
+            out.mux(sound.encode(None))
+
+
+def write_frames(folder: Path, frames: list[np.ndarray]) -> None:
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"f{i}.png")
+
+
+def write_mask(path: Path, hole: np.ndarray) -> Path:
+    Image.fromarray(hole).save(path)
+    return path
+
+
+def read_video(path: Path) -> tuple[list[np.ndarray], Fraction, int]:
+    """frames, frame rate, number of audio streams."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        return frames, stream.average_rate, len(container.streams.audio)
+
+
+def run_cli(*args) -> int:
+    return main(["inpaint", *[str(a) for a in args]])
+
+
+def paint(colour: tuple[int, int, int]):
+    """A stand-in for the image model: paints the hole one colour (so its pixels are recognisable)."""
+    def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        out = image.copy()
+        out[hole] = colour
+        return out
+    return fill
+
+
+# ---- what is kept --------------------------------------------------------------------------------------
+
+
+def test_frame_folder_keeps_count_size_and_every_pixel_outside_the_hole(ckpt, tmp_path):
+    frames = panning_frames()
+    write_frames(tmp_path / "in", frames)
+    hole = box_hole()
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", hole),
+                 "-o", tmp_path / "out", "--no-progress")
+    outs = sorted((tmp_path / "out").iterdir())
+    assert rc == 0
+    assert len(outs) == N
+    for frame, path in zip(frames, outs):
+        out = np.asarray(Image.open(path))
+        assert out.shape == frame.shape
+        assert np.array_equal(out[~hole], frame[~hole])
+        assert not np.array_equal(out[hole], frame[hole] * 0)  # the hole was filled, not blanked
+
+
+def test_video_file_keeps_frame_count_size_rate_and_audio(ckpt, tmp_path):
+    write_video(tmp_path / "in.mp4", panning_frames(), fps=12, audio=True)
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in.mp4",
+                 "--mask", write_mask(tmp_path / "m.png", box_hole()), "-o", tmp_path / "out.mp4", "--no-progress")
+    frames, fps, audio_streams = read_video(tmp_path / "out.mp4")
+    assert rc == 0
+    assert len(frames) == N
+    assert frames[0].shape == (H, W, 3)
+    assert fps == 12
+    assert audio_streams == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_mask_folder_and_mask_video_pair_masks_with_frames_by_index(ckpt, tmp_path):
+    frames = panning_frames()
+    holes = [np.roll(box_hole(), 3 * t, axis=1) for t in range(N)]  # a moving hole
+    (tmp_path / "masks").mkdir()
+    for t, hole in enumerate(holes):
+        write_mask(tmp_path / "masks" / f"m{t}.png", hole)
+    write_frames(tmp_path / "in", frames)
+    assert run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", tmp_path / "masks",
+                   "-o", tmp_path / "out", "--no-progress") == 0
+    for t, path in enumerate(sorted((tmp_path / "out").iterdir())):
+        out = np.asarray(Image.open(path))
+        assert np.array_equal(out[~holes[t]], frames[t][~holes[t]])
+    write_video(tmp_path / "masks.mp4", [np.repeat(h[..., None] * 255, 3, 2).astype(np.uint8) for h in holes])
+    assert run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", tmp_path / "masks.mp4",
+                   "-o", tmp_path / "out2", "--no-progress") == 0
+    assert len(list((tmp_path / "out2").iterdir())) == N
+
+
+def test_python_api_streams_frames_through_the_pipeline(ckpt):
+    pipe = InpaintPipeline.from_pretrained(ckpt)
+    frames = panning_frames()
+    outs = pipe.inpaint_video(iter(frames), box_hole())
+    assert not isinstance(outs, list)  # an iterator: frames come out as they are done
+    outs = list(outs)
+    assert len(outs) == N and all(o.shape == (H, W, 3) for o in outs)
+
+
+# ---- propagation --------------------------------------------------------------------------------------
+
+
+def test_propagation_copies_a_pixel_revealed_in_another_frame_exactly():
+    frames = panning_frames(n=12, h=96, w=128, step=2)  # pure translation: content moves 2 px left per frame
+    hole = box_hole(96, 128)
+    options = VideoOptions(past=8, chunk=4, lookahead=8)
+    outs = list(inpaint_frames(frames, [hole] * 12, paint((255, 0, 255)), options))
+    assert np.array_equal(np.stack(outs)[:, ~hole], np.stack(frames)[:, ~hole])
+    # texture column c is at column c - 2t in frame t: pixel (20, 25) of frame 6 shows column 37, which
+    # frames 1-5 hide too (columns 35..27, in the hole) and frame 0 shows (column 37, outside the hole)
+    y, x, t = 20, 25, 6
+    assert hole[y, x] and not hole[y, x + 2 * t]
+    assert np.array_equal(outs[t][y, x], frames[0][y, x + 2 * t])
+    assert not np.array_equal(outs[t][y, x], [255, 0, 255])
+
+
+def test_what_no_frame_shows_is_filled_by_the_model_once_and_carried():
+    frame = texture(H, W)
+    calls = []
+
+    def fill(image, hole):
+        calls.append(int(hole.sum()))
+        return paint((10, 200, 30))(image, hole)
+
+    outs = list(inpaint_frames([frame] * 8, [box_hole()] * 8, fill))  # a static shot: nothing revealed
+    assert calls == [int(box_hole().sum())]  # one keyframe, the whole hole
+    for out in outs:
+        assert np.array_equal(out[box_hole()], np.tile([10, 200, 30], (int(box_hole().sum()), 1)))
+
+
+# ---- bad input: one line each, nothing written, the input untouched -----------------------------------
+
+
+def assert_failed_cleanly(capsys, tmp_path: Path, rc: int, expected: str, out: Path) -> None:
+    err = capsys.readouterr().err.strip()
+    assert rc != 0
+    assert expected in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists() or out.is_file()
+    assert [p.name for p in tmp_path.rglob(".*tmp*")] == []
+
+
+def test_unreadable_video_is_one_line(ckpt, tmp_path, capsys):
+    (tmp_path / "bad.mp4").write_bytes(b"this is not a video at all")
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "bad.mp4",
+                 "--mask", write_mask(tmp_path / "m.png", box_hole()), "-o", tmp_path / "out.mp4")
+    assert_failed_cleanly(capsys, tmp_path, rc, "cannot read video", tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_truncated_video_writes_nothing_and_leaves_the_input_alone(ckpt, tmp_path, capsys):
+    write_video(tmp_path / "in.mp4", panning_frames(n=24))
+    data = (tmp_path / "in.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "cut.mp4",
+                 "--mask", write_mask(tmp_path / "m.png", box_hole()), "-o", tmp_path / "out.mp4", "--no-progress")
+    assert_failed_cleanly(capsys, tmp_path, rc, "cannot read video", tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+    assert (tmp_path / "cut.mp4").read_bytes() == data[: len(data) // 2]
+
+
+def test_mask_of_another_size_is_resized_with_a_note(ckpt, tmp_path, capsys):
+    write_frames(tmp_path / "in", panning_frames())
+    small = np.zeros((24, 32), bool)
+    small[8:14, 12:18] = True
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", small),
+                 "-o", tmp_path / "out", "--no-progress")
+    assert rc == 0
+    assert "resized" in capsys.readouterr().err
+    assert len(list((tmp_path / "out").iterdir())) == N
+
+
+@pytest.mark.parametrize("kind", ["folder", "video"])
+def test_masks_with_fewer_frames_than_the_video_are_refused(ckpt, tmp_path, capsys, kind):
+    write_frames(tmp_path / "in", panning_frames())
+    if kind == "folder":
+        (tmp_path / "masks").mkdir()
+        for t in range(N - 2):
+            write_mask(tmp_path / "masks" / f"m{t}.png", box_hole())
+        mask = tmp_path / "masks"
+    else:
+        mask = tmp_path / "masks.mp4"
+        write_video(mask, [np.full((H, W, 3), 255, np.uint8)] * (N - 2))
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", mask, "-o", tmp_path / "out")
+    assert_failed_cleanly(capsys, tmp_path, rc, "frames", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_zero_frames_is_one_line(ckpt, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "empty",
+                 "--mask", write_mask(tmp_path / "m.png", box_hole()), "-o", tmp_path / "out")
+    assert_failed_cleanly(capsys, tmp_path, rc, "no frames", tmp_path / "out")
+
+
+def test_output_under_a_file_is_refused(ckpt, tmp_path, capsys):
+    write_frames(tmp_path / "in", panning_frames())
+    (tmp_path / "afile").write_text("x")
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in",
+                 "--mask", write_mask(tmp_path / "m.png", box_hole()), "-o", tmp_path / "afile" / "out.mp4")
+    assert_failed_cleanly(capsys, tmp_path, rc, "is a file", tmp_path / "afile")
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_existing_output_needs_overwrite(ckpt, tmp_path, capsys):
+    write_frames(tmp_path / "in", panning_frames())
+    (tmp_path / "out.mp4").write_bytes(b"keep me")
+    args = ["--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", box_hole()),
+            "-o", tmp_path / "out.mp4", "--no-progress"]
+    rc = run_cli(*args)
+    assert_failed_cleanly(capsys, tmp_path, rc, "--overwrite", tmp_path / "out.mp4")
+    assert (tmp_path / "out.mp4").read_bytes() == b"keep me"
+    assert run_cli(*args, "--overwrite") == 0
+    assert len(read_video(tmp_path / "out.mp4")[0]) == N
