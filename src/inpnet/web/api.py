@@ -54,26 +54,28 @@ def add_gradio_endpoints(runner: WebInpainter) -> None:
     """Register `/inpaint` and `/restore` in the Blocks being built (hidden components: no page widgets)."""
     import gradio as gr
 
-    def as_gradio_error(fn: Any) -> Any:
-        def call(*args: Any) -> str:
-            try:
-                return str(fn(runner, *args))
-            except InpNetError as exc:
-                raise gr.Error(_one_line(exc), print_exception=False) from None
+    def one_line_errors(call: Any, *args: Any) -> str:
+        try:
+            return str(call(runner, *args))
+        except InpNetError as exc:
+            raise gr.Error(_one_line(exc), print_exception=False) from None
 
-        call.__name__ = fn.__name__
-        return call
+    def inpaint(image: str | None, mask: str | None) -> str:  # the names clients see
+        return one_line_errors(inpaint_files, image, mask)
+
+    def restore(image: str | None) -> str:
+        return one_line_errors(restore_file, image)
 
     with gr.Group(visible=False):
         image = gr.File(label="image", type="filepath")
         mask = gr.File(label="mask", type="filepath")
         result = gr.Image(label="result", type="filepath", format="png", buttons=[])
         go_inpaint, go_restore = gr.Button("inpaint"), gr.Button("restore")
-    go_inpaint.click(as_gradio_error(inpaint_files), [image, mask], result, api_name="inpaint",
+    go_inpaint.click(inpaint, [image, mask], result, api_name="inpaint",
                      api_description="Fill the hole (nonzero pixels of `mask`) of `image`; returns a PNG "
                                      "of the image's size, pixels outside the hole unchanged.",
                      concurrency_id="model", concurrency_limit=1)
-    go_restore.click(as_gradio_error(restore_file), [image], result, api_name="restore",
+    go_restore.click(restore, [image], result, api_name="restore",
                      api_description="Reconstruct the whole image (ratio 0: denoise); returns a PNG.",
                      concurrency_id="model", concurrency_limit=1)
 
@@ -117,10 +119,14 @@ def add_http_routes(server: Any, runner: WebInpainter) -> None:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    @server.post("/api/inpaint", response_class=FileResponse)
-    def http_inpaint(image: UploadFile = File(None), mask: UploadFile = File(None)) -> Any:  # noqa: B008
+    def http_inpaint(image=File(None), mask=File(None)) -> Any:  # noqa: B008 (FastAPI's way)
         return answer(inpaint_files, {"image": image, "mask": mask})
 
-    @server.post("/api/restore", response_class=FileResponse)
-    def http_restore(image: UploadFile = File(None)) -> Any:  # noqa: B008
+    def http_restore(image=File(None)) -> Any:  # noqa: B008
         return answer(restore_file, {"image": image})
+
+    # real classes, not the strings that `from __future__ import annotations` leaves (FastAPI reads these)
+    http_inpaint.__annotations__ = {"image": UploadFile, "mask": UploadFile}
+    http_restore.__annotations__ = {"image": UploadFile}
+    server.post("/api/inpaint", response_class=FileResponse)(http_inpaint)
+    server.post("/api/restore", response_class=FileResponse)(http_restore)

@@ -124,9 +124,11 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
     run_outputs = [w["compare"], w["download"], w["status"], w["gallery"], w["history"], w["latest"], w["keep"]]
     quiet = dict(show_progress="minimal", show_progress_on=[w["status"]], api_visibility="private",
                  concurrency_id="model", concurrency_limit=1)
+    # the page's own events are private and named apart from the stable API's /inpaint and /restore
     w["remove"].click(page.remove, [w["editor"], w["picked"], w["mask_file"], w["preset"], w["ratio"], w["seed"],
-                                    w["strategy"], w["history"]], run_outputs, **quiet)
-    w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"]], run_outputs, **quiet)
+                                    w["strategy"], w["history"]], run_outputs, api_name="page_remove", **quiet)
+    w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"]], run_outputs,
+                       api_name="page_restore", **quiet)
     private = dict(api_visibility="private", show_progress="hidden")
     w["watch"].change(page.picked, [w["watch"], w["brush_size"]], [w["picked"], w["status"], w["editor"]],
                       **private)
