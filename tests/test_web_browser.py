@@ -97,6 +97,7 @@ def page(browser, server_url, request):
     pg.set_default_timeout(SLOW_MS)
     pg.goto(server_url)
     pg.wait_for_selector("#run-button")
+    pg.wait_for_selector("body[data-upload-watch=ready]", state="attached")  # the page's upload hook runs
     try:
         yield pg
     finally:

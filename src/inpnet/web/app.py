@@ -50,6 +50,7 @@ document.addEventListener('change', (e) => {
 document.addEventListener('drop', (e) => {
   if (inEditor(e.target) && e.dataTransfer) Array.from(e.dataTransfer.files || []).forEach(report);
 }, true);
+document.body.dataset.uploadWatch = 'ready';
 """
 
 # Gradio has no setting for these: the editor's height in viewport units, and no gap under the watcher.
@@ -112,8 +113,9 @@ def _results() -> dict[str, Any]:
     w["compare"] = gr.ImageSlider(label="before / after (drag the handle)", type="filepath", format="png",
                                   buttons=["fullscreen"], height=RESULT_HEIGHT, max_height=RESULT_HEIGHT,
                                   elem_id="compare")
-    w["gallery"] = gr.Gallery(label="history (click a result to edit it again)", columns=6, height=180,
-                              buttons=["download"], allow_preview=False, elem_id="history")
+    w["gallery"] = gr.Gallery(label="history (click a result to edit it again)", columns=8, height=150,
+                              object_fit="contain", buttons=["download"], allow_preview=False,
+                              elem_id="history")
     return w
 
 
