@@ -17,6 +17,7 @@ from PIL import Image
 
 from inpnet.cli import main
 from inpnet.commands import serve
+from inpnet.errors import InpNetError
 from inpnet.models import build_model
 from inpnet.predict import InpaintPipeline
 from inpnet.web import app as web
@@ -281,6 +282,23 @@ def test_serve_loads_both_models_and_passes_their_names(monkeypatch, tmp_path):
     assert loaded == [None, "weights/stage1-no-prefill-128"]
     assert built["restore_model_name"] == "stage1-no-prefill-128"
     assert built["model_name"] == serve.model_name(None) != ""
+
+
+def test_serve_without_shipped_weights_restores_with_the_given_checkpoint(monkeypatch, capsys):
+    def load(ckpt, device):
+        if ckpt is None:
+            raise InpNetError("shipped weights /x are missing; pass --checkpoint")
+        return ckpt
+
+    built = {}
+    monkeypatch.setattr("inpnet.predict.load_pipeline", load)
+    monkeypatch.setattr("inpnet.web.app.build_app", lambda *a, **k: built.update(args=a, **k))
+    monkeypatch.setattr("inpnet.web.app.launch", lambda *a, **k: None)
+    monkeypatch.setattr(serve, "model_name", lambda ckpt: f"name of {ckpt}")
+    assert main(["serve", "--checkpoint", "my-run"]) == 0
+    assert built["args"] == ("my-run", "my-run") and built["restore_model_name"] == "name of my-run"
+    assert "note: shipped weights /x are missing; pass --checkpoint; Restore uses the --checkpoint model" in (
+        capsys.readouterr().err)
 
 
 def test_serve_with_a_missing_restore_checkpoint_fails_with_one_line(tmp_path, capsys):

@@ -203,7 +203,8 @@ def test_a_chosen_preset_is_used_and_center_middle_is_one_centred_box(page, tmp_
     side = math.sqrt(0.5) * 500
     assert abs((bottom - top) - side) <= patch and abs((right - left) - side) <= patch
     assert abs((top + bottom) / 2 - 250) <= patch and abs((left + right) / 2 - 250) <= patch
-    assert changed[top:bottom, left:right].mean() > 0.9  # one box, filled throughout
+    box = changed[top:bottom, left:right]  # one box: every row and every column of it filled across
+    assert box.mean(axis=1).min() > 0.9 and box.mean(axis=0).min() > 0.9  # (a partial last row: 7 / 11)
 
 
 def test_restore_improves_psnr_of_a_noisy_photo_and_names_the_model(page, tmp_path):
@@ -212,10 +213,11 @@ def test_restore_improves_psnr_of_a_noisy_photo_and_names_the_model(page, tmp_pa
     noisy = np.clip(clean + noise, 0, 255).round().astype(np.uint8)
     upload(page, save_photo(tmp_path, "noisy.png", noisy))
     status = run_and_wait(page, "#restore-button", "Restored")
-    assert RESTORE_WEIGHTS.name in status
     name, restored = download(page, tmp_path)
     assert name == "noisy_restored.png" and restored.shape == clean.shape
-    assert psnr(restored, clean) > psnr(noisy, clean) + 1.0  # measured: 24.6 -> 28.3 dB
+    # measured: 24.63 -> 28.30 dB with stage1-no-prefill-128; the default weights give 24.59 (no better)
+    assert psnr(restored, clean) > psnr(noisy, clean) + 1.0
+    assert f"model {RESTORE_WEIGHTS.name}" in status  # the page says which model ran
 
 
 # ---- the editing loop ------------------------------------------------------------------------------------

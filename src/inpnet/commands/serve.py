@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,6 +30,23 @@ def model_name(checkpoint: str | os.PathLike | None) -> str:
     return resolve_checkpoint(checkpoint).name
 
 
+def _restorer(args: argparse.Namespace, pipe: Any) -> tuple[Any, str | None]:
+    """The restoration pipeline and its checkpoint: --restore-checkpoint, else the shipped weights, else (no
+    shipped weights, e.g. an installed package with only a user checkpoint) the inpainting model."""
+    from inpnet.errors import InpNetError
+    from inpnet.predict import load_pipeline
+
+    if args.restore_checkpoint == args.checkpoint:
+        return pipe, args.checkpoint
+    try:
+        return load_pipeline(args.restore_checkpoint, args.device), args.restore_checkpoint
+    except InpNetError as exc:
+        if args.restore_checkpoint is not None or args.checkpoint is None:
+            raise
+        print(f"inpnet serve: note: {exc}; Restore uses the --checkpoint model", file=sys.stderr)
+    return pipe, args.checkpoint
+
+
 def run(args: argparse.Namespace) -> int:
     from inpnet.errors import InpNetError
 
@@ -39,12 +57,11 @@ def run(args: argparse.Namespace) -> int:
     from inpnet.web.app import build_app, launch
 
     pipe = load_pipeline(args.checkpoint, args.device)
-    same = args.restore_checkpoint == args.checkpoint
-    restorer = pipe if same else load_pipeline(args.restore_checkpoint, args.device)
+    restorer, restore_checkpoint = _restorer(args, pipe)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"inpnet serve: note: listening on {args.host}: other machines can reach this page",
               file=sys.stderr)
     app = build_app(pipe, restorer, model_name=model_name(args.checkpoint),
-                    restore_model_name=model_name(args.restore_checkpoint))
+                    restore_model_name=model_name(restore_checkpoint))
     launch(app, args.host, args.port)
     return 0
