@@ -132,6 +132,31 @@ def test_structured_box_is_near_square_on_a_square_grid():
     assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (4, 4)
 
 
+@pytest.mark.parametrize("grid", [(16, 16), (8, 12), (7, 5), (6, 3)])
+@pytest.mark.parametrize("ratio", [0.1, 0.25, 0.5, 0.9])
+@pytest.mark.parametrize("preset", STRUCTURED_PRESETS)
+def test_a_whole_structured_box_is_one_rectangle_within_a_patch_of_the_ideal(preset, ratio, grid):
+    box = structured_token_mask(1, grid, ratio, preset, exact=False).reshape(grid).numpy()
+    rows, cols = np.nonzero(box)
+    height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    assert box.sum() == height * width  # one full rectangle, no partial line
+    n = num_masked(ratio, grid[0] * grid[1])
+    ideal_height = min(grid[0], math.sqrt(n * grid[0] / grid[1]))
+    assert abs(height - ideal_height) < 1 and abs(width - min(grid[1], n / ideal_height)) < 1
+    row_side, col_side = ANCHOR_SIDES[preset]
+    _check_side(rows, grid[0], row_side)
+    _check_side(cols, grid[1], col_side)
+
+
+def test_a_whole_centre_box_at_half_the_area_is_centred():
+    # the web page's "structured center_middle" at ratio 0.5 on a 500x500 photo (a 16x16 grid): before,
+    # an 11x11 box plus 7 patches of a 12th row below it (neither one box nor centred)
+    box = structured_token_mask(1, (16, 16), 0.5, "center_middle", exact=False).reshape(16, 16).numpy()
+    rows, cols = np.nonzero(box)
+    assert {(rows.min(), rows.max()), (cols.min(), cols.max())} == {(2, 13), (2, 12)}
+    assert box.sum() == 132  # 12 x 11, the nearest to 128 of the boxes with sides 11-12
+
+
 def test_structured_mask_is_the_same_for_every_sample():
     mask = structured_token_mask(4, (5, 7), 0.3, "bottom_right")
     assert torch.equal(mask, mask[:1].expand(4, -1))

@@ -1,30 +1,28 @@
-"""Web UI: the Run function on its own, and the served page driven by headless Chromium (mark `browser`)."""
+"""Web page logic without a server: the runner (model calls, names, summaries), the inputs (files, holes,
+presets), the page's event handlers, and `inpnet serve`'s options. The served page itself is driven by
+Chromium in test_web_browser.py; the API over HTTP in test_web_reliability.py."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
+import json
 import subprocess
 import sys
-from pathlib import Path
+from types import SimpleNamespace
 
+import gradio as gr
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from inpnet.cli import main
+from inpnet.commands import serve
+from inpnet.errors import InpNetError
 from inpnet.models import build_model
 from inpnet.predict import InpaintPipeline
-
-gr = pytest.importorskip("gradio")
-from inpnet.web import app as web  # noqa: E402  (after the gradio check)
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+from inpnet.web import app as web
+from inpnet.web import events, inputs
+from inpnet.web.runner import WebInpainter, result_name
 
 
 @pytest.fixture(scope="module")
@@ -33,170 +31,287 @@ def pipe() -> InpaintPipeline:
     return InpaintPipeline(build_model("skip-recon", preset="nano"))
 
 
+@pytest.fixture(scope="module")
+def restorer() -> InpaintPipeline:
+    torch.manual_seed(1)
+    return InpaintPipeline(build_model("skip-recon", preset="nano"))
+
+
 @pytest.fixture
-def run(pipe) -> web.WebInpainter:
-    return web.WebInpainter(pipe)
+def runner(pipe, restorer) -> WebInpainter:
+    return WebInpainter(pipe, restorer, model_name="inpaint-model", restore_model_name="restore-model")
+
+
+@pytest.fixture
+def page(runner) -> events.PageEvents:
+    return events.PageEvents(runner)
 
 
 def photo(h: int = 48, w: int = 64) -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
-def brush_layer(h: int = 48, w: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """An RGBA layer as the editor sends it (painted where alpha > 0) and the hole it means."""
-    layer = np.zeros((h, w, 4), dtype=np.uint8)
-    layer[10:20, 30:45] = (255, 0, 255, 255)
-    return layer, layer[:, :, 3] > 0
+def two_holes(h: int = 48, w: int = 64) -> np.ndarray:
+    hole = np.zeros((h, w), dtype=bool)
+    hole[5:12, 5:15] = True
+    hole[30:40, 40:60] = True
+    return hole
 
 
-def test_build_app_gives_a_blocks_page(pipe):
-    assert isinstance(web.build_app(pipe), gr.Blocks)
-
-
-def test_brush_strokes_become_the_hole_and_the_rest_is_kept(run):
-    image = photo()
-    layer, hole = brush_layer()
+def editor_value(image: np.ndarray, hole: np.ndarray | None = None) -> dict:
+    """What the editor sends: the photo (RGBA) and one brush layer, painted (alpha > 0) over the hole."""
     rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
-    preview, out = run({"background": rgba, "layers": [layer], "composite": rgba})
-    assert out.shape == image.shape
-    assert np.array_equal(out[~hole], image[~hole])
-    assert (preview[hole] == web.HOLE_GREY).all() and np.array_equal(preview[~hole], image[~hole])
+    layer = np.zeros_like(rgba)
+    if hole is not None:
+        layer[hole] = (255, 0, 255, 153)
+    return {"background": rgba, "layers": [layer], "composite": rgba}
 
 
-def test_an_uploaded_mask_file_is_the_hole(run, tmp_path):
-    image = photo()
-    hole = np.zeros((48, 64), dtype=bool)
-    hole[30:40, 5:20] = True
-    Image.fromarray(hole).save(tmp_path / "mask.png")
-    preview, out = run({"background": image, "layers": [], "composite": image}, str(tmp_path / "mask.png"))
-    assert np.array_equal((preview == web.HOLE_GREY).all(axis=2), hole)
-    assert np.array_equal(out[~hole], image[~hole])
+def run_remove(page, editor, mask_file=None, preset=inputs.NO_PRESET, ratio=0.5, history=None, name="cat.jpg"):
+    """All the updates the Remove button's handler yields."""
+    return list(page.remove(editor, {"name": name}, mask_file, preset, ratio, 0, "auto", history or []))
 
 
-def test_a_non_image_upload_is_refused_with_a_message(run, tmp_path):
+# ---- the runner ------------------------------------------------------------------------------------------
+
+
+def test_inpaint_keeps_every_pixel_outside_the_hole_and_names_the_file_after_the_photo(runner):
+    image, hole = photo(), two_holes()
+    outcome = runner.inpaint(image, hole, name="holiday.jpg")
+    assert outcome.image.shape == image.shape and np.array_equal(outcome.image[~hole], image[~hole])
+    assert not np.array_equal(outcome.image[hole], image[hole])
+    assert outcome.path.name == "holiday_inpainted.png"
+    assert np.array_equal(np.asarray(Image.open(outcome.path)), outcome.image)  # lossless PNG
+
+
+def test_the_summary_says_regions_time_model_and_strategy(runner):
+    summary = runner.inpaint(photo(), two_holes(), strategy="resize").summary
+    assert summary.startswith("Filled 2 regions (") and " s · model inpaint-model · resize: " in summary
+
+
+def test_restore_runs_the_restoration_model_and_says_so(runner, restorer, pipe):
+    image = photo(40, 70)
+    outcome = runner.restore(image, name="noisy.png")
+    assert np.array_equal(outcome.image, np.asarray(restorer.restore(image)))
+    assert not np.array_equal(outcome.image, np.asarray(pipe.restore(image)))
+    assert "model restore-model" in outcome.summary and outcome.path.name == "noisy_restored.png"
+
+
+def test_without_a_restoration_model_the_inpainting_one_restores():
+    torch.manual_seed(0)
+    one = InpaintPipeline(build_model("skip-recon", preset="nano"))
+    runner = WebInpainter(one, model_name="only")
+    assert runner.restorer is one and runner.restore_model_name == "only"
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("cat.jpg", "cat_inpainted.png"), ("cat_inpainted.png", "cat_inpainted.png"),
+    ("cat_restored_inpainted.png", "cat_inpainted.png"), (None, "image_inpainted.png"),
+    ("_inpainted.png", "_inpainted_inpainted.png"),
+])
+def test_result_names_keep_the_original_stem(source, expected):
+    assert result_name(source, "inpainted") == expected
+
+
+def test_an_unknown_strategy_is_refused(runner):
+    with pytest.raises(inputs.WebInputError, match="unknown strategy 'tiles'"):
+        runner.inpaint(photo(), two_holes(), strategy="tiles")
+
+
+# ---- inputs ----------------------------------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_an_image_is_refused_by_name(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
-    with pytest.raises(gr.Error, match="not an image"):
-        run({"background": str(tmp_path / "notes.png"), "layers": [], "composite": None})
-    with pytest.raises(gr.Error, match="not an image"):
-        run({"background": photo(), "layers": [], "composite": None}, str(tmp_path / "notes.png"))
+    with pytest.raises(inputs.WebInputError) as exc:
+        inputs.read_mask(tmp_path / "notes.png", (8, 8), "the mask file notes.png")
+    assert str(exc.value) == "the mask file notes.png: not an image, or an unsupported format"
 
 
-def test_too_many_pixels_are_refused(run, monkeypatch):
-    monkeypatch.setattr(web, "MAX_PIXELS", 1000)
-    with pytest.raises(gr.Error, match="the limit is 0 Mpx"):
-        run({"background": photo(), "layers": [], "composite": None})
-
-
-def test_a_file_over_the_size_limit_is_refused(run, tmp_path, monkeypatch):
+def test_a_file_over_the_size_limit_is_refused(tmp_path, monkeypatch):
     Image.fromarray(photo()).save(tmp_path / "big.png")
-    monkeypatch.setattr(web, "MAX_UPLOAD_MB", 0)
-    with pytest.raises(gr.Error, match="the limit is 0 MB"):
-        run({"background": str(tmp_path / "big.png"), "layers": [], "composite": None})
+    monkeypatch.setattr(inputs, "MAX_UPLOAD_MB", 0)
+    with pytest.raises(inputs.WebInputError, match="the limit is 0 MB"):
+        inputs.read_image(tmp_path / "big.png", "the image big.png")
 
 
-def test_no_hole_is_refused_with_a_hint(run):
-    with pytest.raises(gr.Error, match="no hole"):
-        run({"background": photo(), "layers": [], "composite": None})
+def test_too_many_pixels_are_refused(tmp_path, monkeypatch):
+    Image.fromarray(photo()).save(tmp_path / "wide.png")
+    monkeypatch.setattr(inputs, "MAX_PIXELS", 1000)
+    with pytest.raises(inputs.WebInputError, match=r"64x48 = 0 Mpx; the limit is 0 Mpx"):
+        inputs.read_image(tmp_path / "wide.png", "the image")
 
 
-def test_no_image_is_refused(run):
-    with pytest.raises(gr.Error, match="upload an image first"):
-        run(None)
+def test_the_structured_centre_preset_is_one_centred_box_of_the_requested_area():
+    # issue 17, point 5: at ratio 0.5 on a 500x500 photo the hole was x 62-405, y 62-405 plus a strip below
+    hole = inputs.preset_hole((500, 500), "structured center_middle", 0.5, 0, 8, (128, 128))
+    rows, cols = np.nonzero(hole)
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    patch, side = 500 / 16, 0.5**0.5 * 500
+    assert hole.sum() == (bottom - top) * (right - left)  # one box
+    assert abs(bottom - top - side) <= patch and abs(right - left - side) <= patch
+    assert abs((top + bottom) / 2 - 250) <= patch and abs((left + right) / 2 - 250) <= patch
 
 
-def test_a_random_preset_masks_exactly_that_ratio_of_patches(run):
-    preview, _ = run({"background": photo(32, 32), "layers": []}, None, web.MODES[1], "random", 0.5, 3)
-    assert (preview == web.HOLE_GREY).all(axis=2).mean() == 0.5  # 8 of the 16 patches of 8x8
+def test_a_random_preset_masks_the_ratio_of_patches():
+    hole = inputs.preset_hole((32, 32), "random", 0.5, 3, 8, (32, 32))
+    assert hole.mean() == 0.5  # 8 of the 16 patches of 8x8
 
 
-def test_structured_preset_is_a_centre_box(run):
-    preview, _ = run({"background": photo(32, 32), "layers": []}, None, web.MODES[1],
-                     "structured center_middle", 0.25, 0)
-    hole = (preview == web.HOLE_GREY).all(axis=2)
-    assert hole[8:24, 8:24].all() and hole.sum() == 256
+def test_preset_choices_start_with_none_and_cover_the_papers_mask_kinds():
+    choices = inputs.preset_choices()
+    assert choices[:2] == [inputs.NO_PRESET, "random"] and len(choices) == 2 + 9 + 3
+    assert "structured center_middle" in choices and "irregular thin" in choices
 
 
-def test_restore_mode_needs_no_hole(run):
-    preview, out = run({"background": photo(40, 70), "layers": []}, None, web.MODES[2])
-    assert out.shape == (40, 70, 3) and np.array_equal(preview, photo(40, 70))
+# ---- page handlers -----------------------------------------------------------------------------------------
 
 
-def test_preset_choices_cover_the_papers_mask_kinds():
-    choices = web.preset_choices()
-    assert choices[0] == "random" and "structured center_middle" in choices and "irregular thin" in choices
-    assert len(choices) == 1 + 9 + 3
+def test_remove_shows_what_it_does_then_the_result_with_a_named_download(page):
+    image, hole = photo(), two_holes()
+    progress, done = run_remove(page, editor_value(image, hole))
+    assert progress[2].startswith("Filling 2 regions with inpaint-model")
+    (before, after), download, status, gallery, history, latest, _ = done
+    assert np.array_equal(before, image) and after == latest == history[-1][0] and gallery == history
+    assert download["value"].endswith("cat_inpainted.png") and status.startswith("Filled 2 regions")
+    result = np.asarray(Image.open(latest))
+    assert np.array_equal(result[~hole], image[~hole])
 
 
-# ---- the served page in headless Chromium -------------------------------------------------------------
+def test_a_chosen_preset_is_the_hole_without_painting(page):
+    # issue 17, point 4: a preset with "hole from" left on brush was ignored
+    image = photo(32, 32)
+    _, done = run_remove(page, editor_value(image), preset="structured center_middle", ratio=0.25)
+    changed = (np.asarray(Image.open(done[5])) != image).any(axis=2)
+    assert changed[8:24, 8:24].mean() > 0.9 and not changed[:8].any() and not changed[24:].any()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def test_painting_with_nothing_painted_asks_for_a_hole(page):
+    with pytest.raises(gr.Error, match="no hole: paint over the part to remove"):
+        run_remove(page, editor_value(photo()))
 
 
-@pytest.mark.browser
-def test_served_page_inpaints_an_uploaded_image_and_mask_in_chromium(pipe, tmp_path):
-    if not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)):
-        pytest.skip(f"{CHROMIUM} is not installed (Debian package `chromium`)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    import skimage.data
+def test_running_without_a_photo_asks_for_one(page):
+    with pytest.raises(gr.Error, match="upload a photo first"):
+        run_remove(page, None)
 
-    Image.fromarray(skimage.data.astronaut()[::2, ::2]).save(tmp_path / "astronaut.png")  # 256x256
-    hole = np.zeros((256, 256), dtype=bool)
-    hole[90:150, 60:200] = True
+
+def test_a_bad_mask_file_message_names_the_file_and_no_server_folder(page, tmp_path):
+    # issue 17, point 2: the message showed the server's temporary folder and said "image"
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(gr.Error) as exc:
+        run_remove(page, editor_value(photo()), mask_file=str(tmp_path / "notes.png"))
+    assert exc.value.message == "the mask file notes.png: not an image, or an unsupported format"
+
+
+def test_an_uploaded_mask_file_is_the_hole(page, tmp_path):
+    image, hole = photo(), two_holes()
     Image.fromarray(hole).save(tmp_path / "mask.png")
-    ARTIFACTS.mkdir(exist_ok=True)
+    _, done = run_remove(page, editor_value(image), mask_file=str(tmp_path / "mask.png"))
+    changed = (np.asarray(Image.open(done[5])) != image).any(axis=2)
+    assert not changed[~hole].any() and changed[hole].mean() > 0.5
+
+
+def test_keep_editing_puts_the_last_result_in_the_editor_with_no_strokes(page):
+    _, done = run_remove(page, editor_value(photo(), two_holes()))
+    value, status = page.keep_editing(done[5])
+    assert value == {"background": done[5], "layers": [], "composite": done[5]}
+    assert status.startswith("Editing the result")
+
+
+def test_results_pile_up_in_the_history_and_any_can_be_edited_again(page):
+    _, first = run_remove(page, editor_value(photo(), two_holes()))
+    _, second = run_remove(page, editor_value(photo(), ~two_holes()), history=first[4])
+    assert [p for p, _ in second[4]] == [first[5], second[5]]
+    value, latest, _ = page.from_history(second[4], SimpleNamespace(index=0))
+    assert value["background"] == latest == first[5]
+
+
+def test_restore_yields_progress_then_the_restored_photo(page, restorer):
+    image = photo(40, 70)
+    progress, done = list(page.restore(editor_value(image), {"name": "noisy.png"}, []))
+    assert progress[2] == "Restoring the whole photo with restore-model…"
+    assert np.array_equal(np.asarray(Image.open(done[5])), np.asarray(restorer.restore(image)))
+
+
+def test_a_file_the_browser_cannot_decode_gets_a_visible_message(page):
+    # issue 17, point 1: the editor dropped such a file without a word; the browser hook reports it
+    report = json.dumps({"name": "notes.png", "ok": False, "box": [900, 700]})
+    _, status, _ = page.picked(report, 40)
+    assert status == "**notes.png: not an image, or an unsupported format. Choose a PNG, JPEG or WebP photo.**"
+
+
+def test_a_picked_photo_names_the_download_and_sets_a_brush_that_follows_the_scale(page):
+    report = json.dumps({"name": "big.jpg", "ok": True, "width": 3000, "height": 2000, "box": [1110, 770]})
+    picked, status, editor = page.picked(report, 40)
+    assert picked["name"] == "big.jpg" and status.startswith("big.jpg (3000x2000)")
+    # the photo shows at 1000 / 3000 = 1/3 on screen: 40 screen px across = a 60-px radius in the photo
+    assert editor.brush.default_size == 60
+
+
+def test_the_brush_is_the_same_on_screen_for_small_and_large_photos():
+    box = [1110, 770]
+    small = events.brush_radius({"width": 500, "height": 500, "box": box}, 40)  # shown at 140 %
+    large = events.brush_radius({"width": 6000, "height": 4000, "box": box}, 40)  # shown at 17 %
+    assert small == 14 and large == 120
+
+
+# ---- the page and `inpnet serve` --------------------------------------------------------------------------
+
+
+def test_the_page_names_both_models(pipe, restorer):
+    app = web.build_app(pipe, restorer, model_name="inpnet-skip-recon-128",
+                        restore_model_name="stage1-no-prefill-128")
+    assert isinstance(app, gr.Blocks)
+    text = " ".join(str(getattr(b, "value", "")) for b in app.blocks.values())
+    assert "remove with **inpnet-skip-recon-128**, restore with **stage1-no-prefill-128**" in text
+
+
+def test_the_page_offers_no_share_button(pipe):
     app = web.build_app(pipe)
-    port = _free_port()
-    web.launch(app, "127.0.0.1", port, block=False, quiet=True)
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 1000})
-                page.goto(f"http://127.0.0.1:{port}/", timeout=30_000)
-                page.wait_for_selector("#run-button", timeout=30_000)
-                upload = page.locator("#image-editor input[type=file]")
-                upload.set_input_files(str(tmp_path / "astronaut.png"))
-                page.locator("#mask-file input[type=file]").set_input_files(str(tmp_path / "mask.png"))
-                page.wait_for_selector("#mask-file >> text=mask.png", timeout=15_000)
-                page.wait_for_selector("#image-editor canvas", timeout=15_000)
-                # the editor shows its upload prompt until the photo is really loaded: clicking Run before
-                # that submits no image (seen on a loaded CI machine)
-                page.wait_for_selector("#image-editor >> text=Upload an image", state="hidden", timeout=30_000)
-                page.click("#run-button")
-                try:
-                    # generous: a fresh Chromium builds its font cache on first start (CI)
-                    output = page.wait_for_selector("#output-image img", timeout=45_000)
-                except sync_api.TimeoutError:
-                    page.screenshot(path=str(ARTIFACTS / "web-ui-failure.png"), full_page=True)
-                    raise
-                page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=output,
-                                       timeout=15_000)
-                natural = page.evaluate("img => [img.naturalWidth, img.naturalHeight]", output)
-                page.screenshot(path=str(ARTIFACTS / "web-ui.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        app.close()
-    assert natural == [256, 256]
-    assert (ARTIFACTS / "web-ui.png").stat().st_size > 10_000
+    for block in app.blocks.values():
+        assert "share" not in (getattr(block, "buttons", None) or [])
 
 
-def test_importing_the_web_module_does_not_import_gradio():
-    code = "import sys, inpnet.web.app, inpnet.commands.serve; print('gradio' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+def test_serve_loads_both_models_and_passes_their_names(monkeypatch, tmp_path):
+    loaded, built = [], {}
+    monkeypatch.setattr("inpnet.predict.load_pipeline", lambda ckpt, device: loaded.append(ckpt) or ckpt)
+    monkeypatch.setattr("inpnet.web.app.build_app", lambda *a, **k: built.update(args=a, **k))
+    monkeypatch.setattr("inpnet.web.app.launch", lambda *a, **k: None)
+    assert main(["serve", "--restore-checkpoint", "weights/stage1-no-prefill-128"]) == 0
+    assert loaded == [None, "weights/stage1-no-prefill-128"]
+    assert built["restore_model_name"] == "stage1-no-prefill-128"
+    assert built["model_name"] == serve.model_name(None) != ""
 
 
-def test_serve_with_a_missing_checkpoint_fails_with_one_line(tmp_path, capsys):
-    assert main(["serve", "--checkpoint", str(tmp_path / "nope"), "--port", str(_free_port())]) == 2
-    expected = f"inpnet serve: error: checkpoint {tmp_path / 'nope'} does not exist"
-    assert capsys.readouterr().err.strip() == expected
+def test_serve_without_shipped_weights_restores_with_the_given_checkpoint(monkeypatch, capsys):
+    def load(ckpt, device):
+        if ckpt is None:
+            raise InpNetError("shipped weights /x are missing; pass --checkpoint")
+        return ckpt
+
+    built = {}
+    monkeypatch.setattr("inpnet.predict.load_pipeline", load)
+    monkeypatch.setattr("inpnet.web.app.build_app", lambda *a, **k: built.update(args=a, **k))
+    monkeypatch.setattr("inpnet.web.app.launch", lambda *a, **k: None)
+    monkeypatch.setattr(serve, "model_name", lambda ckpt: f"name of {ckpt}")
+    assert main(["serve", "--checkpoint", "my-run"]) == 0
+    assert built["args"] == ("my-run", "my-run") and built["restore_model_name"] == "name of my-run"
+    assert "note: shipped weights /x are missing; pass --checkpoint; Restore uses the --checkpoint model" in (
+        capsys.readouterr().err)
+
+
+def test_serve_with_a_missing_restore_checkpoint_fails_with_one_line(tmp_path, capsys):
+    assert main(["serve", "--restore-checkpoint", str(tmp_path / "nope"), "--port", "7861"]) == 2
+    assert capsys.readouterr().err.strip() == f"inpnet serve: error: checkpoint {tmp_path / 'nope'} does not exist"
 
 
 def test_serve_refuses_a_port_out_of_range(capsys):
     assert main(["serve", "--port", "70000"]) == 2
     assert "--port must be in 1..65535" in capsys.readouterr().err
+
+
+def test_importing_the_web_modules_does_not_import_gradio():
+    code = "import sys, inpnet.web.app, inpnet.web.api, inpnet.commands.serve; print('gradio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -1,7 +1,8 @@
-"""Web UI reliability (marker `fault`): a real server on a free port of 127.0.0.1, driven over HTTP with
-gradio_client. Uploads over the size limit, files that are not images and decompression bombs are refused with
-a message; 8 simultaneous requests are all answered with the right image; the server still answers after bad
-uploads; and it binds 127.0.0.1 unless told otherwise.
+"""The page's stable API against a real server (marker `fault`) on a free port of 127.0.0.1: `/inpaint` and
+`/restore` through gradio_client and through plain HTTP (`POST /api/inpaint`, `POST /api/restore`). Output size
+= input size and every pixel outside the hole unchanged; uploads over the size limit, files that are not images
+and decompression bombs are refused with one line; 8 simultaneous requests are all answered with the right
+image; the server still answers after bad uploads; it binds 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
@@ -14,21 +15,20 @@ import zlib
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
+import gradio_client
+import httpx
 import numpy as np
 import pytest
 import torch
+from gradio_client.exceptions import AppError
 from PIL import Image
 
 from inpnet.cli import build_parser
 from inpnet.models import build_model
 from inpnet.predict import InpaintPipeline
-
-gr = pytest.importorskip("gradio")
-gradio_client = pytest.importorskip("gradio_client")
-httpx = pytest.importorskip("httpx")
-from gradio_client.exceptions import AppError  # noqa: E402  (after the import checks)
-
-from inpnet.web import app as web  # noqa: E402
+from inpnet.web import app as web
+from inpnet.web import inputs
 
 pytestmark = pytest.mark.fault
 
@@ -59,20 +59,23 @@ def pipe() -> InpaintPipeline:
 
 
 @pytest.fixture(scope="module")
-def server(pipe, tmp_path_factory):
-    """The page served on 127.0.0.1 with a 1 MB upload limit, and a client for its Run endpoint."""
+def restorer() -> InpaintPipeline:
+    torch.manual_seed(1)
+    return InpaintPipeline(build_model("skip-recon", preset="nano"))
+
+
+@pytest.fixture(scope="module")
+def server(pipe, restorer, tmp_path_factory):
+    """The page served on 127.0.0.1 with a 1 MB upload limit, and a gradio_client for it."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(web, "MAX_UPLOAD_MB", UPLOAD_LIMIT_MB)
-        app = web.build_app(pipe)
+        mp.setattr(inputs, "MAX_UPLOAD_MB", UPLOAD_LIMIT_MB)
+        app = web.build_app(pipe, restorer)
         port = _free_port()
         web.launch(app, "127.0.0.1", port, block=False, quiet=True)
         try:
             client = gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False,
                                           download_files=str(tmp_path_factory.mktemp("downloads")))
-            endpoints = [name for name in client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-                         if "sample" not in name]
-            assert len(endpoints) == 1, endpoints
-            yield SimpleNamespace(app=app, port=port, client=client, api=endpoints[0],
+            yield SimpleNamespace(app=app, port=port, client=client, url=f"http://127.0.0.1:{port}",
                                   files=tmp_path_factory.mktemp("uploads"))
         finally:
             app.close()
@@ -90,20 +93,6 @@ def hole_of(h: int, w: int, seed: int) -> np.ndarray:
     return hole
 
 
-def submit(server, image: Path, mask: Path | None = None, mode: str = web.MODES[0], ratio: float = 0.5):
-    """One Run request (returns a job): image and mask files uploaded as the page would."""
-    handle = gradio_client.handle_file
-    editor = {"background": handle(str(image)), "layers": [], "composite": None}
-    return server.client.submit(editor, handle(str(mask)) if mask else None, mode, "random", ratio, 0, "auto",
-                                api_name=server.api)
-
-
-def request(server, image: Path, mask: Path | None = None, **kwargs) -> np.ndarray:
-    """The result image of one Run request."""
-    _, result = submit(server, image, mask, **kwargs).result(timeout=RESULT_TIMEOUT_S)
-    return np.asarray(Image.open(result).convert("RGB"))
-
-
 def save_case(server, seed: int, h: int, w: int) -> tuple[Path, Path, np.ndarray, np.ndarray]:
     image, hole = photo(h, w, seed), hole_of(h, w, seed)
     image_path, mask_path = server.files / f"photo{seed}.png", server.files / f"mask{seed}.png"
@@ -112,10 +101,73 @@ def save_case(server, seed: int, h: int, w: int) -> tuple[Path, Path, np.ndarray
     return image_path, mask_path, image, hole
 
 
-def refusal(server, image: Path, mask: Path | None = None, **kwargs) -> str:
+def submit(server, image: Path, mask: Path | None = None):
+    """One /inpaint request (a job), files uploaded as gradio_client does."""
+    handle = gradio_client.handle_file
+    return server.client.submit(handle(str(image)), handle(str(mask)) if mask else None, api_name="/inpaint")
+
+
+def read(path: str | Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def refusal(server, image: Path, mask: Path | None = None) -> str:
     with pytest.raises(AppError) as exc:
-        submit(server, image, mask, **kwargs).result(timeout=RESULT_TIMEOUT_S)
+        submit(server, image, mask).result(timeout=RESULT_TIMEOUT_S)
     return str(exc.value)
+
+
+def http_post(server, route: str, **files: Path) -> httpx.Response:
+    return httpx.post(f"{server.url}{route}", timeout=RESULT_TIMEOUT_S,
+                      files={field: (path.name, path.read_bytes()) for field, path in files.items()})
+
+
+# ---- the stable API -------------------------------------------------------------------------------------------
+
+
+def test_the_api_has_exactly_the_documented_endpoints(server):
+    api = server.client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/inpaint", "/restore"}
+    assert [p["parameter_name"] for p in api["named_endpoints"]["/inpaint"]["parameters"]] == ["image", "mask"]
+    assert [p["parameter_name"] for p in api["named_endpoints"]["/restore"]["parameters"]] == ["image"]
+    assert not api["unnamed_endpoints"]
+
+
+def test_inpaint_through_gradio_client_keeps_size_and_every_pixel_outside_the_hole(server, pipe):
+    image_path, mask_path, image, hole = save_case(server, 0, 40, 72)
+    result = server.client.predict(gradio_client.handle_file(str(image_path)),
+                                   gradio_client.handle_file(str(mask_path)), api_name="/inpaint")
+    got = read(result)
+    assert got.shape == image.shape and np.array_equal(got[~hole], image[~hole])
+    assert np.array_equal(got, np.asarray(pipe(image, hole)))  # the hole is the model's fill
+    assert Path(result).name == "photo0_inpainted.png"
+
+
+def test_restore_through_gradio_client_runs_the_restoration_model(server, restorer):
+    image_path, _, image, _ = save_case(server, 1, 40, 72)
+    got = read(server.client.predict(gradio_client.handle_file(str(image_path)), api_name="/restore"))
+    assert got.shape == image.shape and np.array_equal(got, np.asarray(restorer.restore(image)))
+
+
+def test_inpaint_over_plain_http_answers_the_png(server, pipe):
+    image_path, mask_path, image, hole = save_case(server, 2, 48, 64)
+    reply = http_post(server, "/api/inpaint", image=image_path, mask=mask_path)
+    assert reply.status_code == 200 and reply.headers["content-type"] == "image/png"
+    assert 'filename="photo2_inpainted.png"' in reply.headers["content-disposition"]
+    assert np.array_equal(read(io_bytes(reply.content)), np.asarray(pipe(image, hole)))
+
+
+def test_restore_over_plain_http_answers_the_png(server, restorer):
+    image_path, _, image, _ = save_case(server, 3, 48, 64)
+    reply = http_post(server, "/api/restore", image=image_path)
+    assert reply.status_code == 200
+    assert np.array_equal(read(io_bytes(reply.content)), np.asarray(restorer.restore(image)))
+
+
+def io_bytes(data: bytes):
+    import io
+
+    return io.BytesIO(data)
 
 
 # ---- binding -------------------------------------------------------------------------------------------------
@@ -146,9 +198,9 @@ def test_the_running_server_listens_on_127_0_0_1_only(server):
 def test_launch_and_serve_bind_127_0_0_1_unless_told_otherwise(monkeypatch, pipe):
     seen = {}
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: seen.update(kwargs))
-    web.launch(web.build_app(pipe))
+    web.launch(web.build_app(pipe), block=False)
     assert seen["server_name"] == "127.0.0.1" and seen["share"] is False
-    assert seen["max_file_size"] == f"{web.MAX_UPLOAD_MB}mb"
+    assert seen["max_file_size"] == f"{inputs.MAX_UPLOAD_MB}mb"
     assert build_parser(["serve"]).parse_args(["serve"]).host == "127.0.0.1"
 
 
@@ -160,28 +212,35 @@ def test_an_upload_over_the_size_limit_is_refused_by_the_server(server):
     reply = httpx.post(server.client.upload_url, files={"files": ("big.png", body, "image/png")}, timeout=30)
     assert reply.status_code == 413
     assert "maximum allowed size" in reply.text
+    (server.files / "big.png").write_bytes(body)
+    reply = http_post(server, "/api/restore", image=server.files / "big.png")
+    assert reply.status_code == 413 and reply.text == f"error: big.png is over the {UPLOAD_LIMIT_MB} MB limit\n"
 
 
-def test_a_non_image_upload_is_refused_with_a_message(server):
+def test_a_non_image_gets_a_one_line_error_naming_it(server):
     notes = server.files / "notes.png"
     notes.write_text("these are notes, not pixels\n")
-    assert refusal(server, notes) == "the image: not an image, or an unsupported format"
-    image, _, _, _ = save_case(server, 0, 32, 32)
-    assert "not an image" in refusal(server, image, notes)
+    image, _, _, _ = save_case(server, 4, 32, 32)
+    assert refusal(server, notes, image) == "the image notes.png: not an image, or an unsupported format"
+    assert refusal(server, image, notes) == "the mask notes.png: not an image, or an unsupported format"
+    reply = http_post(server, "/api/inpaint", image=notes, mask=image)
+    assert (reply.status_code, reply.text) == (400, "error: the image notes.png: not an image, or an "
+                                                    "unsupported format\n")
+
+
+def test_a_missing_mask_is_a_one_line_error(server):
+    image, _, _, _ = save_case(server, 5, 32, 32)
+    assert refusal(server, image) == "no mask given (a PNG whose nonzero pixels are the hole)"
+    assert http_post(server, "/api/inpaint", image=image).status_code == 400
 
 
 def test_a_decompression_bomb_upload_is_refused_before_decoding(server):
     over_limit, bomb = server.files / "over.png", server.files / "bomb.png"
     over_limit.write_bytes(png_declaring(9000, 9000))
     bomb.write_bytes(png_declaring(30000, 30000))
-    assert refusal(server, over_limit) == "the image is 9000x9000 = 81 Mpx; the limit is 40 Mpx"
-    assert "decompression bomb" in refusal(server, bomb)
-
-
-@pytest.mark.parametrize("ratio", [0.95, -0.1])
-def test_a_preset_ratio_outside_the_slider_is_refused(server, ratio):
-    image, _, _, _ = save_case(server, 1, 32, 32)
-    assert "Value" in refusal(server, image, None, mode=web.MODES[1], ratio=ratio)
+    mask = save_case(server, 6, 32, 32)[1]
+    assert refusal(server, over_limit, mask) == "the image over.png is 9000x9000 = 81 Mpx; the limit is 40 Mpx"
+    assert "decompression bomb" in refusal(server, bomb, mask)
 
 
 # ---- concurrency and recovery ----------------------------------------------------------------------------
@@ -193,23 +252,24 @@ def test_eight_simultaneous_requests_are_all_answered_correctly(server, pipe):
     jobs = [submit(server, image_path, mask_path) for image_path, mask_path, _, _ in cases]  # all in flight
     results = [job.result(timeout=RESULT_TIMEOUT_S) for job in jobs]
     assert time.monotonic() - start < RESULT_TIMEOUT_S
-    for (_, _, image, hole), (_, result) in zip(cases, results):
-        got = np.asarray(Image.open(result).convert("RGB"))
+    for (_, _, image, hole), result in zip(cases, results):
+        got = read(result)
         assert np.array_equal(got, np.asarray(pipe(image, hole)))  # each answer is its own image's result
         assert np.array_equal(got[~hole], image[~hole])
 
 
 def test_the_server_still_answers_correctly_after_bad_uploads(server, pipe):
-    notes = server.files / "garbage.jpg"
-    notes.write_bytes(np.random.default_rng(1).bytes(5000))
+    garbage = server.files / "garbage.jpg"
+    garbage.write_bytes(np.random.default_rng(1).bytes(5000))
     bomb = server.files / "bomb2.png"
     bomb.write_bytes(png_declaring(40000, 40000))
-    for _ in range(3):
-        refusal(server, notes)
-        refusal(server, bomb)
     image_path, mask_path, image, hole = save_case(server, 9, 48, 64)
-    assert np.array_equal(request(server, image_path, mask_path), np.asarray(pipe(image, hole)))
-    assert httpx.get(f"http://127.0.0.1:{server.port}/", timeout=30).status_code == 200
+    for _ in range(3):
+        refusal(server, garbage, mask_path)
+        refusal(server, bomb, mask_path)
+    assert np.array_equal(read(submit(server, image_path, mask_path).result(timeout=RESULT_TIMEOUT_S)),
+                          np.asarray(pipe(image, hole)))
+    assert httpx.get(f"{server.url}/", timeout=30).status_code == 200
 
 
 def test_building_and_serving_the_page_writes_nothing_into_the_package(pipe):

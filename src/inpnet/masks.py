@@ -208,12 +208,32 @@ def _box_rows(gh: int, gw: int, n: int, anchor: tuple[float, float]) -> np.ndarr
     return mask
 
 
-def structured_token_mask(batch: int, grid: tuple[int, int], ratio: float, preset: str) -> torch.Tensor:
+def _box_whole(gh: int, gw: int, n: int, anchor: tuple[float, float]) -> np.ndarray:
+    """(gh, gw) bool: one full rectangle of about n cells at anchor, sides within one cell of the ideal
+    near-square box (aspect following the grid), the cell count nearest to n among those sides."""
+    mask = np.zeros((gh, gw), dtype=bool)
+    if n == 0:
+        return mask
+    ideal_rows = min(float(gh), math.sqrt(n * gh / gw))
+    ideal_cols = min(float(gw), n / ideal_rows)
+    rows = {min(gh, max(1, math.floor(ideal_rows))), min(gh, max(1, math.ceil(ideal_rows)))}
+    cols = {min(gw, max(1, math.floor(ideal_cols))), min(gw, max(1, math.ceil(ideal_cols)))}
+    a, b = min(((a, b) for a in rows for b in cols), key=lambda ab: (abs(ab[0] * ab[1] - n), ab))
+    top, left = _span(gh, a, anchor[0]), _span(gw, b, anchor[1])
+    mask[top : top + a, left : left + b] = True
+    return mask
+
+
+def structured_token_mask(batch: int, grid: tuple[int, int], ratio: float, preset: str, *,
+                          exact: bool = True) -> torch.Tensor:
     """(B, L) bool: one box of exactly ``num_masked(ratio, L)`` patches anchored at ``preset``, every row.
 
     Corners sit in their corner, edge presets are centred on their edge, ``center_middle`` in the middle.
     The box is near-square in grid units (aspect following the grid); the last line of patches, on the side
     away from the anchor, is partial so that the count is exact. Deterministic.
+    ``exact=False`` (what a person asking for "a centred box" expects, e.g. the web page): one whole
+    rectangle, no partial line, its sides within one patch of the ideal box, so the count may differ from
+    ``num_masked`` by less than one line of patches.
     """
     b = _positive_int(batch, "batch size")
     gh, gw = _check_pair(grid, "grid")
@@ -222,7 +242,9 @@ def structured_token_mask(batch: int, grid: tuple[int, int], ratio: float, prese
         raise InpNetError(f"unknown structured preset {preset!r}; expected one of {valid}")
     n = num_masked(ratio, gh * gw)
     row_anchor, col_anchor = _ANCHORS[preset]
-    if preset in ("center_left", "center_right"):
+    if not exact:
+        box = _box_whole(gh, gw, n, (row_anchor, col_anchor))
+    elif preset in ("center_left", "center_right"):
         # Away from a left/right anchor is a column: build in the transposed grid.
         box = _box_rows(gw, gh, n, (col_anchor, row_anchor)).T
     else:

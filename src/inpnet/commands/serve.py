@@ -1,10 +1,13 @@
-"""`inpnet serve`: the web page (Gradio) with a brush to paint the hole; binds 127.0.0.1 by default."""
+"""`inpnet serve`: the web page (Gradio) with a brush to paint the hole; binds 127.0.0.1 by default.
+Two models: `--checkpoint` removes (inpaints), `--restore-checkpoint` restores (ratio 0); the page names both."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -12,8 +15,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--checkpoint", metavar="CKPT",
-                   help="run directory, weights folder or .onnx export (default: shipped weights)")
+                   help="inpainting model: run directory, weights folder or .onnx export (default: shipped weights)")
+    p.add_argument("--restore-checkpoint", metavar="CKPT",
+                   help="restoration model for the Restore button, same forms (default: shipped weights)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+
+
+def model_name(checkpoint: str | os.PathLike | None) -> str:
+    """The name the page shows for a checkpoint: its folder (or .onnx / .safetensors file) name."""
+    from inpnet.checkpoint import resolve_checkpoint
+
+    if checkpoint is not None and Path(checkpoint).is_file():
+        return Path(checkpoint).name
+    return resolve_checkpoint(checkpoint).name
+
+
+def _restorer(args: argparse.Namespace, pipe: Any) -> tuple[Any, str | None]:
+    """The restoration pipeline and its checkpoint: --restore-checkpoint, else the shipped weights, else (no
+    shipped weights, e.g. an installed package with only a user checkpoint) the inpainting model."""
+    from inpnet.errors import InpNetError
+    from inpnet.predict import load_pipeline
+
+    if args.restore_checkpoint == args.checkpoint:
+        return pipe, args.checkpoint
+    try:
+        return load_pipeline(args.restore_checkpoint, args.device), args.restore_checkpoint
+    except InpNetError as exc:
+        if args.restore_checkpoint is not None or args.checkpoint is None:
+            raise
+        print(f"inpnet serve: note: {exc}; Restore uses the --checkpoint model", file=sys.stderr)
+    return pipe, args.checkpoint
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
     from inpnet.web.app import build_app, launch
 
     pipe = load_pipeline(args.checkpoint, args.device)
+    restorer, restore_checkpoint = _restorer(args, pipe)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"inpnet serve: note: listening on {args.host}: other machines can reach this page",
               file=sys.stderr)
-    launch(build_app(pipe), args.host, args.port)
+    app = build_app(pipe, restorer, model_name=model_name(args.checkpoint),
+                    restore_model_name=model_name(restore_checkpoint))
+    launch(app, args.host, args.port)
     return 0

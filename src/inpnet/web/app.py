@@ -1,262 +1,205 @@
-"""Gradio page: upload a photo, paint the hole with a brush (or upload a mask, or pick one of the paper's
-mask kinds), and see the masked input and InP-Net's result side by side; the result downloads as PNG.
-"Restore" runs the ratio-0 mode (the whole image reconstructed, no hole).
+"""Gradio page: upload a photo, paint over what to remove, press Remove; compare before/after with a slider,
+keep editing the result, go back to any earlier result, download `<name>_inpainted.png` (full resolution,
+every pixel outside the hole unchanged). "Restore" reconstructs the whole photo (ratio 0: denoising) with
+the restoration model. The paper's research controls (mask presets, ratio, seed, large-image strategy) and the
+mask-file upload sit in folds. Programs use the stable endpoints of `inpnet.web.api`.
 
-`build_app(pipeline)` builds the page (nothing happens at import time); `launch(app, host, port)` serves it,
-on 127.0.0.1 unless told otherwise. Uploads over `MAX_UPLOAD_MB` or `MAX_PIXELS`, and files that are not
-images, are refused with a message (`gr.Error`); the server keeps running. Works offline: analytics are off
-and the default theme uses local fonts.
+`build_app(pipeline, restore_pipeline)` builds the page (nothing happens at import time); `launch(app, host,
+port)` serves it, on 127.0.0.1 unless told otherwise. Uploads over `MAX_UPLOAD_MB` or `MAX_PIXELS`, and files
+that are not images, are refused with a message; the server keeps running. Works offline: analytics are off,
+no share buttons, the default theme uses local fonts.
+
+No JavaScript framework: Gradio's components, plus two small hooks where Gradio has no setting (see
+`UPLOAD_WATCH_JS`, `PAGE_CSS`).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
 from inpnet.errors import InpNetError
+from inpnet.web import inputs
+from inpnet.web.events import BRUSH_COLOUR, BRUSH_SCREEN_PX, PageEvents
+from inpnet.web.inputs import MAX_PIXELS, MAX_UPLOAD_MB, NO_PRESET, preset_choices  # noqa: F401 (re-export)
+from inpnet.web.runner import WebInpainter
 
-MAX_UPLOAD_MB = 20
-MAX_PIXELS = 40_000_000
-MODES = ("brush / mask file", "mask preset", "restore (ratio 0)")
 STRATEGY_CHOICES = ("auto", "crop", "resize")
-HOLE_GREY = 128  # how the hole is shown in the masked preview
-OUTPUT_HEIGHT = 420  # display height (px) of the result images; downloads keep the full resolution
+EDITOR_HEIGHT = "min(72vh, 900px)"  # the photo is fitted into this box (a 500 px photo shows at ~116 %)
+RESULT_HEIGHT = 560
+
+# Gradio's ImageEditor ignores a dropped or chosen file that the browser cannot decode (no event, no message)
+# and does not pass the file's name to the server. This hook, run by a gr.HTML component (Gradio's own
+# js_on_load), checks each file given to the editor in the browser and reports its name, whether it decodes,
+# its size and the editor box size through the component's change event; the server answers with a message,
+# the download name and a brush size that follows the displayed scale.
+UPLOAD_WATCH_JS = """
+const inEditor = (node) => node && node.closest && node.closest('#image-editor');
+const report = (file) => {
+  const editor = document.getElementById('image-editor');
+  const box = editor ? [editor.clientWidth, editor.clientHeight] : [0, 0];
+  const send = (info) => { props.value = JSON.stringify(Object.assign({name: file.name, box}, info));
+                           trigger('change'); };
+  createImageBitmap(file).then((bmp) => { send({ok: true, width: bmp.width, height: bmp.height});
+                                          bmp.close(); })
+                         .catch(() => send({ok: false}));
+};
+document.addEventListener('change', (e) => {
+  if (e.target && e.target.type === 'file' && inEditor(e.target)) Array.from(e.target.files || []).forEach(report);
+}, true);
+document.addEventListener('drop', (e) => {
+  if (inEditor(e.target) && e.dataTransfer) Array.from(e.dataTransfer.files || []).forEach(report);
+}, true);
+document.body.dataset.uploadWatch = 'ready';
+"""
+
+# Gradio has no setting for these: the editor's height in viewport units, and no gap under the watcher.
+PAGE_CSS = """
+#upload-watch { display: none; }
+#status { min-height: 3em; }
+"""
+
+INTRO = (
+    "## Remove things from photos\n"
+    "Upload a photo, **paint over what you want to remove**, press **Remove**. Everything outside the painted "
+    "area stays exactly as it was. Keep editing the result to remove more; every result is kept below. "
+    "**Restore** cleans up the whole photo (noise, compression). Nothing leaves this machine."
+)
 
 
-def preset_choices() -> list[str]:
-    """Mask presets of the paper: random, structured at each anchor, irregular in each family."""
-    from inpnet.masks import IRREGULAR_FAMILIES, STRUCTURED_PRESETS
-
-    return (["random"] + [f"structured {p}" for p in STRUCTURED_PRESETS]
-            + [f"irregular {f}" for f in IRREGULAR_FAMILIES])
-
-
-def _error(message: str) -> Exception:
+def _editor(**kwargs: Any) -> Any:
+    """The photo editor: a large canvas, full-screen button, see-through magenta brush, no share button."""
     import gradio as gr
 
-    return gr.Error(message, print_exception=False)
+    return gr.ImageEditor(
+        label="photo (paint over what to remove)", type="numpy", image_mode="RGBA",
+        sources=("upload", "clipboard"), layers=False, transforms=(), height=EDITOR_HEIGHT,
+        brush=gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed", default_size=BRUSH_SCREEN_PX // 2),
+        buttons=["fullscreen"], elem_id="image-editor", **kwargs)
 
 
-def _check_file(path: str | os.PathLike, what: str) -> Path:
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError:
-        raise _error(f"{what}: the uploaded file is missing") from None
-    if size > MAX_UPLOAD_MB * 1024 * 1024:
-        raise _error(f"{what} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB")
-    return p
-
-
-def _check_pixels(img: Image.Image | np.ndarray, what: str) -> None:
-    h, w = (img.shape[0], img.shape[1]) if isinstance(img, np.ndarray) else (img.height, img.width)
-    if h * w > MAX_PIXELS:
-        raise _error(f"{what} is {w}x{h} = {h * w / 1e6:.0f} Mpx; the limit is {MAX_PIXELS / 1e6:.0f} Mpx")
-
-
-def _read(value: Any, what: str) -> Any:
-    """A path / array / PIL image from Gradio -> something `open_image` / `load_mask` accept, size-checked."""
-    if isinstance(value, (str, os.PathLike)):
-        return _check_file(value, what)
-    if isinstance(value, dict) and "path" in value:  # a FileData-like dict
-        return _check_file(value["path"], what)
-    if isinstance(value, (np.ndarray, Image.Image)):
-        _check_pixels(value, what)
-        return value
-    raise _error(f"{what}: expected an image, got {type(value).__name__}")
-
-
-def _layer_hole(layer: Any, size: tuple[int, int]) -> np.ndarray:
-    """A brush layer (RGBA: painted where alpha > 0) -> (H, W) bool at the image size (nearest)."""
-    arr = np.asarray(layer if not isinstance(layer, (str, os.PathLike)) else Image.open(layer))
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        painted = arr[:, :, 3] > 0
-    elif arr.ndim == 3:
-        painted = (arr != 0).any(axis=2)
-    else:
-        painted = arr != 0
-    if painted.shape != size:
-        painted = np.asarray(Image.fromarray(painted).resize((size[1], size[0]), Image.Resampling.NEAREST))
-    return painted
-
-
-class WebInpainter:
-    """What the page's Run button calls: (editor value, mask file, mode, preset, ratio, seed, strategy) ->
-    (masked preview, result), both (H, W, 3) uint8 arrays. User mistakes raise `gr.Error`."""
-
-    def __init__(self, pipeline: Any) -> None:
-        self.pipeline = pipeline
-
-    def __call__(self, editor: dict | None, mask_file: Any = None, mode: str = MODES[0],
-                 preset: str = "random", ratio: float = 0.5, seed: int = 0,
-                 strategy: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-        try:
-            return self._run(editor, mask_file, mode, preset, ratio, int(seed or 0), strategy)
-        except InpNetError as exc:
-            raise _error(str(exc)) from None
-
-    def _run(self, editor: dict | None, mask_file: Any, mode: str, preset: str, ratio: float, seed: int,
-             strategy: str) -> tuple[np.ndarray, np.ndarray]:
-        from inpnet.predict import as_rgb_array
-
-        if mode not in MODES:
-            raise _error(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-        background = editor.get("background") if isinstance(editor, dict) else editor
-        if background is None:
-            raise _error("upload an image first")
-        image = as_rgb_array(_read(background, "the image"))  # (H, W, 3) uint8
-        _check_pixels(image, "the image")
-        if mode == MODES[2]:
-            return image, np.asarray(self.pipeline.restore(image))
-        hole = (self._preset_hole(image.shape[:2], preset, ratio, seed) if mode == MODES[1]
-                else self._drawn_hole(editor, mask_file, image.shape[:2]))
-        if not hole.any():
-            raise _error("no hole: paint over the part to remove, upload a mask, or choose a mask preset")
-        preview = image.copy()
-        preview[hole] = HOLE_GREY
-        return preview, np.asarray(self.pipeline(image, hole, strategy=strategy))
-
-    def _drawn_hole(self, editor: Any, mask_file: Any, size: tuple[int, int]) -> np.ndarray:
-        """Union of the brush layers and the uploaded mask file (nonzero = hole). (H, W) bool."""
-        from inpnet.imageio import load_mask
-
-        hole = np.zeros(size, dtype=bool)
-        layers = (editor.get("layers") or []) if isinstance(editor, dict) else []
-        for layer in layers:
-            if layer is not None:
-                hole |= _layer_hole(layer, size)
-        if mask_file is not None:
-            hole |= load_mask(_read(mask_file, "the mask"), size)[0].numpy() > 0.5
-        return hole
-
-    def _preset_hole(self, size: tuple[int, int], preset: str, ratio: float, seed: int) -> np.ndarray:
-        """The paper's mask kinds, drawn on the patch grid the model will see, stretched to the image."""
-        import torch
-
-        from inpnet.masks import make_pixel_mask
-        from inpnet.predict import work_size
-
-        kind, _, option = preset.partition(" ")
-        if preset not in preset_choices():
-            raise _error(f"unknown mask preset {preset!r}")
-        p = self.pipeline.config.patch_size
-        grid = work_size(size[0], size[1], self.pipeline.model_size, p)
-        generator = torch.Generator().manual_seed(seed)
-        mask = make_pixel_mask(kind, 1, grid, p, float(ratio), generator,
-                               preset=option if kind == "structured" else None,
-                               family=option if kind == "irregular" else None)  # (1, 1, *grid)
-        small = Image.fromarray(mask[0, 0].numpy() > 0.5)
-        return np.asarray(small.resize((size[1], size[0]), Image.Resampling.NEAREST))
-
-
-def _bomb(what: str) -> Exception:
-    return _error(f"{what} is too large (decompression bomb); the limit is {MAX_PIXELS / 1e6:.0f} Mpx")
-
-
-def _peek(path: str | os.PathLike, what: str) -> None:
-    """Refuse a file that is not an image, or whose header declares more than MAX_PIXELS, before decoding."""
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)  # reads the header only
-            img.close()
-    except Image.DecompressionBombError:
-        raise _bomb(what) from None
-    except Exception:  # Pillow raises many types for files it cannot read
-        raise _error(f"{what}: not an image, or an unsupported format") from None
-    _check_pixels(img, what)  # width and height stay readable after close
-
-
-def checked_editor(**kwargs: Any) -> Any:
-    """A `gr.ImageEditor` whose uploads are checked before Gradio decodes them: a file that is not an image,
-    or has too many pixels, gets one clear message instead of Gradio's component-processing report."""
+def _controls() -> dict[str, Any]:
+    """The right-hand column: actions, status, folds with the mask file and the research controls."""
     import gradio as gr
 
-    editor = gr.ImageEditor(**kwargs)
-    decode = editor.preprocess
-
-    def preprocess(payload: Any) -> Any:
-        background = getattr(payload, "background", None) if getattr(payload, "id", None) is None else None
-        if getattr(background, "path", None):
-            _peek(background.path, "the image")
-        try:
-            return decode(payload)
-        except gr.Error:
-            raise
-        except Image.DecompressionBombError:
-            raise _bomb("the image") from None
-        except Exception:
-            raise _error("the image: not an image, or an unsupported format") from None
-
-    # an instance attribute, not a subclass: Gradio writes a .pyi stub beside the module of every subclass
-    editor.preprocess = preprocess
-    return editor
-
-
-def _sample_photo() -> np.ndarray:
-    import skimage.data
-
-    return skimage.data.astronaut()
+    w: dict[str, Any] = {}
+    w["brush_size"] = gr.Slider(4, 200, value=BRUSH_SCREEN_PX, step=1, label="brush size (on screen, px)",
+                                elem_id="brush-size")
+    w["remove"] = gr.Button("Remove painted area", variant="primary", elem_id="run-button")
+    w["restore"] = gr.Button("Restore whole photo", elem_id="restore-button")
+    w["status"] = gr.Markdown("Upload a photo to start.", elem_id="status")
+    w["keep"] = gr.Button("Keep editing the result", interactive=False, elem_id="keep-editing")
+    w["download"] = gr.DownloadButton("Download result (PNG)", interactive=False, elem_id="download-button")
+    w["sample"] = gr.Button("Load a sample photo", size="sm", elem_id="sample-button")
+    with gr.Accordion("Use a mask file instead of painting", open=False, elem_id="mask-fold"):
+        w["mask_file"] = gr.File(label="mask (white or any nonzero pixel = remove)", type="filepath",
+                                 elem_id="mask-file", height=120)
+    with gr.Accordion("Advanced (research controls)", open=False, elem_id="advanced"):
+        w["preset"] = gr.Dropdown(preset_choices(), value=NO_PRESET, label="mask preset (the paper's mask kinds)",
+                                  info="chosen = filled on Remove", elem_id="preset")
+        w["ratio"] = gr.Slider(0.05, 0.9, value=0.5, step=0.05, label="preset size (fraction of the photo)",
+                               elem_id="ratio")
+        w["seed"] = gr.Number(value=0, precision=0, label="preset seed (random and irregular kinds)")
+        w["strategy"] = gr.Radio(list(STRATEGY_CHOICES), value="auto", label="large photos",
+                                 info="crop: a window around each hole at full resolution; "
+                                      "resize: the whole photo at the model's size")
+    return w
 
 
-def build_app(pipeline: Any) -> Any:
-    """The Gradio Blocks page around an `InpaintPipeline` (not launched)."""
+def _results() -> dict[str, Any]:
+    import gradio as gr
+
+    w: dict[str, Any] = {}
+    w["compare"] = gr.ImageSlider(label="before / after (drag the handle)", type="filepath", format="png",
+                                  buttons=["fullscreen"], height=RESULT_HEIGHT, max_height=RESULT_HEIGHT,
+                                  elem_id="compare")
+    w["gallery"] = gr.Gallery(label="history (click a result to edit it again)", columns=8, height=150,
+                              object_fit="contain", buttons=["download"], allow_preview=False,
+                              elem_id="history")
+    return w
+
+
+def _wire(page: PageEvents, w: dict[str, Any]) -> None:
+    """Connect the widgets to the handlers."""
+    import gradio as gr
+
+    run_outputs = [w["compare"], w["download"], w["status"], w["gallery"], w["history"], w["latest"], w["keep"]]
+    quiet = dict(show_progress="minimal", show_progress_on=[w["status"]], api_visibility="private",
+                 concurrency_id="model", concurrency_limit=1)
+    # the page's own events are private and named apart from the stable API's /inpaint and /restore
+    w["remove"].click(page.remove, [w["editor"], w["picked"], w["mask_file"], w["preset"], w["ratio"], w["seed"],
+                                    w["strategy"], w["history"]], run_outputs, api_name="page_remove", **quiet)
+    w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"]], run_outputs,
+                       api_name="page_restore", **quiet)
+    private = dict(api_visibility="private", show_progress="hidden")
+    w["watch"].change(page.picked, [w["watch"], w["brush_size"]], [w["picked"], w["status"], w["editor"]],
+                      **private)
+    w["brush_size"].release(page.brush, [w["picked"], w["brush_size"]], w["editor"], **private)
+    w["preset"].change(page.preset_chosen, w["preset"], w["status"], **private)
+    w["keep"].click(page.keep_editing, w["latest"], [w["editor"], w["status"]], **private)
+    def pick_from_history(history: list, evt: Any) -> Any:
+        return page.from_history(history, evt)
+
+    pick_from_history.__annotations__ = {"evt": gr.SelectData}  # how Gradio knows to pass the selection
+    w["gallery"].select(pick_from_history, w["history"], [w["editor"], w["latest"], w["status"]], **private)
+    w["sample"].click(page.sample, None, [w["editor"], w["picked"], w["status"]], **private)
+
+
+def build_app(pipeline: Any, restore_pipeline: Any = None, *, model_name: str | None = None,
+              restore_model_name: str | None = None) -> Any:
+    """The Gradio Blocks page around an `InpaintPipeline` (and one for restoration; default: the same).
+    Not launched. The runner is kept as `app.inpnet_runner` (for `launch`'s plain HTTP routes)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    run = WebInpainter(pipeline)
-    cfg = pipeline.config
-    with gr.Blocks(title="InP-Net inpainting", analytics_enabled=False) as app:
-        gr.Markdown(
-            "## InP-Net: masked-ViT inpainting\n"
-            "Upload a photo, paint over what to remove (any brush colour), or upload a mask "
-            "(white = hole), or try one of the paper's mask kinds. *Restore* reconstructs the whole image "
-            f"(ratio 0). Model: `{getattr(cfg, 'variant', '?')}` / `{getattr(cfg, 'preset', '?')}`, "
-            f"trained at {cfg.image_size[1]}x{cfg.image_size[0]}; any photo size works "
-            f"(up to {MAX_UPLOAD_MB} MB, {MAX_PIXELS // 1_000_000} Mpx)."
-        )
-        with gr.Row():
-            with gr.Column():
-                editor = checked_editor(
-                    label="image (paint the hole)", type="numpy", image_mode="RGBA",
-                    sources=("upload", "clipboard"), brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed"),
-                    layers=False, transforms=(), elem_id="image-editor",
-                )
-                sample = gr.Button("load a sample photo", size="sm", elem_id="sample-button")
-                mask_file = gr.File(label="mask file (optional; nonzero = hole)", type="filepath",
-                                    elem_id="mask-file")
-            with gr.Column():
-                mode = gr.Radio(list(MODES), value=MODES[0], label="hole from", elem_id="mode")
-                preset = gr.Dropdown(preset_choices(), value="random", label="mask preset")
-                ratio = gr.Slider(0.05, 0.9, value=0.5, step=0.05, label="preset ratio (fraction of patches)")
-                seed = gr.Number(value=0, precision=0, label="preset seed")
-                strategy = gr.Radio(list(STRATEGY_CHOICES), value="auto", label="large images",
-                                    info="crop: windows around each hole; resize: the whole image")
-                button = gr.Button("Run", variant="primary", elem_id="run-button")
-        with gr.Row():
-            masked = gr.Image(label="masked input", type="numpy", interactive=False, height=OUTPUT_HEIGHT,
-                              elem_id="masked-image")
-            output = gr.Image(label="result (download: top-right button)", type="numpy", format="png",
-                              interactive=False, buttons=["download", "fullscreen"], height=OUTPUT_HEIGHT,
-                              elem_id="output-image")
-        sample.click(_sample_photo, outputs=editor)
-        button.click(run, inputs=[editor, mask_file, mode, preset, ratio, seed, strategy],
-                     outputs=[masked, output], concurrency_limit=1)
+    from inpnet.web.api import add_gradio_endpoints
+
+    runner = WebInpainter(pipeline, restore_pipeline, model_name=model_name,
+                          restore_model_name=restore_model_name)
+    page = PageEvents(runner)
+    with gr.Blocks(title="InP-Net: remove things from photos", analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as app:
+        gr.Markdown(INTRO)
+        w: dict[str, Any] = {}
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                w["editor"] = _editor()
+            with gr.Column(scale=1, min_width=300):
+                w.update(_controls())
+        w.update(_results())
+        gr.Markdown(_models_line(runner), elem_id="models")
+        w["watch"] = gr.HTML("", html_template="", js_on_load=UPLOAD_WATCH_JS, elem_id="upload-watch")
+        w["picked"], w["history"], w["latest"] = gr.State(None), gr.State([]), gr.State(None)
+        _wire(page, w)
+        add_gradio_endpoints(runner)
+    app.inpnet_runner = runner
     return app
+
+
+def _models_line(runner: WebInpainter) -> str:
+    cfg = runner.pipeline.config
+    return (f"Models: remove with **{runner.model_name}**, restore with **{runner.restore_model_name}** "
+            f"(trained at {cfg.image_size[1]}x{cfg.image_size[0]}; any photo size works, up to "
+            f"{inputs.MAX_UPLOAD_MB} MB and {inputs.MAX_PIXELS // 1_000_000} Mpx). "
+            "Programs: `/inpaint` and `/restore` (gradio_client), `POST /api/inpaint`, `POST /api/restore`.")
 
 
 def launch(app: Any, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True,
            quiet: bool = False) -> Any:
-    """Serve the page. `block=False` returns once the server is up (tests); then `app.close()` stops it."""
+    """Serve the page (and the plain HTTP routes). `block=False` returns once the server is up (tests);
+    then `app.close()` stops it."""
+    from inpnet.web.api import add_http_routes
+
     try:
-        return app.launch(server_name=host, server_port=port, share=False, inbrowser=False,
-                          prevent_thread_lock=not block, max_file_size=f"{MAX_UPLOAD_MB}mb", quiet=quiet,
-                          footer_links=[], show_error=True)
+        launched = app.launch(server_name=host, server_port=port, share=False, inbrowser=False,
+                              prevent_thread_lock=True, max_file_size=f"{inputs.MAX_UPLOAD_MB}mb", quiet=quiet,
+                              footer_links=["api"], show_error=True, css=PAGE_CSS)
     except OSError as exc:
         raise InpNetError(f"cannot serve on {host}:{port}: {exc}") from None
+    runner = getattr(app, "inpnet_runner", None)
+    server = launched[0] if isinstance(launched, tuple) else None
+    if runner is not None and server is not None:
+        add_http_routes(server, runner)
+    if block:
+        app.block_thread()
+    return launched

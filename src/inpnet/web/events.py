@@ -1,0 +1,203 @@
+"""What the page's widgets do: Gradio event handlers that take widget values and return widget updates.
+The model work itself is `WebInpainter`'s; user mistakes become one-line `gr.Error` messages."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from inpnet.errors import InpNetError
+from inpnet.web import inputs
+from inpnet.web.runner import Outcome, WebInpainter
+
+BRUSH_COLOUR = ("#ff00ff", 0.6)  # see-through: the photo stays visible under the strokes
+BRUSH_SCREEN_PX = 40  # default brush diameter as seen on the screen
+EDITOR_CHROME_PX = (110, 70)  # width, height of the editor box taken by its toolbar and margins, not the photo
+HISTORY_LENGTH = 12
+UNTITLED = "image.png"
+
+
+def _error(message: str) -> Exception:
+    import gradio as gr
+
+    return gr.Error(message, print_exception=False)
+
+
+def user_errors(fn: Any) -> Any:
+    """A handler (function or generator) whose `InpNetError` becomes a one-line `gr.Error`."""
+    import inspect
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from fn(*args, **kwargs)
+            except InpNetError as exc:
+                raise _error(str(exc)) from None
+        return gen
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InpNetError as exc:
+            raise _error(str(exc)) from None
+    return call
+
+
+def editor_image(editor: Any) -> np.ndarray:
+    """The editor's photo (its background layer) -> (H, W, 3) uint8."""
+    from inpnet.predict import as_rgb_array
+
+    background = editor.get("background") if isinstance(editor, dict) else None
+    if background is None:
+        raise inputs.WebInputError("upload a photo first (or load the sample photo)")
+    if isinstance(background, np.ndarray):
+        inputs.check_pixels(background.shape[1], background.shape[0], "the image")
+    return as_rgb_array(background)
+
+
+def drawn_hole(editor: Any, size: tuple[int, int]) -> np.ndarray:
+    """Union of the brush layers: (H, W) bool."""
+    hole = np.zeros(size, dtype=bool)
+    for layer in (editor.get("layers") or []) if isinstance(editor, dict) else []:
+        if layer is not None:
+            hole |= inputs.layer_hole(layer, size)
+    return hole
+
+
+def brush_radius(picked: dict | None, screen_px: float) -> int:
+    """Brush radius in image pixels that shows as `screen_px` across on the screen: the photo is fitted
+    into the editor box (known from the browser), so one screen pixel is 1 / scale image pixels."""
+    picked = picked or {}
+    width, height = picked.get("width") or 0, picked.get("height") or 0
+    box_w, box_h = picked.get("box") or (0, 0)
+    if not (width and height and box_w > EDITOR_CHROME_PX[0] and box_h > EDITOR_CHROME_PX[1]):
+        return max(1, round(screen_px / 2))
+    scale = min((box_w - EDITOR_CHROME_PX[0]) / width, (box_h - EDITOR_CHROME_PX[1]) / height)
+    return max(1, round(screen_px / 2 / scale))
+
+
+def brush_update(picked: dict | None, screen_px: float) -> Any:
+    import gradio as gr
+
+    return gr.ImageEditor(brush=gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed",
+                                         default_size=brush_radius(picked, screen_px)))
+
+
+def parse_picked(text: Any) -> dict:
+    """The upload watcher's report (JSON from the browser) -> dict with name, ok, width, height, box."""
+    try:
+        info = json.loads(text) if isinstance(text, str) and text else {}
+    except ValueError:
+        info = {}
+    return info if isinstance(info, dict) else {}
+
+
+class PageEvents:
+    """The handlers of one page, around one `WebInpainter`."""
+
+    def __init__(self, runner: WebInpainter) -> None:
+        self.runner = runner
+
+    # ---- photo in -----------------------------------------------------------------------------------------
+    def picked(self, report: Any, screen_px: float) -> tuple[Any, str, Any]:
+        """A file was chosen or dropped on the editor: refuse a non-image with a visible message, else keep its
+        name (for the download) and size (for the brush). -> (picked, status, editor update)"""
+        import gradio as gr
+
+        info = parse_picked(report)
+        name = inputs.display_name(str(info.get("name") or ""), UNTITLED)
+        if not info.get("ok"):
+            message = f"{name}: not an image, or an unsupported format. Choose a PNG, JPEG or WebP photo."
+            gr.Warning(message)
+            return gr.skip(), f"**{message}**", gr.skip()
+        picked = {"name": name, "width": info.get("width"), "height": info.get("height"),
+                  "box": info.get("box")}
+        status = (f"{name} ({info.get('width')}x{info.get('height')}): paint over what to remove, "
+                  "then press **Remove**.")
+        return picked, status, brush_update(picked, screen_px)
+
+    def brush(self, picked: dict | None, screen_px: float) -> Any:
+        return brush_update(picked, screen_px)
+
+    def sample(self) -> tuple[np.ndarray, dict, str]:
+        import skimage.data
+
+        photo = skimage.data.astronaut()
+        picked = {"name": "astronaut.png", "width": photo.shape[1], "height": photo.shape[0]}
+        return photo, picked, "Sample photo loaded: paint over what to remove, then press **Remove**."
+
+    def preset_chosen(self, preset: str) -> str:
+        if preset == inputs.NO_PRESET:
+            return "No preset: the hole is what you paint (and the mask file, if any)."
+        return f"Preset **{preset}** chosen: press **Remove** to fill it (with anything you painted)."
+
+    # ---- runs ---------------------------------------------------------------------------------------------
+    def hole(self, editor: Any, size: tuple[int, int], mask_file: Any, preset: str, ratio: float,
+             seed: Any) -> np.ndarray:
+        """Everything the user chose as the hole: brush strokes, the mask file, the preset. (H, W) bool."""
+        hole = drawn_hole(editor, size)
+        if mask_file:
+            hole |= inputs.read_mask(mask_file, size, f"the mask file {inputs.display_name(mask_file)}")
+        if preset and preset != inputs.NO_PRESET:
+            pipe = self.runner.pipeline
+            hole |= inputs.preset_hole(size, preset, ratio, int(seed or 0), pipe.config.patch_size,
+                                       pipe.model_size)
+        return hole
+
+    @user_errors
+    def remove(self, editor: Any, picked: dict | None, mask_file: Any, preset: str, ratio: float, seed: Any,
+               strategy: str, history: list | None) -> Iterator[tuple]:
+        import gradio as gr
+
+        image = editor_image(editor)
+        hole = self.hole(editor, image.shape[:2], mask_file, preset, ratio, seed)
+        if not hole.any():
+            raise inputs.WebInputError("no hole: paint over the part to remove (or upload a mask file, or "
+                                       "choose a preset under Advanced)")
+        yield (*[gr.skip()] * 2, self.runner.progress_text(hole, strategy), *[gr.skip()] * 4)
+        name = (picked or {}).get("name") or UNTITLED
+        yield self._show(image, self.runner.inpaint(image, hole, strategy=strategy, name=name), history)
+
+    @user_errors
+    def restore(self, editor: Any, picked: dict | None, history: list | None) -> Iterator[tuple]:
+        import gradio as gr
+
+        image = editor_image(editor)
+        yield (*[gr.skip()] * 2, f"Restoring the whole photo with {self.runner.restore_model_name}…",
+               *[gr.skip()] * 4)
+        name = (picked or {}).get("name") or UNTITLED
+        yield self._show(image, self.runner.restore(image, name=name), history)
+
+    def _show(self, before: np.ndarray, outcome: Outcome, history: list | None) -> tuple:
+        """-> (before/after, download, status, gallery, history, latest, keep-editing button)"""
+        import gradio as gr
+
+        history = [*(history or []), (str(outcome.path), outcome.path.name)][-HISTORY_LENGTH:]
+        return ((before, str(outcome.path)), gr.update(value=str(outcome.path), interactive=True),
+                outcome.summary, history, history, str(outcome.path), gr.Button(interactive=True))
+
+    # ---- the editing loop ---------------------------------------------------------------------------------
+    def keep_editing(self, latest: str | None) -> tuple[Any, str]:
+        """The last result becomes the photo being edited (strokes cleared)."""
+        import gradio as gr
+
+        if not latest:
+            return gr.skip(), "Nothing to keep yet: run **Remove** first."
+        return ({"background": latest, "layers": [], "composite": latest},
+                "Editing the result: paint the next thing to remove, then press **Remove**.")
+
+    def from_history(self, history: list | None, evt: Any) -> tuple[Any, Any, str]:
+        """A result picked in the history goes back into the editor (an undo to any earlier step)."""
+        import gradio as gr
+
+        if not history or evt.index is None or not 0 <= evt.index < len(history):
+            return gr.skip(), gr.skip(), gr.skip()
+        path = history[evt.index][0]
+        return ({"background": path, "layers": [], "composite": path}, path,
+                f"Back to result {evt.index + 1} of {len(history)}: keep painting, or download it.")

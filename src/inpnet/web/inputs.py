@@ -1,0 +1,130 @@
+"""What the page receives, checked: upload limits, image and mask files, the hole (brush strokes, a mask file,
+a preset of the paper's mask kinds). A user mistake raises `WebInputError` with one line that names the
+user's file, never a server path."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from inpnet.errors import InpNetError
+
+MAX_UPLOAD_MB = 20
+MAX_PIXELS = 40_000_000
+NO_PRESET = "none"
+
+
+class WebInputError(InpNetError):
+    """A bad upload or choice on the page; the message is shown to the user as it is."""
+
+
+def preset_choices() -> list[str]:
+    """"none", then the paper's mask kinds: random, structured at each anchor, irregular in each family."""
+    from inpnet.masks import IRREGULAR_FAMILIES, STRUCTURED_PRESETS
+
+    return ([NO_PRESET, "random"] + [f"structured {p}" for p in STRUCTURED_PRESETS]
+            + [f"irregular {f}" for f in IRREGULAR_FAMILIES])
+
+
+def display_name(path: str | os.PathLike | None, fallback: str = "the image") -> str:
+    """The name a user knows a file by: its base name (uploads keep it), never the server's folder."""
+    return Path(path).name if path else fallback
+
+
+def check_pixels(width: int, height: int, what: str) -> None:
+    if width * height > MAX_PIXELS:
+        raise WebInputError(f"{what} is {width}x{height} = {width * height / 1e6:.0f} Mpx; "
+                            f"the limit is {MAX_PIXELS / 1e6:.0f} Mpx")
+
+
+def check_file(path: str | os.PathLike, what: str) -> Path:
+    """An uploaded file that exists, is within MAX_UPLOAD_MB and whose header is an image within MAX_PIXELS
+    (read before decoding, so a decompression bomb is refused cheaply)."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError:
+        raise WebInputError(f"{what}: the uploaded file is missing") from None
+    if size > MAX_UPLOAD_MB * 1024 * 1024:
+        raise WebInputError(f"{what} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(p) as img:  # reads the header only
+                width, height = img.size
+    except Image.DecompressionBombError:
+        raise WebInputError(f"{what} is too large (decompression bomb); "
+                            f"the limit is {MAX_PIXELS / 1e6:.0f} Mpx") from None
+    except Exception:  # Pillow raises many types for files it cannot read
+        raise WebInputError(f"{what}: not an image, or an unsupported format") from None
+    check_pixels(width, height, what)
+    return p
+
+
+def read_image(path: str | os.PathLike, what: str) -> np.ndarray:
+    """An image file -> (H, W, 3) uint8, as the command line reads it (EXIF turned, alpha on white)."""
+    from inpnet.predict import as_rgb_array
+
+    try:
+        return as_rgb_array(check_file(path, what))
+    except WebInputError:
+        raise
+    except (InpNetError, OSError, ValueError):
+        raise WebInputError(f"{what}: not an image, or an unsupported format") from None
+
+
+def read_mask(path: str | os.PathLike, size: tuple[int, int], what: str) -> np.ndarray:
+    """A mask file (any nonzero pixel = hole) -> (H, W) bool at `size` (nearest)."""
+    from inpnet.imageio import load_mask
+
+    try:
+        return load_mask(check_file(path, what), size)[0].numpy() > 0.5
+    except WebInputError:
+        raise
+    except (InpNetError, OSError, ValueError):
+        raise WebInputError(f"{what}: not an image, or an unsupported format") from None
+
+
+def layer_hole(layer: Any, size: tuple[int, int]) -> np.ndarray:
+    """A brush layer (RGBA: painted where alpha > 0) -> (H, W) bool at the image size (nearest)."""
+    arr = np.asarray(layer if not isinstance(layer, (str, os.PathLike)) else Image.open(layer))
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        painted = arr[:, :, 3] > 0
+    elif arr.ndim == 3:
+        painted = (arr != 0).any(axis=2)
+    else:
+        painted = arr != 0
+    if painted.shape != size:
+        painted = np.asarray(Image.fromarray(painted).resize((size[1], size[0]), Image.Resampling.NEAREST))
+    return painted
+
+
+def preset_hole(size: tuple[int, int], preset: str, ratio: float, seed: int, patch_size: int,
+                model_size: tuple[int, int]) -> np.ndarray:
+    """One of the paper's mask kinds, drawn on the patch grid the model will see, stretched to the image.
+    (H, W) bool. A structured preset is one whole box (sides within one patch of the requested area)."""
+    import torch
+
+    from inpnet.masks import make_pixel_mask, structured_token_mask, token_to_pixel_mask, validate_ratio
+    from inpnet.predict import work_size
+
+    if preset not in preset_choices() or preset == NO_PRESET:
+        raise WebInputError(f"unknown mask preset {preset!r}")
+    ratio = validate_ratio(float(ratio))
+    kind, _, option = preset.partition(" ")
+    grid_px = work_size(size[0], size[1], model_size, patch_size)  # (h, w) pixels, multiples of the patch
+    if kind == "structured":
+        grid = (grid_px[0] // patch_size, grid_px[1] // patch_size)
+        tokens = structured_token_mask(1, grid, ratio, option, exact=False)
+        mask = token_to_pixel_mask(tokens, grid, patch_size)  # (1, 1, *grid_px)
+    else:
+        generator = torch.Generator().manual_seed(int(seed))
+        mask = make_pixel_mask(kind, 1, grid_px, patch_size, ratio, generator,
+                               family=option if kind == "irregular" else None)  # (1, 1, *grid_px)
+    small = Image.fromarray(mask[0, 0].numpy() > 0.5)
+    return np.asarray(small.resize((size[1], size[0]), Image.Resampling.NEAREST))

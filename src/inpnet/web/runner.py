@@ -1,0 +1,128 @@
+"""The model calls behind the page and its API: inpaint a hole or restore a photo, time it, say what ran, and
+write the result as a PNG named after the user's file (`<name>_inpainted.png`). One run at a time."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from inpnet.web.inputs import WebInputError, check_pixels
+
+STRATEGY_WORDS = {
+    "crop": "a window around each hole, at full resolution",
+    "resize": "the whole photo at the model's size",
+}
+RESULT_SUFFIXES = ("_inpainted", "_restored")
+
+
+def describe_model(pipeline: Any) -> str:
+    """A short name for a pipeline's model when no folder name is known: variant/preset."""
+    cfg = pipeline.config
+    return f"{getattr(cfg, 'variant', '?')}/{getattr(cfg, 'preset', '?')}"
+
+
+def result_name(source_name: str | None, suffix: str) -> str:
+    """`photo.jpg` -> `photo_<suffix>.png`; a result edited again keeps the original stem
+    (`photo_inpainted.png` -> `photo_inpainted.png`, not `photo_inpainted_inpainted.png`)."""
+    stem = Path(source_name or "image").stem or "image"
+    changed = True
+    while changed:
+        changed = False
+        for old in RESULT_SUFFIXES:
+            if stem.endswith(old) and len(stem) > len(old):
+                stem, changed = stem[: -len(old)], True
+    return f"{stem}_{suffix}.png"
+
+
+def count_regions(hole: np.ndarray) -> int:
+    """Connected hole regions (8-connected) of an (H, W) bool hole."""
+    import cv2
+
+    return int(cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)[0]) - 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One finished run: the result (H, W, 3) uint8, its PNG file, and a sentence saying what ran."""
+
+    image: np.ndarray
+    path: Path
+    summary: str
+
+
+class WebInpainter:
+    """Runs `pipeline` (inpainting) and `restore_pipeline` (ratio 0; default: the same) for the page.
+
+    Results go to a private temporary folder that is removed with this object."""
+
+    def __init__(self, pipeline: Any, restore_pipeline: Any = None, *, model_name: str | None = None,
+                 restore_model_name: str | None = None) -> None:
+        self.pipeline = pipeline
+        self.restorer = restore_pipeline if restore_pipeline is not None else pipeline
+        self.model_name = model_name or describe_model(pipeline)
+        self.restore_model_name = restore_model_name or (
+            self.model_name if restore_pipeline is None else describe_model(self.restorer))
+        self._lock = threading.Lock()  # the page's events, the API and plain HTTP share one model
+        self._folder = Path(tempfile.mkdtemp(prefix="inpnet-web-"))
+        weakref.finalize(self, shutil.rmtree, str(self._folder), True)
+
+    def strategy_for(self, hole: np.ndarray, strategy: str) -> str:
+        """`crop` or `resize`: what `strategy` ("auto", "crop" or "resize") means for this hole."""
+        from inpnet.predict import STRATEGIES
+
+        if strategy not in STRATEGIES:
+            raise WebInputError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+        return self.pipeline.choose_strategy(hole) if strategy == "auto" else strategy
+
+    def progress_text(self, hole: np.ndarray, strategy: str) -> str:
+        """What a run on this hole is about to do, in words (shown while it runs)."""
+        n = count_regions(hole)
+        chosen = self.strategy_for(hole, strategy)
+        return (f"Filling {n} region{'s' if n != 1 else ''} with {self.model_name} "
+                f"({chosen}: {STRATEGY_WORDS[chosen]})…")
+
+    def inpaint(self, image: np.ndarray, hole: np.ndarray, *, strategy: str = "auto",
+                name: str | None = None) -> Outcome:
+        """Fill `hole` ((H, W) bool) of `image` ((H, W, 3) uint8); every pixel outside it is kept."""
+        check_pixels(image.shape[1], image.shape[0], "the image")
+        if hole.shape != image.shape[:2]:
+            raise WebInputError(f"the mask is {hole.shape[1]}x{hole.shape[0]} but the image is "
+                                f"{image.shape[1]}x{image.shape[0]}")
+        if not hole.any():
+            raise WebInputError("no hole: paint over the part to remove (or upload a mask, or choose a preset)")
+        chosen = self.strategy_for(hole, strategy)
+        n = count_regions(hole)
+        with self._lock:
+            start = time.perf_counter()
+            result = np.asarray(self.pipeline(image, hole, strategy=chosen))
+            seconds = time.perf_counter() - start
+        summary = (f"Filled {n} region{'s' if n != 1 else ''} ({hole.mean():.1%} of the photo) in "
+                   f"{seconds:.1f} s · model {self.model_name} · {chosen}: {STRATEGY_WORDS[chosen]}")
+        return Outcome(result, self._save(result, result_name(name, "inpainted")), summary)
+
+    def restore(self, image: np.ndarray, *, name: str | None = None) -> Outcome:
+        """Reconstruct the whole photo (ratio 0: denoise, clean up compression)."""
+        check_pixels(image.shape[1], image.shape[0], "the image")
+        with self._lock:
+            start = time.perf_counter()
+            result = np.asarray(self.restorer.restore(image))
+            seconds = time.perf_counter() - start
+        summary = (f"Restored the whole photo ({image.shape[1]}x{image.shape[0]}) in {seconds:.1f} s · "
+                   f"model {self.restore_model_name}")
+        return Outcome(result, self._save(result, result_name(name, "restored")), summary)
+
+    def _save(self, result: np.ndarray, filename: str) -> Path:
+        """The result as PNG in a folder of its own, so that its name is exactly `filename`."""
+        from inpnet.imageio import save_image
+
+        return save_image(Image.fromarray(result), self._folder / uuid.uuid4().hex / filename)
