@@ -294,3 +294,12 @@ def test_an_existing_output_folder_is_replaced_only_with_overwrite(ckpt, tmp_pat
     assert (tmp_path / "out" / "old.txt").read_text() == "old"
     assert run_cli(*args, "--overwrite") == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"frame_{i:06d}.png" for i in range(N)]
+
+
+def test_bad_window_options_are_one_line_errors():
+    from inpnet.errors import InpNetError
+
+    with pytest.raises(InpNetError, match="flow preset"):
+        VideoOptions(flow="slowest")
+    with pytest.raises(InpNetError, match="chunk >= 1"):
+        VideoOptions(chunk=0)
