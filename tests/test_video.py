@@ -268,3 +268,38 @@ def test_existing_output_needs_overwrite(ckpt, tmp_path, capsys):
     assert (tmp_path / "out.mp4").read_bytes() == b"keep me"
     assert run_cli(*args, "--overwrite") == 0
     assert len(read_video(tmp_path / "out.mp4")[0]) == N
+
+
+def test_flow_without_a_camera_motion_is_completed_harmonically():
+    from inpnet.video.flow import complete_flow
+
+    yy, xx = np.mgrid[0:40, 0:50].astype(np.float32)
+    ramp = np.stack([0.1 * xx, -0.05 * yy + 1.0], axis=-1)  # a linear field is harmonic: filled exactly
+    hole = np.zeros((40, 50), bool)
+    hole[12:30, 15:35] = True
+    noisy = ramp.copy()
+    noisy[hole] = 99.0  # what the hole held must not matter
+    done = complete_flow(noisy, hole, None)
+    assert np.array_equal(done[~hole], ramp[~hole])
+    assert np.abs(done[hole] - ramp[hole]).max() < 0.05
+
+
+def test_an_existing_output_folder_is_replaced_only_with_overwrite(ckpt, tmp_path):
+    write_frames(tmp_path / "in", panning_frames())
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.txt").write_text("old")
+    args = ["--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", box_hole()),
+            "-o", tmp_path / "out", "--no-progress"]
+    assert run_cli(*args) != 0
+    assert (tmp_path / "out" / "old.txt").read_text() == "old"
+    assert run_cli(*args, "--overwrite") == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"frame_{i:06d}.png" for i in range(N)]
+
+
+def test_bad_window_options_are_one_line_errors():
+    from inpnet.errors import InpNetError
+
+    with pytest.raises(InpNetError, match="flow preset"):
+        VideoOptions(flow="slowest")
+    with pytest.raises(InpNetError, match="chunk >= 1"):
+        VideoOptions(chunk=0)

@@ -23,7 +23,16 @@ import numpy as np
 from PIL import Image
 
 from inpnet.errors import InpNetError
-from inpnet.video.flow import FlowEstimator, Roi, corners_around, grow, register, smooth_fill, to_frame
+from inpnet.video.flow import (
+    PRESETS,
+    FlowEstimator,
+    Roi,
+    corners_around,
+    grow,
+    register,
+    smooth_fill,
+    to_frame,
+)
 from inpnet.video.propagate import (
     MODEL,
     NONE,
@@ -56,6 +65,8 @@ class VideoOptions:
     def __post_init__(self) -> None:
         if self.past < 1 or self.chunk < 1 or self.lookahead < 0:
             raise InpNetError(f"video window needs past >= 1, chunk >= 1, lookahead >= 0, got {self}")
+        if self.flow not in PRESETS:
+            raise InpNetError(f"unknown flow preset {self.flow!r}; expected one of {', '.join(PRESETS)}")
 
 
 class _Frame:
