@@ -37,7 +37,7 @@ def free_port() -> int:
 def start_server(port: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "inpnet", "serve", "--port", str(port), "--restore-checkpoint",
                              str(REPO / "weights" / "stage1-no-prefill-128")])
-    deadline = time.monotonic() + 300  # torch + gradio imports are slow on a loaded machine
+    deadline = time.monotonic() + 480  # torch + gradio imports are slow on a loaded machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200:

@@ -34,7 +34,7 @@ RESTORE_WEIGHTS = REPO / "weights" / "stage1-no-prefill-128"  # restores; the de
 ARTIFACTS = REPO / "test-artifacts"
 BRUSH_SCREEN_PX = 40  # the page's default brush diameter on screen
 SLOW_MS = 120_000  # a busy 2-core machine: model runs, uploads and a fresh Chromium are slow
-SERVER_START_S = 300  # importing torch and gradio took over 90 s on a 2-core machine at load 11
+SERVER_START_S = 480  # importing torch and gradio took 235 s on a 2-core machine at load 19
 SKIP_ENV = "INPNET_SKIP_BROWSER_TESTS"
 
 
@@ -203,8 +203,10 @@ def test_a_chosen_preset_is_used_and_center_middle_is_one_centred_box(page, tmp_
     side = math.sqrt(0.5) * 500
     assert abs((bottom - top) - side) <= patch and abs((right - left) - side) <= patch
     assert abs((top + bottom) / 2 - 250) <= patch and abs((left + right) / 2 - 250) <= patch
-    box = changed[top:bottom, left:right]  # one box: every row and every column of it filled across
-    assert box.mean(axis=1).min() > 0.9 and box.mean(axis=0).min() > 0.9  # (a partial last row: 7 / 11)
+    # one box: its rows and columns are filled across (a partial last line of patches, the bug, left 31 rows
+    # at 7/11 filled); the fill may match the photo by chance on a few border lines of pixels
+    box = changed[top:bottom, left:right]
+    assert (box.mean(axis=1) < 0.9).sum() <= 3 and (box.mean(axis=0) < 0.9).sum() <= 3
 
 
 def test_restore_improves_psnr_of_a_noisy_photo_and_names_the_model(page, tmp_path):

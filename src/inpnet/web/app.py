@@ -53,10 +53,13 @@ document.addEventListener('drop', (e) => {
 document.body.dataset.uploadWatch = 'ready';
 """
 
-# Gradio has no setting for these: the editor's height in viewport units, and no gap under the watcher.
+# Gradio has no setting for these: no gap for the hidden watcher, a status line that does not jump, and
+# history thumbnails of one size (Gradio's gallery stretches a lone result across the whole row).
 PAGE_CSS = """
 #upload-watch { display: none; }
 #status { min-height: 3em; }
+#history .grid-container { grid-template-columns: repeat(auto-fill, 120px) !important;
+                           grid-auto-rows: 120px !important; }
 """
 
 INTRO = (
