@@ -117,25 +117,33 @@ def test_demo_command_writes_the_figure_and_images(tmp_path, capsys, monkeypatch
     assert len({b[0].start for b in panels}) == 4 and len({b[1].start for b in panels}) == 3
 
 
-@pytest.mark.parametrize("kind, ratio", [("random", 0.5), ("irregular", 0.3)])
-def test_shipped_model_fills_holes_better_than_the_mean_colour(kind, ratio):
+# (kind, ratio, margin over the harmonic prefill, margin over Telea) in dB. On free-form strokes the network
+# does not beat its own prefill on these photos (-0.2 dB; docs/results.md section 3): that case only bounds
+# the loss, so a network that spoils its prefill still fails.
+@pytest.mark.parametrize("kind, ratio, over_prefill, over_telea", [("random", 0.5, 0.2, 0.2), ("irregular", 0.3, -0.3, 0.2)])
+def test_shipped_model_beats_its_own_prefill_and_telea(kind, ratio, over_prefill, over_telea):
+    """The network must add something: it starts from the harmonic fill (its prefill), so the bar is that
+    fill and OpenCV's Telea on the same masks, with a positive margin (a mean-colour fill was too easy:
+    the prefill alone cleared it by 4-5 dB)."""
     import skimage.data
     from PIL import Image, ImageOps
 
+    from inpnet.eval.baselines import ClassicalInpainter
     from inpnet.eval.metrics import psnr
     from inpnet.masks import make_pixel_mask
 
     model = load_model(None)
     h, w = model.config.image_size
     photos = []
-    for name in ("astronaut", "coffee", "chelsea"):
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
         img = ImageOps.fit(Image.fromarray(getattr(skimage.data, name)()).convert("RGB"), (w, h))
         photos.append(torch.from_numpy(np.asarray(img)).permute(2, 0, 1).float() / 255)
     images = torch.stack(photos)
-    mask = make_pixel_mask(kind, 3, (h, w), model.config.patch_size, ratio, generator=torch.Generator().manual_seed(3))
+    mask = make_pixel_mask(kind, len(photos), (h, w), model.config.patch_size, ratio,
+                           generator=torch.Generator().manual_seed(3), threshold=model.config.token_threshold)
     with torch.inference_mode():
         out = model(images, mask).composite
-    keep = 1 - mask
-    mean_colour = (images * keep).sum(dim=(2, 3), keepdim=True) / keep.sum(dim=(2, 3), keepdim=True)
-    flat = images * keep + mean_colour * mask
-    assert (psnr(out, images, mask) - psnr(flat, images, mask)).mean() > 2.0
+    ours = psnr(out, images, mask).mean()
+    for baseline, margin in (("harmonic", over_prefill), ("telea", over_telea)):
+        theirs = psnr(ClassicalInpainter(baseline)(images, mask).composite, images, mask).mean()
+        assert ours - theirs > margin, f"{baseline}: {float(ours):.2f} vs {float(theirs):.2f} dB"
