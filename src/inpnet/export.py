@@ -186,10 +186,13 @@ def _export_proto(model: nn.Module, exporter: str, opset: int | None, layout: st
 
 def quantize_int8(data: bytes) -> bytes:
     """A float ONNX model (serialized) -> the same model with int8 MatMul weights and dynamically quantized
-    activations (onnxruntime.quantization.quantize_dynamic); metadata kept, `inpnet_quantized` = "int8"."""
+    activations (onnxruntime.quantization.quantize_dynamic); metadata kept, `inpnet_quantized` = "int8".
+    A model that is already quantized is returned as it is."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if any(e.key == QUANT_KEY for e in onnx.load_from_string(data).metadata_props):
+        return data  # already quantized (an `export-onnx --quantize int8` file)
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(data)
