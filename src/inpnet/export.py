@@ -24,6 +24,7 @@ import contextlib
 import copy
 import io
 import json
+import logging
 import os
 import tempfile
 import warnings
@@ -196,10 +197,16 @@ def quantize_int8(data: bytes) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(data)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            # MatMul only: the convolutions of the decoder ran slower as ConvInteger on this CPU
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the quantizer logs a "consider pre-processing" warning on the root logger
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                # MatMul only: the convolutions of the decoder ran slower as ConvInteger on this CPU
+                quantize_dynamic(src, dst, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+        finally:
+            root.setLevel(level)
         proto = onnx.load(dst)
     _set_metadata(proto, {QUANT_KEY: "int8"})
     return proto.SerializeToString()
