@@ -48,6 +48,8 @@ def targets(files: dict) -> list[str]:
         f"| `inpnet export-onnx` of the shipped model < {TARGETS['export_s']:g} s (issue 15) | "
         f"**{export['seconds']:.1f} s** wall, check max \\|diff\\| {export['max_diff']:.1e} | "
         f"{verdict(export['seconds'] < TARGETS['export_s'])} |",
+        f"| `inpnet bench` ({bench['mode']} run) ≤ {TARGETS['bench_s']:g} s (issue 15) | **{bench['seconds']:.0f} s** | "
+        f"{verdict(bench['seconds'] <= TARGETS['bench_s'])} |",
         f"| ONNX Runtime latency at ratio 0.75 ≤ {TARGETS['onnx_fall']:g} × ratio 0, batch 1 and 8 (issue 15) | "
         f"{fall_text} | {verdict(all(v <= TARGETS['onnx_fall'] for v in fall.values()))} |",
         f"| ≥ {TARGETS['fps']:g} frames/s end to end, 256 px, batch 1, {rt['threads']} threads, fastest path (issue 15) | "
@@ -195,13 +197,13 @@ def render_page(files: dict, out: Path) -> None:
         f"{quality['command']}    # {quality['date']}",
         "```",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, no bf16 units, torch {m['torch']}, onnxruntime "
+        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, onnxruntime "
         f"{m['onnxruntime']}, Python {m['python']}; device `{bench['device']}`, {bench['threads']} threads "
         "(torch and ONNX Runtime alike).",
         "",
         f"**Load.** The timed commands ran with the background training paused (`quiet.sh`), but other jobs "
         f"shared the 2 cores: load average (1 / 5 / 15 min) {b['load_start']} before and {b['load_end']} after "
-        f"the bench, {export['load_start']} / {export['load_end']} around the export. Above ~1, absolute times "
+        f"the bench, {export['load_start']} before and {export['load_end']} after the export. Above ~1, absolute times "
         "grow and jump; the compared calls (ratios, runtimes, paths) are timed in turn within each repeat so "
         "that load changes fall on all of them, and every ratio below comes from one run. Times are medians.",
         "",

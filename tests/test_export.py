@@ -150,6 +150,9 @@ def test_export_can_write_the_int8_model(tmp_path, exported):
     assert "DynamicQuantizeLinear" in ops and "MatMulInteger" in ops
     assert OnnxInpainter(path).quantized == "int8"
     assert check_onnx(model, path) <= INT8_TOLERANCE
+    x, m = images(2), ragged_masks()[:2]  # quantize="int8" on an int8 file does not quantize it twice
+    again = OnnxInpainter(path, quantize="int8")(x, m).prediction
+    assert torch.equal(again, OnnxInpainter(path)(x, m).prediction)
 
 
 def test_pipeline_from_onnx_int8_is_close_to_pytorch(exported):

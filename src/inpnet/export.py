@@ -24,6 +24,7 @@ import contextlib
 import copy
 import io
 import json
+import logging
 import os
 import tempfile
 import warnings
@@ -186,17 +187,26 @@ def _export_proto(model: nn.Module, exporter: str, opset: int | None, layout: st
 
 def quantize_int8(data: bytes) -> bytes:
     """A float ONNX model (serialized) -> the same model with int8 MatMul weights and dynamically quantized
-    activations (onnxruntime.quantization.quantize_dynamic); metadata kept, `inpnet_quantized` = "int8"."""
+    activations (onnxruntime.quantization.quantize_dynamic); metadata kept, `inpnet_quantized` = "int8".
+    A model that is already quantized is returned as it is."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if any(e.key == QUANT_KEY for e in onnx.load_from_string(data).metadata_props):
+        return data  # already quantized (an `export-onnx --quantize int8` file)
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(data)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            # MatMul only: the convolutions of the decoder ran slower as ConvInteger on this CPU
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the quantizer logs a "consider pre-processing" warning on the root logger
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                # MatMul only: the convolutions of the decoder ran slower as ConvInteger on this CPU
+                quantize_dynamic(src, dst, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+        finally:
+            root.setLevel(level)
         proto = onnx.load(dst)
     _set_metadata(proto, {QUANT_KEY: "int8"})
     return proto.SerializeToString()

@@ -225,8 +225,8 @@ def _resize_hole(hole: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def _to_tensor(arr: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1] (one conversion, no intermediate copy)."""
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float().div_(255.0)
+    """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]."""
+    return torch.from_numpy(np.array(arr, dtype=np.float32)).permute(2, 0, 1)[None] / 255.0
 
 
 def _to_uint8(t: torch.Tensor) -> np.ndarray:
