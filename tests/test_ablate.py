@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -99,14 +100,18 @@ def markdown_tables(text: str) -> dict[str, list[list[str]]]:
     return tables
 
 
-def check_best_in_bold(cells: list[str], lower_is_better: bool) -> None:
-    """The bold cells of one column are exactly those that show the column's best value."""
+def check_best_in_bold(cells: list[str], lower_is_better: bool | str) -> None:
+    """The bold cells of one column are exactly those that show the column's best value (lower_is_better
+    "one": the value closest to 1 on a log scale, as for the texture ratio)."""
     shown = [c.strip("*") for c in cells]
     values = [float(c) for c in shown if c != "–"]
     if len(values) < 2:
         assert not any(c.startswith("**") for c in cells)
         return
-    best = min(values) if lower_is_better else max(values)
+    if lower_is_better == "one":
+        best = min(values, key=lambda v: abs(math.log(max(v, 1e-9))))
+    else:
+        best = min(values) if lower_is_better else max(values)
     bold = [c.startswith("**") and c.endswith("**") for c in cells]
     assert bold == [c != "–" and float(c) == best for c in shown], cells
 
@@ -114,26 +119,29 @@ def check_best_in_bold(cells: list[str], lower_is_better: bool) -> None:
 def test_markdown_has_a_summary_and_one_table_per_metric_with_best_in_bold(study):
     tables = markdown_tables((study["out"] / "results.md").read_text())
     titles = {"PSNR (dB), full frame": False, "SSIM, full frame": False, "L1, full frame": True,
-              "PSNR (dB), hole only": False, "SSIM, hole only": False, "L1, hole only": True}
+              "PSNR (dB), hole only": False, "SSIM, hole only": False, "L1, hole only": True,
+              "texture (detail in the hole, output / original)": "one"}
     values = {(r["method"], r["mask_set"], r["metric"]): float(r["value"]) for r in _csv(study["out"] / "results.csv")}
     for title, lower_is_better in titles.items():  # best per column (mask set), as the document says
         header, *rows = tables[title]
         assert header == ["method", *SETS] and len(rows) == 5
         for col in range(1, len(header)):
             check_best_in_bold([row[col] for row in rows], lower_is_better)
-        metric = {"PSNR": "psnr", "SSIM": "ssim", "L1": "l1"}[title.split()[0].rstrip(",")] + ("_hole" if "hole" in title else "")
+        metric = "texture" if title.startswith("texture") else \
+            {"PSNR": "psnr", "SSIM": "ssim", "L1": "l1"}[title.split()[0].rstrip(",")] + ("_hole" if "hole" in title else "")
         for row in rows:  # and the cells are the csv's values, rounded
             for name, cell in zip(SETS, row[1:]):
                 if cell != "–":
                     assert float(cell.strip("*")) == pytest.approx(values[(row[0], name, metric)], abs=0.006)
     summary_title = next(t for t in tables if t.startswith("Summary"))
     header, *rows = tables[summary_title]
-    assert header[:2] == ["family", "method"] and len(header) == 8
+    assert header[:2] == ["family", "method"] and len(header) == 9
     for family in {row[0] for row in rows}:  # best per family and metric
         block = [row for row in rows if row[0] == family]
         assert len(block) >= 2
         for col in range(2, len(header)):
-            check_best_in_bold([row[col] for row in block], header[col].startswith("L1"))
+            rule = "one" if header[col].startswith("texture") else header[col].startswith("L1")
+            check_best_in_bold([row[col] for row in block], rule)
 
 
 def test_default_mask_sets_are_the_full_list(tmp_path):

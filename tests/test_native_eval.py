@@ -116,3 +116,7 @@ def test_adding_to_results_for_other_photos_is_refused(mixed_photos, tmp_path):
     later = run_native(methods, images, ["box25"], progress=False)
     with pytest.raises(InpNetError, match="other photos"):
         merge_results(later, tmp_path / "earlier")
+    # a subset of the earlier photos is fine: the earlier rows are cut to it
+    fewer = run_native([classical_method("ns")], images[:1], ["box25"], progress=False)
+    merged = merge_results(fewer, tmp_path / "earlier")
+    assert {r["photo"] for r in merged.rows} == {images[0].name} and merged.methods == ["ns", "telea"]

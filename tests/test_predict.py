@@ -133,14 +133,14 @@ def test_work_size_keeps_the_aspect_ratio_in_multiples_of_the_patch_size():
 def test_model_input_sides_are_multiples_of_the_patch_size(size, strategy):
     fake = FakeModel()
     hole = box_hole(*size, 10, 12, 9, 7)
-    InpaintPipeline(fake, fixed_size=False)(photo(*size), hole, strategy=strategy)
+    InpaintPipeline(fake, fixed_size=False, texture=0.0)(photo(*size), hole, strategy=strategy)
     assert fake.shapes and all(s[2] % 8 == 0 and s[3] % 8 == 0 for s in fake.shapes)
 
 
 def test_crop_of_a_tiny_hole_runs_at_native_resolution_and_pastes_the_exact_fill():
     fake = FakeModel()
     hole = box_hole(750, 1000, 300, 480, 6, 10)
-    out = np.asarray(InpaintPipeline(fake)(photo(750, 1000), hole, strategy="crop"))
+    out = np.asarray(InpaintPipeline(fake, texture=0.0)(photo(750, 1000), hole, strategy="crop"))
     assert fake.shapes == [(1, 3, 32, 32)]
     assert (out[hole] == FILL_U8).all()
 
@@ -148,7 +148,7 @@ def test_crop_of_a_tiny_hole_runs_at_native_resolution_and_pastes_the_exact_fill
 def test_resize_fills_the_hole_interior_with_the_upsampled_prediction():
     fake = FakeModel()
     hole = box_hole(750, 1000, 200, 300, 300, 400)
-    out = np.asarray(InpaintPipeline(fake, fixed_size=False)(photo(750, 1000), hole, strategy="resize"))
+    out = np.asarray(InpaintPipeline(fake, fixed_size=False, texture=0.0)(photo(750, 1000), hole, strategy="resize"))
     assert fake.shapes == [(1, 3, 24, 40)]  # the photo's 4:3 aspect, about the model's pixel count
     assert (out[260:440, 360:640] == FILL_U8).all()  # away from the seam, where bicubic mixes in the image
 
@@ -156,14 +156,14 @@ def test_resize_fills_the_hole_interior_with_the_upsampled_prediction():
 def test_a_model_that_is_not_a_module_gets_exactly_its_training_size():
     fake = FakeModel()  # like an ONNX graph: the input size is fixed
     hole = box_hole(750, 1000, 200, 300, 300, 400)
-    InpaintPipeline(fake)(photo(750, 1000), hole, strategy="resize")
+    InpaintPipeline(fake, texture=0.0)(photo(750, 1000), hole, strategy="resize")
     assert fake.shapes == [(1, 3, 32, 32)]
 
 
 def test_dilate_grows_the_hole_by_that_many_pixels():
     image = photo(64, 64)
     hole = box_hole(64, 64, 30, 30, 2, 2)
-    out = np.asarray(InpaintPipeline(FakeModel())(image, hole, strategy="crop", dilate=2))
+    out = np.asarray(InpaintPipeline(FakeModel(), texture=0.0)(image, hole, strategy="crop", dilate=2))
     changed = np.any(out != image, axis=2)
     assert changed[28:34, 30:32].all() and changed[30:32, 28:34].all()
     assert not changed[:27].any() and not changed[35:].any()
@@ -172,7 +172,7 @@ def test_dilate_grows_the_hole_by_that_many_pixels():
 def test_default_has_no_dilation():
     image = photo(64, 64)
     hole = box_hole(64, 64, 30, 30, 2, 2)
-    out = np.asarray(InpaintPipeline(FakeModel())(image, hole, strategy="crop"))
+    out = np.asarray(InpaintPipeline(FakeModel(), texture=0.0)(image, hole, strategy="crop"))
     assert np.array_equal(np.any(out != image, axis=2), hole)
 
 
@@ -220,7 +220,7 @@ def test_image_and_mask_counts_must_match(pipe):
 def test_a_mask_without_hole_returns_the_image_unchanged_without_running_the_model():
     fake = FakeModel()
     image = photo(40, 56)
-    out = InpaintPipeline(fake)(image, np.zeros((40, 56), dtype=np.uint8))
+    out = InpaintPipeline(fake, texture=0.0)(image, np.zeros((40, 56), dtype=np.uint8))
     assert np.array_equal(np.asarray(out), image)
     assert fake.shapes == []
 
@@ -228,7 +228,7 @@ def test_a_mask_without_hole_returns_the_image_unchanged_without_running_the_mod
 def test_a_mask_of_another_size_is_resized_with_a_warning():
     image = photo(64, 64)
     with pytest.warns(UserWarning, match="mask 32x32 resized to the image size 64x64"):
-        out = InpaintPipeline(FakeModel())(image, box_hole(32, 32, 8, 8, 4, 4), strategy="crop")
+        out = InpaintPipeline(FakeModel(), texture=0.0)(image, box_hole(32, 32, 8, 8, 4, 4), strategy="crop")
     changed = np.any(np.asarray(out) != image, axis=2)
     assert np.array_equal(changed, box_hole(64, 64, 16, 16, 8, 8))
 
@@ -249,7 +249,7 @@ def test_exif_orientation_is_applied(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
     Image.fromarray(image).save(tmp_path / "phone.jpg", exif=exif, quality=95)
-    out = InpaintPipeline(FakeModel())(tmp_path / "phone.jpg", box_hole(60, 40, 10, 10, 4, 4))
+    out = InpaintPipeline(FakeModel(), texture=0.0)(tmp_path / "phone.jpg", box_hole(60, 40, 10, 10, 4, 4))
     assert out.size == (40, 60)
 
 

@@ -139,3 +139,18 @@ def test_patchmatch_inpaint_fills_an_image_of_odd_size():
     hole[10:20, 15:30] = True
     out = patchmatch_inpaint(image, hole)
     assert out.shape == image.shape and out.dtype == np.uint8
+
+
+def test_the_pipeline_adds_texture_by_default_and_keeps_known_pixels():
+    from inpnet.predict import InpaintPipeline
+
+    image, hole = _stripes(96, 120), np.zeros((96, 120), dtype=bool)
+    hole[30:66, 40:80] = True
+    plain = InpaintPipeline.from_pretrained(texture=0.0)
+    textured = InpaintPipeline(plain.model)  # default: the texture step on (pypatchmatch is installed)
+    assert textured.texture == 1.0
+    a, b = np.asarray(plain(image, hole)), np.asarray(textured(image, hole))
+    assert np.array_equal(b[~hole], image[~hole]) and not np.array_equal(a[hole], b[hole])
+    assert texture(_t(b), _t(image), _m(hole)).item() > texture(_t(a), _t(image), _m(hole)).item() + 0.3
+    with pytest.raises(InpNetError, match="strength"):
+        InpaintPipeline(plain.model, texture=2.0)

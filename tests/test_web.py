@@ -290,8 +290,12 @@ def test_serve_without_shipped_weights_restores_with_the_given_checkpoint(monkey
             raise InpNetError("shipped weights /x are missing; pass --checkpoint")
         return ckpt
 
+    def no_restore_weights():
+        raise InpNetError("shipped weights /x are missing; pass --checkpoint")
+
     built = {}
     monkeypatch.setattr("inpnet.predict.load_pipeline", load)
+    monkeypatch.setattr("inpnet.checkpoint.shipped_restore_dir", no_restore_weights)
     monkeypatch.setattr("inpnet.web.app.build_app", lambda *a, **k: built.update(args=a, **k))
     monkeypatch.setattr("inpnet.web.app.launch", lambda *a, **k: None)
     monkeypatch.setattr(serve, "model_name", lambda ckpt: f"name of {ckpt}")
@@ -315,3 +319,16 @@ def test_importing_the_web_modules_does_not_import_gradio():
     code = "import sys, inpnet.web.app, inpnet.web.api, inpnet.commands.serve; print('gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_serve_restores_with_the_shipped_restoration_weights_by_default(monkeypatch):
+    from pathlib import Path
+
+    loaded, built = [], {}
+    monkeypatch.setattr("inpnet.predict.load_pipeline", lambda ckpt, device: loaded.append(ckpt) or ckpt)
+    monkeypatch.setattr("inpnet.web.app.build_app", lambda *a, **k: built.update(args=a, **k))
+    monkeypatch.setattr("inpnet.web.app.launch", lambda *a, **k: None)
+    assert main(["serve"]) == 0
+    restore_name = (Path(__file__).resolve().parents[1] / "weights" / "RESTORE").read_text().strip()
+    assert loaded[0] is None and Path(loaded[1]).name == restore_name
+    assert built["restore_model_name"] == restore_name

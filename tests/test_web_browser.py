@@ -1,5 +1,5 @@
 """The served page in headless Chromium, used as a person would (mark `browser`): `inpnet serve` with the
-shipped inpainting weights and `--restore-checkpoint weights/stage1-no-prefill-128`, one server and one
+shipped inpainting weights and the shipped restoration weights (weights/RESTORE), one server and one
 browser for the module. Chromium missing is a failure, not a skip (CI installs it); set
 INPNET_SKIP_BROWSER_TESTS=1 to skip these on a machine without it.
 
@@ -30,7 +30,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO = Path(__file__).resolve().parents[1]
-RESTORE_WEIGHTS = REPO / "weights" / "stage1-no-prefill-128"  # restores; the default weights do not (yet)
+RESTORE_WEIGHTS = REPO / "weights" / (REPO / "weights" / "RESTORE").read_text().strip()  # the shipped restorer
 ARTIFACTS = REPO / "test-artifacts"
 BRUSH_SCREEN_PX = 40  # the page's default brush diameter on screen
 SLOW_MS = 120_000  # a busy 2-core machine: model runs, uploads and a fresh Chromium are slow
@@ -61,8 +61,8 @@ def server_url(tmp_path_factory) -> str:
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "inpnet", "serve", "--port", str(port),
-                                 "--restore-checkpoint", str(RESTORE_WEIGHTS)], stdout=out, stderr=out, env=env)
+        proc = subprocess.Popen([sys.executable, "-m", "inpnet", "serve", "--port", str(port)],
+                                stdout=out, stderr=out, env=env)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + SERVER_START_S

@@ -403,9 +403,10 @@ def bench_realtime(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str
     threads = torch.get_num_threads()
     photo, hole = realtime_frame(opts.realtime_size)
     pipes = {
-        "pytorch": InpaintPipeline(model.cpu().eval()),
-        "onnxruntime_fp32": InpaintPipeline.from_onnx(path, threads=threads),
-        "onnxruntime_int8": InpaintPipeline.from_onnx(path, threads=threads, quantize="int8"),
+        # the real-time path is the network's fill: the texture step (PatchMatch, seconds per photo) is off
+        "pytorch": InpaintPipeline(model.cpu().eval(), texture=0.0),
+        "onnxruntime_fp32": InpaintPipeline.from_onnx(path, threads=threads, texture=0.0),
+        "onnxruntime_int8": InpaintPipeline.from_onnx(path, threads=threads, quantize="int8", texture=0.0),
     }
     outputs = {name: np.asarray(pipe(photo, hole), dtype=np.int16) for name, pipe in pipes.items()}
     ms = interleaved_ms({name: (lambda p=pipe: p(photo, hole)) for name, pipe in pipes.items()},

@@ -147,6 +147,18 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+def shipped_restore_dir() -> Path:
+    """Folder of the shipped weights for restoration (ratio 0): `weights/<name>` named in `weights/RESTORE`,
+    else the default weights. (The default inpainting model copies its input at ratio 0, so restoration
+    ships its own weights until one model does both: see the model cards.)"""
+    if os.environ.get("INPNET_WEIGHTS"):
+        return shipped_weights_dir()
+    restore = repo_root() / "weights" / "RESTORE"
+    if restore.is_file():
+        return shipped_weights_dir(restore.read_text().strip())
+    return shipped_weights_dir()
+
+
 def shipped_weights_dir(name: str | None = None) -> Path:
     """Folder of the shipped weights: $INPNET_WEIGHTS, else `weights/<name>` in the checkout, where the
     default name is read from `weights/DEFAULT` (one line)."""

@@ -444,9 +444,15 @@ def _texture_strength(texture: float | None) -> float:
 
 
 def load_pipeline(checkpoint: str | os.PathLike | None = None,
-                  device: str | torch.device = "cpu", texture: float | None = None) -> InpaintPipeline:
+                  device: str | torch.device = "cpu", texture: float | None = None,
+                  restore: bool = False) -> InpaintPipeline:
     """The CLI's `--checkpoint`: an `.onnx` file (onnxruntime, CPU), a run directory / weights folder /
-    .safetensors file, or None for the shipped weights. `texture`: see InpaintPipeline."""
+    .safetensors file, or None for the shipped weights (with `restore`, the shipped restoration weights,
+    `weights/RESTORE`). `texture`: see InpaintPipeline."""
+    if checkpoint is None and restore:
+        from inpnet.checkpoint import shipped_restore_dir
+
+        checkpoint = shipped_restore_dir()
     if checkpoint is not None and Path(checkpoint).suffix.lower() == ".onnx":
         return InpaintPipeline.from_onnx(checkpoint, texture=texture)
     return InpaintPipeline.from_pretrained(checkpoint, device=device, texture=texture)

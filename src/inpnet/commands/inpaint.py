@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dilate < 0:
         raise InpNetError(f"--dilate must be >= 0, got {args.dilate}")
     inputs = {i.resolve() for i, _, _ in jobs} | {m.resolve() for _, m, _ in jobs if m is not None}
-    pipe = load_pipeline(args.checkpoint, args.device, texture=args.texture)
+    pipe = load_pipeline(args.checkpoint, args.device, texture=args.texture, restore=args.restore)
 
     def say(line: str) -> None:
         tqdm.write(line, file=sys.stderr)

@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="CKPT",
                    help="inpainting model: run directory, weights folder or .onnx export (default: shipped weights)")
     p.add_argument("--restore-checkpoint", metavar="CKPT",
-                   help="restoration model for the Restore button, same forms (default: shipped weights)")
+                   help="restoration model for the Restore button, same forms (default: the shipped restoration "
+                        "weights named in weights/RESTORE)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
 
 
@@ -36,9 +37,14 @@ def _restorer(args: argparse.Namespace, pipe: Any) -> tuple[Any, str | None]:
     from inpnet.errors import InpNetError
     from inpnet.predict import load_pipeline
 
-    if args.restore_checkpoint == args.checkpoint:
+    if args.restore_checkpoint is not None and args.restore_checkpoint == args.checkpoint:
         return pipe, args.checkpoint
     try:
+        if args.restore_checkpoint is None:  # the shipped restoration weights (weights/RESTORE)
+            from inpnet.checkpoint import shipped_restore_dir
+
+            folder = shipped_restore_dir()
+            return load_pipeline(folder, args.device), str(folder)
         return load_pipeline(args.restore_checkpoint, args.device), args.restore_checkpoint
     except InpNetError as exc:
         if args.restore_checkpoint is not None or args.checkpoint is None:

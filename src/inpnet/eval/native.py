@@ -230,14 +230,14 @@ def read_native_rows(folder: str | os.PathLike) -> tuple[list[dict], list[str], 
 
 
 def merge_results(result: NativeResult, earlier: str | os.PathLike) -> NativeResult:
-    """`result` plus the rows of methods it did not run from an earlier output folder (same photos, sets and
-    seed: checked by photo name)."""
+    """`result` plus the rows of methods it did not run from an earlier output folder (same seed; the photos
+    of `result` must be among the earlier ones - the earlier rows are cut to them - checked by name)."""
     rows, methods, photos = read_native_rows(earlier)
-    mine = [Path(p).name for p in result.photos]
-    if sorted(photos) != sorted(mine):
-        raise InpNetError(f"earlier results in {earlier} are for other photos ({len(photos)} vs {len(mine)})")
+    mine = {Path(p).name for p in result.photos}
+    if not mine <= set(photos):
+        raise InpNetError(f"earlier results in {earlier} are for other photos ({len(mine - set(photos))} not there)")
     keep = [m for m in methods if m not in result.methods]
-    result.rows += [r for r in rows if r["method"] in keep and r["set"] in result.sets]
+    result.rows += [r for r in rows if r["method"] in keep and r["set"] in result.sets and r["photo"] in mine]
     result.methods = result.methods + keep
     return result
 

@@ -1,0 +1,50 @@
+"""Does a checkpoint restore? Ratio-0 output vs the clean photo for noise10 / noise25 / jpeg20 at the model
+size, on four scikit-image photos (astronaut, coffee, chelsea, rocket, fitted to 128x128).
+
+    python scripts/restore_check.py weights/inpnet-skip-recon-128 weights/stage1-no-prefill-128 \\
+        --json docs/release-native/restore-128.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import skimage.data
+import torch
+from PIL import Image, ImageOps
+
+from inpnet.checkpoint import load_model
+from inpnet.eval.degrade import DEGRADATIONS, degrade
+from inpnet.eval.metrics import psnr
+
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+def check(path: str) -> dict:
+    model = load_model(path)
+    h, w = model.config.image_size
+    images = torch.stack([torch.from_numpy(np.asarray(ImageOps.fit(
+        Image.fromarray(getattr(skimage.data, n)()).convert("RGB"), (w, h)))).permute(2, 0, 1).float() / 255
+        for n in PHOTOS])
+    out = {}
+    for kind in DEGRADATIONS:
+        x = degrade(images, kind, torch.Generator().manual_seed(0))
+        with torch.inference_mode():
+            y = model(x, torch.zeros(len(PHOTOS), 1, h, w)).prediction.clamp(0, 1)
+        out[kind] = {"input_psnr": float(psnr(x, images).mean()), "output_psnr": float(psnr(y, images).mean())}
+    return out
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    result = {c: check(c) for c in args.checkpoints}
+    for c, kinds in result.items():
+        print(c, " | ".join(f"{k}: {v['input_psnr']:.2f} -> {v['output_psnr']:.2f}" for k, v in kinds.items()))
+    if args.json:
+        args.json.write_text(json.dumps({"photos": PHOTOS, "results": result}, indent=1) + "\n")
