@@ -224,12 +224,12 @@ def _resize_hole(hole: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return (F.interpolate(hole, size=size, mode="area") > 0).float()
 
 
-def _to_tensor(arr: np.ndarray) -> torch.Tensor:
+def rgb_to_tensor(arr: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]."""
     return torch.from_numpy(np.array(arr, dtype=np.float32)).permute(2, 0, 1)[None] / 255.0
 
 
-def _to_uint8(t: torch.Tensor) -> np.ndarray:
+def tensor_to_rgb(t: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) float -> (H, W, 3) uint8 (rounded, clamped)."""
     return (t[0].clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
@@ -330,7 +330,7 @@ class InpaintPipeline:
         if isinstance(image, (list, tuple)) or _is_batch_tensor(image):
             return [self.restore(i) for i in image]
         arr = as_rgb_array(image)
-        return Image.fromarray(_to_uint8(self._restore_tensor(_to_tensor(arr))))
+        return Image.fromarray(tensor_to_rgb(self._restore_tensor(rgb_to_tensor(arr))))
 
     # ---- steps -------------------------------------------------------------------------------------
     def _hole_for(self, mask: ImageInput, image_hw: tuple[int, int], dilate: int) -> np.ndarray:
@@ -385,10 +385,10 @@ class InpaintPipeline:
         h, w = hole.shape
         p = self.config.patch_size
         size = self.model_size if self.fixed_size else work_size(h, w, self.model_size, p)
-        x = _resize(_to_tensor(region), size)  # (1, 3, *size)
+        x = _resize(rgb_to_tensor(region), size)  # (1, 3, *size)
         m = _resize_hole(torch.from_numpy(hole.astype(np.float32))[None, None], size)  # (1, 1, *size)
         out = self._run(x, m).composite  # known cells: the downsized image, so the seam blends in
-        return _to_uint8(_resize(out.float().cpu(), (h, w)))
+        return tensor_to_rgb(_resize(out.float().cpu(), (h, w)))
 
     def _restore_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """(1, 3, H, W) -> (1, 3, H, W) model prediction with an empty mask, tiled beyond the model size."""

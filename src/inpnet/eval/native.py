@@ -35,6 +35,7 @@ from inpnet.eval.baselines import BASELINES, ClassicalInpainter
 from inpnet.eval.degrade import DEGRADATIONS, degrade
 from inpnet.eval.metrics import compute_metrics
 from inpnet.masks import irregular_pixel_mask
+from inpnet.predict import rgb_to_tensor, tensor_to_rgb
 
 INPAINT_SETS = ("thick", "medium", "box25", "nvidia")
 NATIVE_SETS = INPAINT_SETS + DEGRADATIONS
@@ -67,14 +68,6 @@ class NativeResult:
 # ---- methods -------------------------------------------------------------------------------------------
 
 
-def _tensor(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.array(a, dtype=np.float32)).permute(2, 0, 1)[None] / 255  # (1,3,H,W)
-
-
-def _uint8(t: torch.Tensor) -> np.ndarray:
-    return (t[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-
-
 def model_methods(run: str | os.PathLike | None, name: str, texture: bool) -> list[NativeMethod]:
     """A checkpoint through the pipeline: `name` (texture step off) and `name+texture` (on, if available)."""
     from inpnet.predict import InpaintPipeline
@@ -99,13 +92,13 @@ def classical_method(method: str) -> NativeMethod:
 
         def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
             m = torch.from_numpy(hole)[None, None].float()
-            return _uint8(inpainter(_tensor(image), m).composite)
+            return tensor_to_rgb(inpainter(rgb_to_tensor(image), m).composite)
 
         return NativeMethod(method, fill=fill)
     if method in RESTORATION_BASELINES:
         def restore(degraded: np.ndarray, kind: str) -> np.ndarray:
             base = RestorationBaseline(method).for_degradation(kind)
-            return _uint8(base(_tensor(degraded), torch.zeros(1, 1, *degraded.shape[:2])).prediction)
+            return tensor_to_rgb(base(rgb_to_tensor(degraded), torch.zeros(1, 1, *degraded.shape[:2])).prediction)
 
         return NativeMethod(method, restore=restore)
     raise InpNetError(f"unknown baseline {method!r}")
@@ -146,7 +139,7 @@ def _score_fill(method: NativeMethod, image: np.ndarray, hole: np.ndarray) -> di
     if out.shape != image.shape or not np.array_equal(out[~hole], image[~hole]):
         raise InpNetError(f"{method.name} changed pixels outside the hole")  # a bug, never a user error
     m = torch.from_numpy(hole)[None, None].float()
-    metrics = compute_metrics(_tensor(out), _tensor(image), m)
+    metrics = compute_metrics(rgb_to_tensor(out), rgb_to_tensor(image), m)
     return {k: float(metrics[k]) for k in HOLE_METRICS} | {"seconds": seconds, "hole_fraction": float(hole.mean())}
 
 
@@ -154,7 +147,7 @@ def _score_restore(method: NativeMethod, image: np.ndarray, degraded: np.ndarray
     t0 = time.perf_counter()
     out = method.restore(degraded, kind)
     seconds = time.perf_counter() - t0
-    metrics = compute_metrics(_tensor(out), _tensor(image))
+    metrics = compute_metrics(rgb_to_tensor(out), rgb_to_tensor(image))
     return {k: float(metrics[k]) for k in RESTORE_METRICS} | {"seconds": seconds}
 
 
@@ -200,7 +193,7 @@ def _photo_rows(methods, image, photo, index, set_name, seed, nvidia) -> list[di
     rows = []
     if set_name in DEGRADATIONS:
         g = torch.Generator().manual_seed(seed * 1_000_003 + index)
-        degraded = _uint8(degrade(_tensor(image), set_name, g))
+        degraded = tensor_to_rgb(degrade(rgb_to_tensor(image), set_name, g))
         for method in methods:
             if _applies(method, set_name):
                 rows.append({"photo": photo, "set": set_name, "method": method.name,
