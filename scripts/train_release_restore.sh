@@ -6,7 +6,10 @@
 #  - mask ratios 0.1-0.9 (was 0.1-0.75); irregular masks counted at the model's token threshold 0.5;
 #  - a test split (sha1 fraction < 0.02, the photos of `--holdout 0.02`) that neither training nor checkpoint
 #    selection sees; validation photos come from the next 2 % (they were training photos of stages 1-2).
-# Resumable. Usage: scripts/train_release_restore.sh RUN_DIR INIT_WEIGHTS [STEPS] [MAX_MINUTES]
+# Stage 4 (RESTORE_WEIGHT=4): the same, but the restoration samples' all-pixel MSE is its own loss term times
+# RESTORE_WEIGHT (train.restore_weight; losses.mixed_reconstruction_loss) instead of ~12 % of one pooled loss,
+# which stage 3 (RESTORE_WEIGHT=0) did not learn to denoise from.
+# Resumable. Usage: [RESTORE_WEIGHT=4] scripts/train_release_restore.sh RUN_DIR INIT_WEIGHTS [STEPS] [MAX_MINUTES]
 set -euo pipefail
 RUN=${1:?run directory}
 INIT=${2:?stage-2 weights (e.g. the inpnet-skip-recon-128 folder of commit 2e5e587)}
@@ -14,6 +17,7 @@ STEPS=${3:-4500}
 MINUTES=${4:-115}
 DATA=${DATA:-../shared/data/train}
 INPNET=${INPNET:-inpnet}
+RESTORE_WEIGHT=${RESTORE_WEIGHT:-0}
 AMP=${AMP:-off}  # bf16 autocast is emulated (10x slower) on CPUs without avx512_bf16/AMX, as on the 2026-11-29 machine
 ARGS=(--variant skip-recon --preset tiny --image-size 128 --patch-size 8 --embed-dim 256 --depth 8 --num-heads 4
       --data "$DATA" --steps "$STEPS" --batch-size 16 --amp "$AMP" --workers 1 --seed 0 --no-progress
@@ -24,5 +28,5 @@ else
   $INPNET train "${ARGS[@]}" --out "$RUN" --init-from "$INIT" \
     --set in_chans=4 token_threshold=0.5 pixel_skip=true decoder_channels=[128,64,32] prefill=harmonic \
           rec_loss=weighted hole_weight=4 lr=3e-4 warmup_steps=200 ckpt_every_s=300 patience=1000 \
-          ratio_range=[0.1,0.9] restore_fraction=0.25 test_fraction=0.02 val_fraction=0.02
+          ratio_range=[0.1,0.9] restore_fraction=0.25 restore_weight=$RESTORE_WEIGHT test_fraction=0.02 val_fraction=0.02
 fi

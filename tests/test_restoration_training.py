@@ -14,7 +14,8 @@ from inpnet.errors import InpNetError
 from inpnet.eval.degrade import random_degradation
 from inpnet.eval.metrics import psnr
 from inpnet.masks import dynamic_pixel_mask, irregular_pixel_mask, num_masked, pixel_to_token_mask
-from inpnet.train import apply_restoration_mix, train, validation_inputs, validation_masks
+from inpnet.losses import mixed_reconstruction_loss, reconstruction_loss
+from inpnet.train import apply_restoration_mix, restore_count, train, validation_inputs, validation_masks
 
 
 def _images(b: int = 8, size: int = 32) -> torch.Tensor:
@@ -94,11 +95,33 @@ def test_dynamic_masks_reach_ratio_0_9_at_the_model_threshold():
         assert got == pytest.approx(num_masked(ratio, 64) / 64), kind
 
 
+def test_restoration_samples_get_their_own_weighted_loss_term():
+    g = torch.Generator().manual_seed(3)
+    target = torch.rand(4, 3, 16, 16, generator=g)
+    pred = target + 0.1 * torch.randn(4, 3, 16, 16, generator=g)
+    mask = torch.zeros(4, 1, 16, 16)
+    mask[2:, :, 4:12, 4:12] = 1  # samples 0-1: restoration (no hole); 2-3: inpainting
+    restore_mse = ((pred[:2] - target[:2]) ** 2).mean()
+    inpaint = reconstruction_loss(pred[2:], target[2:], mask[2:], "weighted", 4.0)
+    got = mixed_reconstruction_loss(pred, target, mask, 2, "weighted", 4.0, restore_weight=4.0)
+    assert got.item() == pytest.approx(inpaint.item() + 4.0 * restore_mse.item(), rel=1e-6)
+    # weight 0 (the old behaviour): one pooled loss over the batch, where the restoration samples count little
+    pooled = mixed_reconstruction_loss(pred, target, mask, 2, "weighted", 4.0, restore_weight=0.0)
+    assert pooled.item() == pytest.approx(reconstruction_loss(pred, target, mask, "weighted", 4.0).item())
+    # a whole batch of restoration samples, and the count the training loop uses
+    assert mixed_reconstruction_loss(pred[:2], target[:2], mask[:2], 2, restore_weight=2.0).item() == pytest.approx(
+        2.0 * restore_mse.item(), rel=1e-6)
+    tcfg = TrainConfig(restore_fraction=0.25)
+    assert restore_count(tcfg, 16) == 4 and restore_count(tcfg, 3) == 1
+    with pytest.raises(InpNetError, match="restore_weight"):
+        TrainConfig(restore_weight=-1.0)
+
+
 def test_training_with_restoration_and_a_test_split_runs_and_records_them(photos, tmp_path):
     mcfg = ModelConfig.from_name("skip-recon", preset="nano", image_size=32, patch_size=8, prefill="harmonic")
     tcfg = TrainConfig.for_variant("skip-recon", steps=3, batch_size=4, restore_fraction=0.5, test_fraction=0.2,
-                                   val_fraction=0.2, ratio_range=(0.1, 0.9), log_every=1)
+                                   val_fraction=0.2, ratio_range=(0.1, 0.9), log_every=1, restore_weight=4.0)
     result = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
     assert result.step == 3 and result.best_psnr is not None
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
-    assert saved["restore_fraction"] == 0.5 and saved["test_fraction"] == 0.2
+    assert saved["restore_fraction"] == 0.5 and saved["test_fraction"] == 0.2 and saved["restore_weight"] == 4.0

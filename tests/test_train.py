@@ -156,7 +156,7 @@ def test_mae_training_loss_ignores_the_visible_patches(photos, tmp_path, monkeyp
 
 @pytest.mark.fault
 def test_nan_guard_skips_bad_steps_and_stops_after_repeated_ones(photos, tmp_path, monkeypatch):
-    real = train_module.reconstruction_loss
+    real = train_module.mixed_reconstruction_loss
     calls = {"n": 0}
 
     def sometimes_inf(*args, **kwargs):
@@ -164,13 +164,13 @@ def test_nan_guard_skips_bad_steps_and_stops_after_repeated_ones(photos, tmp_pat
         loss = real(*args, **kwargs)
         return loss * float("inf") if calls["n"] in (2, 3) else loss
 
-    monkeypatch.setattr(train_module, "reconstruction_loss", sometimes_inf)
+    monkeypatch.setattr(train_module, "mixed_reconstruction_loss", sometimes_inf)
     mcfg, tcfg = configs(steps=6)
     result = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
     assert result.bad_steps == 2 and result.step == 6
     assert all(torch.isfinite(v).all() for v in read_state_dict(tmp_path / "run" / LAST_FILE).values())
 
-    monkeypatch.setattr(train_module, "reconstruction_loss", lambda *a, **k: torch.tensor(float("nan")))
+    monkeypatch.setattr(train_module, "mixed_reconstruction_loss", lambda *a, **k: torch.tensor(float("nan")))
     mcfg, tcfg = configs(steps=50, max_bad_steps=3)
     with pytest.raises(InpNetError, match="3 non-finite losses in a row"):
         train(mcfg, tcfg, [str(photos)], tmp_path / "run2", progress=False)

@@ -278,6 +278,10 @@ class TrainConfig:
     # Restoration in the same model: this fraction of each batch is trained at ratio 0 on a degraded
     # input (noise, JPEG, blur; eval/degrade.random_degradation) against the clean photo.
     restore_fraction: float = 0.0
+    # > 0: the restoration samples' loss is their own all-pixel MSE times this weight, added to the inpainting
+    # samples' loss (rec_loss over those only). 0: one rec_loss over the whole batch (stage 3, where the
+    # restoration samples were ~12 % of the loss and the model did not learn to denoise).
+    restore_weight: float = 0.0
     patience: int = 5
     amp: str = "auto"  # auto | bf16 | fp16 | off
     seed: int = 0
@@ -302,7 +306,7 @@ class TrainConfig:
         for name in ("lr", "disc_lr"):
             if not getattr(self, name) > 0:
                 raise InpNetError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("min_lr", "weight_decay", "grad_clip", "lambda_rec", "lambda_gan", "hole_weight"):
+        for name in ("min_lr", "weight_decay", "grad_clip", "lambda_rec", "lambda_gan", "hole_weight", "restore_weight"):
             if not getattr(self, name) >= 0:
                 raise InpNetError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.num_workers < 0:

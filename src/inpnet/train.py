@@ -36,7 +36,12 @@ from inpnet.checkpoint import (
 from inpnet.config import ModelConfig, TrainConfig, atomic_write_text
 from inpnet.errors import InpNetError
 from inpnet.eval.degrade import DEGRADATIONS, degrade, random_degradation
-from inpnet.losses import discriminator_loss, generator_adv_loss, reconstruction_loss, total_generator_loss
+from inpnet.losses import (
+    discriminator_loss,
+    generator_adv_loss,
+    mixed_reconstruction_loss,
+    total_generator_loss,
+)
 from inpnet.masks import (
     IRREGULAR_FAMILIES,
     STRUCTURED_PRESETS,
@@ -133,6 +138,11 @@ def validation_inputs(images: torch.Tensor, kinds: Sequence[str], seed: int) -> 
             x = degrade(x, kind, torch.Generator().manual_seed(seed * 7_777 + i))
         rows.append(x)
     return torch.cat(rows)
+
+
+def restore_count(tcfg: TrainConfig, batch: int) -> int:
+    """How many leading samples of a batch of `batch` apply_restoration_mix turns into restoration samples."""
+    return int(round(tcfg.restore_fraction * batch))
 
 
 def apply_restoration_mix(
@@ -428,7 +438,8 @@ def train(
                     if mcfg.arch == "mae":
                         rec = model.patch_loss(images, masks, out)
                     else:
-                        rec = reconstruction_loss(pred, images, masks, tcfg.rec_loss, tcfg.hole_weight)
+                        rec = mixed_reconstruction_loss(pred, images, masks, restore_count(tcfg, images.shape[0]),
+                                                        tcfg.rec_loss, tcfg.hole_weight, tcfg.restore_weight)
                 adv = None
                 d_loss = None
                 if ddp_disc is not None:
