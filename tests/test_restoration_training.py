@@ -13,8 +13,8 @@ from inpnet.data import ImageFolderDataset, held_out_files, split_fraction
 from inpnet.errors import InpNetError
 from inpnet.eval.degrade import random_degradation
 from inpnet.eval.metrics import psnr
-from inpnet.masks import dynamic_pixel_mask, irregular_pixel_mask, num_masked, pixel_to_token_mask
 from inpnet.losses import mixed_reconstruction_loss, reconstruction_loss
+from inpnet.masks import dynamic_pixel_mask, irregular_pixel_mask, num_masked, pixel_to_token_mask
 from inpnet.train import apply_restoration_mix, restore_count, train, validation_inputs, validation_masks
 
 
