@@ -20,7 +20,7 @@ from inpnet.eval.ablation import default_mask_sets, select_mask_sets
 from inpnet.masks import STRUCTURED_PRESETS
 from inpnet.models import build_model
 
-OUTPUTS = ("results.md", "results.csv", "results.json", "psnr_vs_ratio.png", "ssim_vs_ratio.png",
+OUTPUTS = ("results.md", "results.csv", "results.json", "samples.csv", "psnr_vs_ratio.png", "ssim_vs_ratio.png",
            "figure_grid.png")
 # One or two sets of every family keeps the test fast; the full default list is checked on its own below.
 SETS = ("random-25", "random-75", "top_left-25", "thick", "nvidia 1-10%", "nvidia 30-40%", "noise25", "jpeg20")
@@ -59,7 +59,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 def test_ablate_writes_tables_plots_and_grid(study):
     for name in OUTPUTS:
         assert (study["out"] / name).is_file(), name
-    for name in OUTPUTS[3:]:
+    for name in OUTPUTS[4:]:
         with Image.open(study["out"] / name) as img:
             assert img.format == "PNG" and img.width > 200
 
@@ -73,6 +73,38 @@ def test_csv_covers_every_method_and_chosen_mask_set(study):
     assert list(rows[0]) == ["method", "mask_set", "metric", "value"]
     assert {r["method"] for r in rows} == {"skip", "mae", "telea", "ns", "biharmonic"}
     assert {r["mask_set"] for r in rows} == set(SETS)
+
+
+def test_per_sample_values_average_to_the_table_and_give_paired_margins(study):
+    from inpnet.eval.margins import paired_margin
+
+    data = json.loads((study["out"] / "results.json").read_text())
+    samples = _csv(study["out"] / "samples.csv")
+    assert list(samples[0]) == ["method", "mask_set", "image", "psnr", "ssim", "psnr_hole", "ssim_hole"]
+    for method in ("skip", "telea"):
+        for set_name in ("random-25", "thick"):
+            rows = [r for r in samples if r["method"] == method and r["mask_set"] == set_name]
+            assert sorted(int(r["image"]) for r in rows) == [0, 1, 2, 3]
+            mean = np.mean([float(r["psnr_hole"]) for r in rows])
+            assert mean == pytest.approx(data["results"][method][set_name]["psnr_hole"], abs=1e-9)
+    # the margin of the network to the best classical method of a family, recomputed from samples.csv
+    margin = data["margins"]["random"]["skip"]
+    ref = margin["reference"]
+    assert ref in ("telea", "ns", "biharmonic") and margin["metric"] == "psnr_hole" and margin["n"] == 4
+
+    def table(method):
+        out = {}
+        for r in samples:
+            if r["method"] == method and r["mask_set"].startswith("random"):
+                out.setdefault(r["mask_set"], {})[int(r["image"])] = float(r["psnr_hole"])
+        return out
+
+    again = paired_margin(table("skip"), table(ref), ["random-25", "random-75"])
+    assert again.mean == pytest.approx(margin["mean"]) and [again.low, again.high] == pytest.approx(margin["ci"])
+    assert margin["ci"][0] <= margin["mean"] <= margin["ci"][1]
+    assert "noise25" not in data["margins"]  # no restoration baseline (identity / nlmeans) was asked for
+    text = (study["out"] / "results.md").read_text()
+    assert "## Margins to the best classical method" in text and f"| random | skip | {ref} | " in text
 
 
 def test_classical_inpainters_get_no_restoration_rows_and_models_do(study):
@@ -167,3 +199,17 @@ def test_runs_of_different_sizes_need_an_explicit_image_size(capsys, study, tmp_
                  str(study["root"] / "images"), "--out", str(tmp_path / "o"), "--no-progress"])
     assert code == 2
     assert "pass --image-size" in capsys.readouterr().err
+
+
+def test_paired_margins_script_compares_named_methods(study, capsys):
+    import runpy
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "paired_margins.py"
+    main_fn = runpy.run_path(str(script))["main"]
+    assert main_fn([str(study["out"]), "skip:mae", "telea:ns"]) == 0
+    data = json.loads((study["out"] / "margins.json").read_text())
+    assert data["skip:mae"]["noise25"]["metric"] == "psnr" and data["skip:mae"]["random"]["metric"] == "psnr_hole"
+    assert data["telea:ns"]["noise25"] is None  # classical inpainters do not restore
+    assert "| skip | mae |" in (study["out"] / "margins.md").read_text()
+    assert main_fn([str(study["out"]), "skip:nobody"]) == 2
+    assert "both methods must be in" in capsys.readouterr().err

@@ -10,8 +10,8 @@ from PIL import Image
 
 from inpnet.cli import main
 from inpnet.errors import InpNetError
+from inpnet.eval.margins import bootstrap_interval
 from inpnet.eval.native import (
-    bootstrap_interval,
     classical_method,
     merge_results,
     native_mask,

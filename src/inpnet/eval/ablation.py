@@ -60,6 +60,7 @@ METRIC_TITLES = {
 LOWER_IS_BETTER = ("l1", "l1_hole")
 CLOSEST_TO_ONE = ("texture",)  # as much detail as the original: neither flat (0) nor noisier (> 1)
 GRID_ROWS = 4
+SAMPLE_METRICS = ("psnr", "ssim", "psnr_hole", "ssim_hole")  # kept per sample (samples.csv, margins)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class AblationResult:
     set_info: dict[str, dict] = field(default_factory=dict)  # per set: n, hole_fraction, description
     skipped_sets: list[dict[str, str]] = field(default_factory=list)
     grid: list[dict] = field(default_factory=list)  # rows: set, index, input, mask, target, outputs{method}
+    # per-sample values: samples[method][set] = {"index": [image index...], metric: [value...]}
+    samples: dict[str, dict[str, dict[str, list]]] = field(default_factory=dict)
 
 
 def _unique_names(specs: Sequence[str]) -> list[str]:
@@ -246,8 +249,11 @@ def run_ablation(
             if not applies(methods[name], s.source):
                 continue
             bar.set_postfix_str(f"{name} on {s.name}")
-            summary, kept = run_method(methods[name], prepared, batch_size, dev, keep=keep)
+            summary, kept = run_method(methods[name], prepared, batch_size, dev, keep=keep,
+                                       per_sample=SAMPLE_METRICS)
             summary.pop("per_kind", None)
+            result.samples.setdefault(name, {})[s.name] = {"index": list(prepared.indices),
+                                                           **summary.pop("samples")}
             result.results[name][s.name] = summary
             if keep:
                 outputs[name] = kept[keep[0]]
@@ -313,6 +319,61 @@ def group_mean(result: AblationResult, method: str, sets: list[str], metric: str
     return sum(values) / len(values) if values else None
 
 
+def _margin_metric(result: AblationResult, sets: list[str]) -> str:
+    restoration = all(s.family == "restoration" for s in result.mask_sets if s.name in sets)
+    return "psnr" if restoration else "psnr_hole"
+
+
+def sample_table(result: AblationResult, method: str, metric: str) -> dict[str, dict[int, float]]:
+    """{set: {image index: value}} of one method and metric."""
+    return {set_name: dict(zip(values["index"], values[metric]))
+            for set_name, values in result.samples.get(method, {}).items()}
+
+
+def margins(result: AblationResult, seed: int = 0) -> dict[str, dict[str, dict]]:
+    """{group: {method: margin to the group's best classical method (paired; margins.Margin.to_dict() plus
+    "reference" and "metric")}} for every method that is not a classical baseline."""
+    from inpnet.eval.margins import paired_margin
+
+    out: dict[str, dict[str, dict]] = {}
+    for group, sets in summary_groups(result):
+        metric = _margin_metric(result, sets)
+        present = [m for m in result.methods if any(s in result.results[m] for s in sets)]
+        classical = [m for m in present if result.method_specs[m] in ALL_BASELINES]
+        scored = [m for m in classical if group_mean(result, m, sets, metric) is not None]
+        if not scored:
+            continue
+        best = max(scored, key=lambda m: group_mean(result, m, sets, metric))
+        reference = sample_table(result, best, metric)
+        for method in present:
+            if method in classical:
+                continue
+            margin = paired_margin(sample_table(result, method, metric), reference, sets, seed)
+            if margin is not None:
+                out.setdefault(group, {})[method] = {"reference": best, "metric": metric, **margin.to_dict()}
+    return out
+
+
+def _margin_lines(result: AblationResult) -> list[str]:
+    from inpnet.eval.margins import Margin
+
+    table = margins(result, result.seed)
+    if not table:
+        return []
+    lines = ["", "## Margins to the best classical method (paired, 95 % bootstrap interval over images)", "",
+             "Per image, the method's hole PSNR (restoration sets: PSNR) minus the best classical method's (best "
+             "by the family mean), averaged over the family's sets; then the mean over images, its interval, "
+             "and the images where the method is ahead.", ""]
+    rows = []
+    for group, per_method in table.items():
+        for method, m in per_method.items():
+            low, high = (math.nan if v is None else v for v in m["ci"])
+            margin = Margin(m["mean"], low, high, m["wins"], m["n"])
+            rows.append([group, method, m["reference"], margin.text()])
+    return lines + _table(["family", "method", "best classical", "Δ dB [95 % CI], images ahead"], rows,
+                          text_columns=3)
+
+
 def render_markdown(result: AblationResult) -> str:
     """results.md: the summary table, the mask sets, then one table per metric (methods x mask sets)."""
     h, w = result.image_size
@@ -345,6 +406,7 @@ def render_markdown(result: AblationResult) -> str:
     )
     for skipped in result.skipped_sets:
         lines.append(f"\nSkipped {skipped['name']}: {skipped['reason']}.")
+    lines += _margin_lines(result)
     for metric in TABLE_METRICS:
         lines += ["", f"## {METRIC_TITLES[metric]}", ""]
         names = [s.name for s in result.mask_sets]
@@ -371,6 +433,18 @@ def render_csv(result: AblationResult) -> str:
     return buffer.getvalue()
 
 
+def render_samples_csv(result: AblationResult) -> str:
+    """samples.csv: method, mask_set, image (index into the evaluated images), then SAMPLE_METRICS."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["method", "mask_set", "image", *SAMPLE_METRICS])
+    for method in result.methods:
+        for set_name, values in result.samples.get(method, {}).items():
+            for i, index in enumerate(values["index"]):
+                writer.writerow([method, set_name, index, *[repr(float(values[k][i])) for k in SAMPLE_METRICS]])
+    return buffer.getvalue()
+
+
 def render_json(result: AblationResult) -> str:
     data = {
         "image_size": list(result.image_size),
@@ -386,6 +460,7 @@ def render_json(result: AblationResult) -> str:
                     if any(s in result.results[m] for s in sets)}
             for group, sets in summary_groups(result)
         },
+        "margins": margins(result, result.seed),
     }
     return json.dumps(data, indent=2) + "\n"
 
@@ -448,8 +523,8 @@ def render_grid(result: AblationResult) -> bytes | None:
 
 
 def write_outputs(result: AblationResult, out_dir: str | os.PathLike) -> list[Path]:
-    """Write results.md, results.csv, results.json, psnr_vs_ratio.png, ssim_vs_ratio.png, figure_grid.png
-    (each atomically) into `out_dir`; returns the paths written."""
+    """Write results.md, results.csv, results.json, samples.csv, psnr_vs_ratio.png, ssim_vs_ratio.png,
+    figure_grid.png (each atomically) into `out_dir`; returns the paths written."""
     from inpnet.config import atomic_write_bytes, atomic_write_text
 
     out = Path(out_dir)
@@ -459,7 +534,7 @@ def write_outputs(result: AblationResult, out_dir: str | os.PathLike) -> list[Pa
         raise InpNetError(f"cannot create folder {out}: {exc.strerror or exc}") from None
     written = []
     for name, text in (("results.md", render_markdown(result)), ("results.csv", render_csv(result)),
-                       ("results.json", render_json(result))):
+                       ("results.json", render_json(result)), ("samples.csv", render_samples_csv(result))):
         atomic_write_text(out / name, text)
         written.append(out / name)
     images = {

@@ -512,10 +512,12 @@ def run_method(
     device: str | torch.device = "cpu",
     progress: bool = False,
     keep: Sequence[int] = (),
+    per_sample: Sequence[str] = (),
 ) -> tuple[dict, dict[int, torch.Tensor]]:
     """Run `method` over `prepared` in batches -> (summary, {position: output (3,H,W) for positions in keep}).
 
-    Summary: {"n", "psnr", "ssim", "l1", "psnr_hole", "ssim_hole", "l1_hole", "hole_fraction", "per_kind"}.
+    Summary: {"n", "psnr", "ssim", "l1", "psnr_hole", "ssim_hole", "l1_hole", "hole_fraction", "per_kind"},
+    and "samples": {metric: [value of each sample, in `prepared` order]} for the metrics in `per_sample`.
     The output is the composite (inpainting) or the clamped prediction (restoration), on the CPU.
     """
     from tqdm.auto import tqdm
@@ -555,7 +557,10 @@ def run_method(
         for j in range(start, end):
             if j in wanted:
                 kept[j] = result[j - start].detach().cpu().clone()
-    return _summary(acc), kept
+    summary = _summary(acc)
+    if per_sample:
+        summary["samples"] = {k: acc.values(k) for k in per_sample}
+    return summary, kept
 
 
 def evaluate(

@@ -234,6 +234,10 @@ class MetricAccumulator:
             if kind is not None:
                 self._by_kind.setdefault(kind, {}).setdefault(key, []).extend(values)
 
+    def values(self, key: str) -> list[float]:
+        """Every sample's value of `key`, in the order added (NaN kept)."""
+        return list(self._all.get(key, []))
+
     def summary(self) -> dict:
         """{"n": int, <metric>: mean or None, ..., "per_kind": {kind: {"n": int, <metric>: ...}}}.
 

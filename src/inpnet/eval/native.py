@@ -33,6 +33,7 @@ from PIL import Image
 from inpnet.errors import InpNetError
 from inpnet.eval.baselines import BASELINES, ClassicalInpainter
 from inpnet.eval.degrade import DEGRADATIONS, degrade
+from inpnet.eval.margins import bootstrap_interval
 from inpnet.eval.metrics import compute_metrics
 from inpnet.masks import irregular_pixel_mask
 from inpnet.predict import rgb_to_tensor, tensor_to_rgb
@@ -42,7 +43,6 @@ NATIVE_SETS = INPAINT_SETS + DEGRADATIONS
 CLASSICAL = ("telea", "ns", "biharmonic", "patchmatch")  # "best classical" is the best of these per set
 HOLE_METRICS = ("psnr_hole", "ssim_hole", "texture")
 RESTORE_METRICS = ("psnr", "ssim")
-BOOTSTRAP = 2000
 _SET_STREAM = {name: i for i, name in enumerate(NATIVE_SETS)}
 
 
@@ -236,16 +236,6 @@ def merge_results(result: NativeResult, earlier: str | os.PathLike) -> NativeRes
 
 
 # ---- summaries -----------------------------------------------------------------------------------------
-
-
-def bootstrap_interval(values: np.ndarray, seed: int = 0, n: int = BOOTSTRAP) -> tuple[float, float]:
-    """95 % percentile-bootstrap interval of the mean of `values` (1-D, NaN dropped)."""
-    v = values[~np.isnan(values)]
-    if len(v) < 2:
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, len(v), size=(n, len(v)))].mean(axis=1)
-    return (float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)))
 
 
 def _table(result: NativeResult, set_name: str, metric: str) -> dict[str, dict[str, float]]:
