@@ -121,9 +121,9 @@ def main() -> int:
     import torch
 
     from inpnet.checkpoint import load_model, shipped_weights_dir
-    from inpnet.config import atomic_write_text
     from inpnet.data import held_out_files
     from inpnet.export import export_onnx
+    from inpnet.fileio import atomic_write_text
 
     files = held_out_files([args.data], args.holdout)[: args.limit]
     model = load_model(args.checkpoint).eval()

@@ -147,7 +147,7 @@ def plot(bench: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from inpnet.config import atomic_write_bytes
+    from inpnet.fileio import atomic_write_bytes
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
     for name, label, style in (("inpnet", "InP-Net (skip-recon), PyTorch", "o-"), ("mae", "MAE baseline", "s-")):
@@ -179,7 +179,7 @@ def plot(bench: dict, path: Path) -> None:
 
 
 def render_page(files: dict, out: Path) -> None:
-    from inpnet.config import atomic_write_text
+    from inpnet.fileio import atomic_write_text
 
     bench, export, quality, run = files["bench"], files["export"], files["quality"], files["run"]
     m, rt, onnx = run["machine"], bench["realtime"], bench["onnx"]

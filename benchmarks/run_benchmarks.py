@@ -130,7 +130,7 @@ def flop_ratios() -> dict[str, float]:
 
 
 def _write(path: Path, data: dict) -> None:
-    from inpnet.config import atomic_write_text
+    from inpnet.fileio import atomic_write_text
 
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 

@@ -28,7 +28,7 @@ import torch
 
 from inpnet.bench import model_gflops, random_masks
 from inpnet.checkpoint import load_model
-from inpnet.config import atomic_write_text
+from inpnet.fileio import atomic_write_text
 from inpnet.masks import make_pixel_mask
 from inpnet.models import build_model
 

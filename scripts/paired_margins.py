@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from inpnet.config import atomic_write_text
 from inpnet.eval.margins import paired_margin, read_samples
+from inpnet.fileio import atomic_write_text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from inpnet.checkpoint import load_model, save_model
-from inpnet.config import ModelConfig, atomic_write_text
+from inpnet.config import ModelConfig
+from inpnet.fileio import atomic_write_text
 from inpnet.masks import make_pixel_mask
 
 ROOT = Path(__file__).resolve().parents[1]

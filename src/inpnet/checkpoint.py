@@ -24,8 +24,9 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from inpnet.config import ModelConfig, atomic_write_bytes
+from inpnet.config import ModelConfig
 from inpnet.errors import InpNetError
+from inpnet.fileio import atomic_write_bytes
 
 MODEL_FILE = "model.safetensors"
 LAST_FILE = "model-last.safetensors"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from inpnet.errors import InpNetError
+from inpnet.fileio import atomic_write_text
 
 # Encoder shapes follow timm's ViT names so that pretrained encoders map one-to-one.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -372,24 +373,3 @@ def _known_fields(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise InpNetError(f"unknown {cls.__name__} field(s) {', '.join(unknown)}; valid: {_choices(names)}")
     return values
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to a temp file in the same folder, then rename over `path`."""
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes to a temp file in the same folder, fsync, then rename over `path`."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InpNetError(f"cannot write {path}: {exc.strerror or exc}") from None
-

@@ -35,8 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from inpnet.config import ModelConfig, atomic_write_bytes
+from inpnet.config import ModelConfig
 from inpnet.errors import InpNetError
+from inpnet.fileio import atomic_write_bytes
 from inpnet.models.inputs import check_inputs
 from inpnet.models.output import InpaintOutput
 

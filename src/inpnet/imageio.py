@@ -26,8 +26,8 @@ import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
-from inpnet.config import atomic_write_bytes
 from inpnet.errors import InpNetError
+from inpnet.fileio import atomic_write_bytes
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 MAX_PIXELS = 100_000_000  # above this a declared size is treated as a decompression bomb

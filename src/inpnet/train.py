@@ -33,9 +33,10 @@ from inpnet.checkpoint import (
     save_model,
     save_training_state,
 )
-from inpnet.config import ModelConfig, TrainConfig, atomic_write_text
+from inpnet.config import ModelConfig, TrainConfig
 from inpnet.errors import InpNetError
 from inpnet.eval.degrade import DEGRADATIONS, degrade, random_degradation
+from inpnet.fileio import atomic_write_text
 from inpnet.losses import (
     discriminator_loss,
     generator_adv_loss,

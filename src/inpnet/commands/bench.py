@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from inpnet.bench import BenchOptions, format_table, full_options, quick_options, run_bench
     from inpnet.checkpoint import load_model
     from inpnet.commands import check_output_file
-    from inpnet.config import atomic_write_text
     from inpnet.errors import InpNetError
+    from inpnet.fileio import atomic_write_text
 
     opts = quick_options() if args.quick else full_options() if args.full else BenchOptions()
     given = {

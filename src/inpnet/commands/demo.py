@@ -62,7 +62,7 @@ def _figure(rows: list[tuple[str, Any, Any, Any]], path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from inpnet.config import atomic_write_bytes
+    from inpnet.fileio import atomic_write_bytes
 
     fig = Figure(figsize=(7.5, 2.6 * len(rows)), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)

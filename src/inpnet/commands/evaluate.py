@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from inpnet.commands import check_output_file, select_images
-    from inpnet.config import atomic_write_text
     from inpnet.errors import InpNetError
     from inpnet.eval.evaluate import MaskSource, evaluate, load_method, method_name, resolve_device
+    from inpnet.fileio import atomic_write_text
 
     if args.json:
         check_output_file(args.json, "--json", args.overwrite)

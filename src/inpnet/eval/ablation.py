@@ -525,7 +525,7 @@ def render_grid(result: AblationResult) -> bytes | None:
 def write_outputs(result: AblationResult, out_dir: str | os.PathLike) -> list[Path]:
     """Write results.md, results.csv, results.json, samples.csv, psnr_vs_ratio.png, ssim_vs_ratio.png,
     figure_grid.png (each atomically) into `out_dir`; returns the paths written."""
-    from inpnet.config import atomic_write_bytes, atomic_write_text
+    from inpnet.fileio import atomic_write_bytes, atomic_write_text
 
     out = Path(out_dir)
     try:

@@ -321,7 +321,7 @@ def _fmt_ci(mean: float | None, ci: tuple[float, float], metric: str) -> str:
 
 def write_native_outputs(result: NativeResult, out_dir: str | os.PathLike, command: str = "") -> list[Path]:
     """native.md (tables), native-samples.csv (every row), native.json (summary) in `out_dir`."""
-    from inpnet.config import atomic_write_text
+    from inpnet.fileio import atomic_write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

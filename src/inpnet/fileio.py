@@ -1,0 +1,33 @@
+"""Files written so that a crash or a full disk never leaves a half-written one: a temporary file in the same
+folder, flushed and fsynced, then renamed over the target (a rename within one file system is atomic)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from inpnet.errors import InpNetError
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text to a temp file in the same folder, then rename over `path`."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes to a temp file in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # e.g. the folder is a file: there is no temporary to remove
+            pass
+        raise InpNetError(f"cannot write {path}: {exc.strerror or exc}") from None
+
