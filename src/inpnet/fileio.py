@@ -3,6 +3,7 @@ folder, flushed and fsynced, then renamed over the target (a rename within one f
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,9 +26,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):  # e.g. the folder is a file: there is no temporary to remove
             tmp.unlink(missing_ok=True)
-        except OSError:  # e.g. the folder is a file: there is no temporary to remove
-            pass
         raise InpNetError(f"cannot write {path}: {exc.strerror or exc}") from None
 
