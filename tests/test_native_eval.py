@@ -101,9 +101,12 @@ def test_cli_native_with_the_shipped_model_and_adding_to_earlier_results(mixed_p
                  "--images", str(mixed_photos), "--mask-sets", "box25", "noise10", "--out", str(tmp_path / "both"),
                  "--add-to", str(first), "--no-progress"]) == 0
     data = json.loads((tmp_path / "both" / "native.json").read_text())
-    assert data["methods"] == ["inpnet-skip-recon-128", "inpnet-skip-recon-128+texture", "telea"]
+    assert data["methods"] == ["inpnet-skip-recon-128", "inpnet-skip-recon-128+texture",
+                               "inpnet-skip-recon-128+texture-synthesis", "telea"]
     box = data["summary"]["box25"]
-    assert box["inpnet-skip-recon-128+texture"]["texture"]["mean"] > box["inpnet-skip-recon-128"]["texture"]["mean"]
+    plain = box["inpnet-skip-recon-128"]["texture"]["mean"]
+    assert box["inpnet-skip-recon-128+texture"]["texture"]["mean"] > plain
+    assert box["inpnet-skip-recon-128+texture-synthesis"]["texture"]["mean"] > plain
     assert "inpnet-skip-recon-128" in data["summary"]["noise10"]  # the model restores; telea does not apply
     assert "telea" not in data["summary"]["noise10"]
 

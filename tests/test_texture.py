@@ -28,7 +28,7 @@ def _box(h: int = 64, w: int = 80) -> np.ndarray:
 
 
 def _t(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255
+    return torch.from_numpy(np.array(a)).permute(2, 0, 1)[None].float() / 255
 
 
 def _m(hole: np.ndarray) -> torch.Tensor:

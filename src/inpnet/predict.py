@@ -246,12 +246,15 @@ class InpaintPipeline:
     `fixed_size`: the model only takes `config.image_size` inputs (an ONNX graph), so every region is
     resized to exactly that size (aspect ratio not kept). None: True unless `model` is an `nn.Module`.
     `texture`: strength in [0, 1] of the texture step (inpnet/texture.py): the network's fill keeps its low
-    frequencies and takes the photo's own detail from a PatchMatch fill, at the photo's resolution. None:
-    1.0 where pypatchmatch is installed, else 0 (the plain network fill).
+    frequencies and takes the photo's own detail from an exemplar fill, at the photo's resolution. None: 1.0
+    where `texture_method` can run, else 0 (the plain network fill). `texture_method`: "auto" (default:
+    PatchMatch for regions up to 0.3 Mpx where pypatchmatch loads, else the built-in synthesis),
+    "patchmatch" or "synthesis".
     """
 
     def __init__(self, model: Any, *, device: str | torch.device | None = None, resize_mask: bool = True,
-                 batch_size: int = 16, fixed_size: bool | None = None, texture: float | None = None) -> None:
+                 batch_size: int = 16, fixed_size: bool | None = None, texture: float | None = None,
+                 texture_method: str = "auto") -> None:
         config = getattr(model, "config", None)
         if config is None or not hasattr(config, "image_size") or not hasattr(config, "patch_size"):
             got = type(model).__name__
@@ -267,7 +270,10 @@ class InpaintPipeline:
         self.fixed_size = not isinstance(model, nn.Module) if fixed_size is None else bool(fixed_size)
         self.resize_mask = resize_mask
         self.batch_size = max(1, int(batch_size))
-        self.texture = _texture_strength(texture)
+        from inpnet.texture import check_method
+
+        self.texture_method = check_method(texture_method)
+        self.texture = _texture_strength(texture, self.texture_method)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
@@ -377,7 +383,7 @@ class InpaintPipeline:
         if self.texture > 0:
             from inpnet.texture import transfer_texture
 
-            out = transfer_texture(arr, hole, out, strength=self.texture)
+            out = transfer_texture(arr, hole, out, strength=self.texture, method=self.texture_method)
         return Image.fromarray(out)
 
     def _fill(self, region: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -429,30 +435,30 @@ class InpaintPipeline:
                               VideoOptions(**options))
 
 
-def _texture_strength(texture: float | None) -> float:
-    """The texture step's strength: None -> 1.0 where PatchMatch loads, else 0; a number in [0, 1] as given
-    (> 0 without pypatchmatch is an error, so that a user who asked for texture knows they did not get it)."""
+def _texture_strength(texture: float | None, method: str) -> float:
+    """The texture step's strength: None -> 1.0 where `method` can run, else 0; a number in [0, 1] as given
+    (> 0 when it cannot run is an error, so that a user who asked for texture knows they did not get it)."""
     from inpnet.texture import texture_available
 
     if texture is None:
-        return 1.0 if texture_available() else 0.0
+        return 1.0 if texture_available(method) else 0.0
     if isinstance(texture, bool) or not isinstance(texture, (int, float)) or not 0.0 <= texture <= 1.0:
         raise InpNetError(f"texture must be a strength in [0, 1], got {texture!r}")
-    if texture > 0 and not texture_available():
+    if texture > 0 and not texture_available(method):
         raise InpNetError('texture > 0 needs pypatchmatch (Linux x86-64): pip install "pypatchmatch>=2.2"')
     return float(texture)
 
 
 def load_pipeline(checkpoint: str | os.PathLike | None = None,
                   device: str | torch.device = "cpu", texture: float | None = None,
-                  restore: bool = False) -> InpaintPipeline:
+                  restore: bool = False, texture_method: str = "auto") -> InpaintPipeline:
     """The CLI's `--checkpoint`: an `.onnx` file (onnxruntime, CPU), a run directory / weights folder /
     .safetensors file, or None for the shipped weights (with `restore`, the shipped restoration weights,
-    `weights/RESTORE`). `texture`: see InpaintPipeline."""
+    `weights/RESTORE`). `texture`, `texture_method`: see InpaintPipeline."""
     if checkpoint is None and restore:
         from inpnet.checkpoint import shipped_restore_dir
 
         checkpoint = shipped_restore_dir()
     if checkpoint is not None and Path(checkpoint).suffix.lower() == ".onnx":
-        return InpaintPipeline.from_onnx(checkpoint, texture=texture)
-    return InpaintPipeline.from_pretrained(checkpoint, device=device, texture=texture)
+        return InpaintPipeline.from_onnx(checkpoint, texture=texture, texture_method=texture_method)
+    return InpaintPipeline.from_pretrained(checkpoint, device=device, texture=texture, texture_method=texture_method)

@@ -43,8 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dilate", type=int, default=0, metavar="PX",
                    help="grow the hole by PX pixels (default 0: pixels outside the mask stay identical)")
     p.add_argument("--texture", type=float, metavar="S",
-                   help="strength 0..1 of the texture step: the photo's own detail (PatchMatch) over the "
-                        "network's fill (default 1 where pypatchmatch is installed; 0 = plain network fill)")
+                   help="strength 0..1 of the texture step: the photo's own detail (copied patches) over the "
+                        "network's fill (default 1; 0 = plain network fill)")
+    p.add_argument("--texture-method", choices=["auto", "patchmatch", "synthesis"], default="auto",
+                   help="exemplar fill of the texture step: patchmatch (sharpest; pypatchmatch, Linux x86-64), "
+                        "synthesis (built in, faster) or auto (default: patchmatch up to 0.3 Mpx per region)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar in folder mode")
@@ -138,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dilate < 0:
         raise InpNetError(f"--dilate must be >= 0, got {args.dilate}")
     inputs = {i.resolve() for i, _, _ in jobs} | {m.resolve() for _, m, _ in jobs if m is not None}
-    pipe = load_pipeline(args.checkpoint, args.device, texture=args.texture, restore=args.restore)
+    pipe = load_pipeline(args.checkpoint, args.device, texture=args.texture, restore=args.restore,
+                         texture_method=args.texture_method)
 
     def say(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
