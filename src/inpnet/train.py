@@ -278,7 +278,6 @@ def train(
     fine-tune that keeps the features but starts a changed output fresh.
     `max_seconds` / `stop_at_step` end this invocation early with a checkpoint (the schedule still
     targets the full length, so `resume=True` later continues exactly where it stopped)."""
-    from inpnet.data import ImageFolderDataset
 
     d = setup_distributed(device)
     run_dir = Path(out)
@@ -294,10 +293,7 @@ def train(
         validate_ratio(r)
     torch.manual_seed(tcfg.seed)
 
-    split = dict(val_fraction=tcfg.val_fraction, val_max=tcfg.val_max, seed=tcfg.seed,
-                 test_fraction=tcfg.test_fraction)
-    train_set = ImageFolderDataset(data, mcfg.image_size, train=True, split="train", **split)
-    val_set = ImageFolderDataset(data, mcfg.image_size, train=False, split="val", **split)
+    train_set, val_set = _datasets(data, mcfg, tcfg)
     per_rank_batch = tcfg.batch_size
     batches_per_epoch = (len(train_set) // d.world) // per_rank_batch
     if batches_per_epoch == 0:
@@ -307,19 +303,7 @@ def train(
     total_steps = tcfg.steps if tcfg.steps is not None else tcfg.epochs * batches_per_epoch
     mask_folder = MaskFolder(tcfg.mask_dir, size=mcfg.image_size) if tcfg.mask_dir else None
 
-    model = build_model(mcfg).to(d.device)
-    if init_from:
-        load_weights_into(model, read_state_dict(_weights_file(init_from)), source=str(init_from))
-    if reinit and not resume:
-        names = reinit_parameters(model, mcfg, reinit)
-        if d.main:
-            print(f"re-initialised {len(names)} tensors under {', '.join(reinit)}")
-    if init_from_backbone:
-        from inpnet.models.pretrained import load_backbone
-
-        report = load_backbone(model, init_from_backbone)
-        if d.main:
-            print(f"backbone: {report}")
+    model = _initial_model(mcfg, d, init_from, () if resume else reinit, init_from_backbone)
     disc = PatchDiscriminator().to(d.device) if tcfg.gan else None
     opt = _adamw(model.parameters(), tcfg.lr, tcfg.weight_decay, tcfg.betas, d.device)
     opt_d = _adamw(disc.parameters(), tcfg.disc_lr, 0.0, (0.5, 0.999), d.device) if disc is not None else None
@@ -329,22 +313,7 @@ def train(
     state: dict[str, Any] = dict(step=0, epoch=0, best_psnr=None, bad_epochs=0, bad_steps=0, images_seen=0,
                                  wall_s=0.0)
     if resume:
-        ts = load_training_state(run_dir)
-        load_weights_into(model, read_state_dict(run_dir / LAST_FILE), source=str(run_dir / LAST_FILE))
-        try:
-            opt.load_state_dict(ts["optimizer"])
-            if disc is not None and "discriminator" in ts:
-                disc.load_state_dict(ts["discriminator"])
-                opt_d.load_state_dict(ts["optimizer_d"])
-            if "scaler" in ts:
-                scaler.load_state_dict(ts["scaler"])
-            state.update(ts["counters"])
-            torch.set_rng_state(ts["rng_cpu"])
-        except (KeyError, ValueError, TypeError, RuntimeError) as exc:  # another run's or a damaged state
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InpNetError(
-                f"cannot resume: the training state in {run_dir} does not fit this run ({first})"
-            ) from None
+        state.update(_resume_from(run_dir, model, opt, scaler, disc, opt_d))
 
     ddp_model: nn.Module = model
     ddp_disc = disc
@@ -382,24 +351,7 @@ def train(
             save_model(model, run_dir, MODEL_FILE)
 
     def validate() -> dict[str, float]:
-        from inpnet.eval.metrics import MetricAccumulator, compute_metrics
-
-        acc = MetricAccumulator()
-        model.eval()
-        with torch.inference_mode(), autocast:
-            for i in range(0, len(val_set), per_rank_batch):
-                idx = range(i, min(len(val_set), i + per_rank_batch))
-                images = torch.stack([val_set[j]["image"] for j in idx]).to(d.device)
-                masks = torch.cat([val_masks[j][1] for j in idx]).to(d.device)
-                kinds = [val_masks[j][0] for j in idx]
-                out = model(validation_inputs(images, kinds, tcfg.seed), masks)
-                restored = torch.tensor([k in DEGRADATIONS for k in kinds], device=d.device).view(-1, 1, 1, 1)
-                result = torch.where(restored, out.prediction.clamp(0, 1), out.composite)  # restoration: the output
-                metrics = compute_metrics(result.float(), images, masks)
-                for k, j in enumerate(idx):
-                    acc.update({key: v[k : k + 1] for key, v in metrics.items()}, kind=val_masks[j][0])
-        model.train()
-        return acc.summary()
+        return _validate(model, val_set, val_masks, per_rank_batch, tcfg.seed, autocast, d.device)
 
     step = state["step"]
     step_at_start = step
@@ -432,33 +384,12 @@ def train(
                 for group in opt.param_groups:
                     group["lr"] = lr
 
-                # forward + losses
                 with autocast:
                     out = ddp_model(inputs, masks)
-                    pred = out.prediction.float()
-                    if mcfg.arch == "mae":
-                        rec = model.patch_loss(images, masks, out)
-                    else:
-                        rec = mixed_reconstruction_loss(pred, images, masks, restore_count(tcfg, images.shape[0]),
-                                                        tcfg.rec_loss, tcfg.hole_weight, tcfg.restore_weight)
-                adv = None
-                d_loss = None
+                    rec = _reconstruction(model, mcfg, tcfg, out, images, masks)
+                adv = d_loss = None
                 if ddp_disc is not None:
-                    restored = (masks.flatten(1).amax(1) == 0).view(-1, 1, 1, 1)
-                    fake = torch.where(restored & (inputs is not images), out.prediction, out.composite)
-                    with autocast:  # discriminator step on detached composites
-                        d_loss = discriminator_loss(ddp_disc(images).float(), ddp_disc(fake.detach()).float(),
-                                                    tcfg.gan_loss)
-                    if torch.isfinite(d_loss):
-                        opt_d.zero_grad(set_to_none=True)
-                        scaler.scale(d_loss).backward()
-                        scaler.step(opt_d)
-                    for p in disc.parameters():
-                        p.requires_grad_(False)
-                    with autocast:
-                        adv = generator_adv_loss(ddp_disc(fake).float(), tcfg.gan_loss)
-                    for p in disc.parameters():
-                        p.requires_grad_(True)
+                    adv, d_loss = _adversarial(ddp_disc, opt_d, scaler, autocast, tcfg, out, inputs, images, masks)
                 loss = total_generator_loss(rec, adv, tcfg.lambda_rec, tcfg.lambda_gan)
 
                 # NaN / inf guard: skip the update, count it, stop after too many in a row
@@ -544,6 +475,110 @@ def train(
     if "non-finite" in stop_reason["why"]:
         raise InpNetError(f"training stopped at step {step}: {stop_reason['why']} (checkpoint saved in {run_dir})")
     return TrainResult(run_dir, step, state["epoch"], state["best_psnr"], stop_reason["why"], state["bad_steps"])
+
+
+# ---- the named steps of train() ------------------------------------------------------------------
+def _datasets(data: Sequence[str], mcfg: ModelConfig, tcfg: TrainConfig):
+    """(training set, validation set) of the image folders, split by the file-path hash (data.py)."""
+    from inpnet.data import ImageFolderDataset
+
+    split = dict(val_fraction=tcfg.val_fraction, val_max=tcfg.val_max, seed=tcfg.seed,
+                 test_fraction=tcfg.test_fraction)
+    return (ImageFolderDataset(data, mcfg.image_size, train=True, split="train", **split),
+            ImageFolderDataset(data, mcfg.image_size, train=False, split="val", **split))
+
+
+def _initial_model(mcfg: ModelConfig, d: Dist, init_from: str | None, reinit: Sequence[str],
+                   init_from_backbone: str | None) -> nn.Module:
+    """The model before training: fresh, or from `init_from` weights (with `reinit` modules reset), or with a
+    pretrained encoder (`init_from_backbone`)."""
+    model = build_model(mcfg).to(d.device)
+    if init_from:
+        load_weights_into(model, read_state_dict(_weights_file(init_from)), source=str(init_from))
+    if reinit:
+        names = reinit_parameters(model, mcfg, reinit)
+        if d.main:
+            print(f"re-initialised {len(names)} tensors under {', '.join(reinit)}")
+    if init_from_backbone:
+        from inpnet.models.pretrained import load_backbone
+
+        report = load_backbone(model, init_from_backbone)
+        if d.main:
+            print(f"backbone: {report}")
+    return model
+
+
+def _resume_from(run_dir: Path, model: nn.Module, opt, scaler, disc: nn.Module | None, opt_d) -> dict[str, Any]:
+    """Load the last weights and training state of `run_dir` into the given objects; returns the counters."""
+    ts = load_training_state(run_dir)
+    load_weights_into(model, read_state_dict(run_dir / LAST_FILE), source=str(run_dir / LAST_FILE))
+    try:
+        opt.load_state_dict(ts["optimizer"])
+        if disc is not None and "discriminator" in ts:
+            disc.load_state_dict(ts["discriminator"])
+            opt_d.load_state_dict(ts["optimizer_d"])
+        if "scaler" in ts:
+            scaler.load_state_dict(ts["scaler"])
+        torch.set_rng_state(ts["rng_cpu"])
+        return dict(ts["counters"])
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:  # another run's or a damaged state
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InpNetError(f"cannot resume: the training state in {run_dir} does not fit this run ({first})") from None
+
+
+def _reconstruction(model: nn.Module, mcfg: ModelConfig, tcfg: TrainConfig, out, images: torch.Tensor,
+                    masks: torch.Tensor) -> torch.Tensor:
+    """The reconstruction term of one batch (MAE: its own loss on masked patches)."""
+    if mcfg.arch == "mae":
+        return model.patch_loss(images, masks, out)
+    return mixed_reconstruction_loss(out.prediction.float(), images, masks, restore_count(tcfg, images.shape[0]),
+                                     tcfg.rec_loss, tcfg.hole_weight, tcfg.restore_weight)
+
+
+def _adversarial(disc: nn.Module, opt_d, scaler, autocast, tcfg: TrainConfig, out, inputs: torch.Tensor,
+                 images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One discriminator update on detached fakes, then the generator's adversarial term: (adv, d_loss).
+    A fake is the composite, or the whole output for a restoration sample (no hole, degraded input)."""
+    restored = (masks.flatten(1).amax(1) == 0).view(-1, 1, 1, 1)
+    fake = torch.where(restored & (inputs is not images), out.prediction, out.composite)
+    with autocast:
+        d_loss = discriminator_loss(disc(images).float(), disc(fake.detach()).float(), tcfg.gan_loss)
+    if torch.isfinite(d_loss):
+        opt_d.zero_grad(set_to_none=True)
+        scaler.scale(d_loss).backward()
+        scaler.step(opt_d)
+    params = list(disc.parameters())
+    for p in params:
+        p.requires_grad_(False)
+    with autocast:
+        adv = generator_adv_loss(disc(fake).float(), tcfg.gan_loss)
+    for p in params:
+        p.requires_grad_(True)
+    return adv, d_loss
+
+
+def _validate(model: nn.Module, val_set, val_masks: list[tuple[str, torch.Tensor]], batch: int, seed: int,
+              autocast, device: torch.device) -> dict[str, Any]:
+    """Validation summary (MetricAccumulator) on the fixed validation masks; restoration kinds are scored on
+    the whole output, inpainting on the composite."""
+    from inpnet.eval.metrics import MetricAccumulator, compute_metrics
+
+    acc = MetricAccumulator()
+    model.eval()
+    with torch.inference_mode(), autocast:
+        for i in range(0, len(val_set), batch):
+            idx = range(i, min(len(val_set), i + batch))
+            images = torch.stack([val_set[j]["image"] for j in idx]).to(device)
+            masks = torch.cat([val_masks[j][1] for j in idx]).to(device)
+            kinds = [val_masks[j][0] for j in idx]
+            out = model(validation_inputs(images, kinds, seed), masks)
+            restored = torch.tensor([k in DEGRADATIONS for k in kinds], device=device).view(-1, 1, 1, 1)
+            result = torch.where(restored, out.prediction.clamp(0, 1), out.composite)
+            metrics = compute_metrics(result.float(), images, masks)
+            for k, j in enumerate(idx):
+                acc.update({key: v[k : k + 1] for key, v in metrics.items()}, kind=val_masks[j][0])
+    model.train()
+    return acc.summary()
 
 
 def _update_best(state: dict[str, Any], summary: dict[str, Any]) -> bool:
