@@ -4,7 +4,9 @@
 
 Measures the median wall time (after one warm-up) of `InpaintPipeline.__call__` on a 1024x1024 photo
 (scikit-image's astronaut, upscaled) with a 10 % hole (a centred box and, separately, free-form strokes),
-with the texture step off and on, at the torch thread count given (default 2). Goal (issue 14): < 1 s.
+with the texture step off and on (default "auto" exemplar fill, and PatchMatch / synthesis forced), at the
+torch thread count given (default 2). Goal (issue 14): < 1 s. Also writes the texture ratio of each output
+(detail in the hole, output / original).
 """
 
 from __future__ import annotations
@@ -46,19 +48,25 @@ def measure(repeats: int, threads: int, side: int, fraction: float) -> dict:
 
     torch.set_num_threads(threads)
     photo = _photo(side)
+    from inpnet.eval.metrics import texture
+    from inpnet.predict import rgb_to_tensor
+
     pipe = InpaintPipeline.from_pretrained(texture=0.0)
-    textured = InpaintPipeline(pipe.model, texture=1.0)
+    paths = {"network": pipe, "network+texture (auto)": InpaintPipeline(pipe.model, texture=1.0)}
+    for method in ("patchmatch", "synthesis"):
+        paths[f"network+texture ({method})"] = InpaintPipeline(pipe.model, texture=1.0, texture_method=method)
     rows = []
     for name, hole in _holes(side, fraction).items():
-        for label, p in (("network", pipe), ("network+texture", textured)):
-            p(photo, hole)  # warm-up
+        m = torch.from_numpy(hole)[None, None].float()
+        for label, p in paths.items():
+            ratio = float(texture(rgb_to_tensor(np.asarray(p(photo, hole))), rgb_to_tensor(photo), m))  # + warm-up
             times = []
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 p(photo, hole)
                 times.append(time.perf_counter() - t0)
             rows.append({"hole": name, "hole_fraction": float(hole.mean()), "method": label,
-                         "median_s": statistics.median(times), "times_s": times})
+                         "median_s": statistics.median(times), "times_s": times, "texture": ratio})
     return {"photo": f"{side}x{side}", "threads": threads, "repeats": repeats, "rows": rows,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
             "load_before": os.getloadavg()[0]}
@@ -74,7 +82,8 @@ def main() -> None:
     args = ap.parse_args()
     result = measure(args.repeats, args.threads, args.side, args.fraction)
     for r in result["rows"]:
-        print(f"{r['hole']:8s} {r['hole_fraction']:.3f} {r['method']:16s} median {r['median_s']:.3f} s")
+        print(f"{r['hole']:8s} {r['hole_fraction']:.3f} {r['method']:30s} median {r['median_s']:.3f} s, "
+              f"texture {r['texture']:.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
