@@ -1,5 +1,6 @@
 """Object removal on textured backgrounds (a wall, grass, a launch pad), at the photos' own size:
-original | masked | OpenCV Telea | PatchMatch | InP-Net network only | InP-Net default (with the texture step).
+original | masked | OpenCV Telea | PatchMatch | InP-Net network only | InP-Net default (with the texture step;
+on these photos its exemplar fill is PatchMatch) | InP-Net with the built-in synthesis as exemplar fill.
 
     python scripts/texture_figure.py -o docs/texture-figure.png
 
@@ -26,7 +27,8 @@ SCENES = {
     "grass": (0.35, 0.30, 0.65, 0.62),
     "rocket": (0.05, 0.44, 0.80, 0.55),
 }
-COLUMNS = ("original", "masked", "Telea", "PatchMatch", "InP-Net network", "InP-Net default")
+COLUMNS = ("original", "masked", "Telea", "PatchMatch", "InP-Net network", "InP-Net default",
+           "InP-Net + synthesis")
 PANEL = 256  # displayed panel side (pixels) of each crop
 
 
@@ -56,6 +58,7 @@ def _crop(a: np.ndarray, hole: np.ndarray) -> np.ndarray:
 def render(out: Path) -> None:
     plain = InpaintPipeline.from_pretrained(texture=0.0)
     default = InpaintPipeline(plain.model)  # the default texture setting
+    synthesis = InpaintPipeline(plain.model, texture_method="synthesis")
     rows = []
     for name, box in SCENES.items():
         image = _photo(name)
@@ -64,7 +67,7 @@ def render(out: Path) -> None:
         masked[hole] = (255, 0, 255)
         telea = cv2.inpaint(image, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
         panels = [image, masked, telea, patchmatch_inpaint(image, hole), np.asarray(plain(image, hole)),
-                  np.asarray(default(image, hole))]
+                  np.asarray(default(image, hole)), np.asarray(synthesis(image, hole))]
         rows.append(np.concatenate([_crop(p, hole) for p in panels], 1))
     grid = np.concatenate(rows, 0)
     header = Image.new("RGB", (grid.shape[1], 22), "white")
