@@ -247,14 +247,13 @@ class InpaintPipeline:
     resized to exactly that size (aspect ratio not kept). None: True unless `model` is an `nn.Module`.
     `texture`: strength in [0, 1] of the texture step (inpnet/texture.py): the network's fill keeps its low
     frequencies and takes the photo's own detail from an exemplar fill, at the photo's resolution. None: 1.0
-    where `texture_method` can run, else 0 (the plain network fill). `texture_method`: "auto" (default:
-    PatchMatch for regions up to 0.3 Mpx where pypatchmatch loads, else the built-in synthesis),
-    "patchmatch" or "synthesis".
+    where `texture_method` can run, else 0 (the plain network fill). `texture_method`: "patchmatch" (default;
+    pypatchmatch) or "synthesis" (built in, faster, experimental: see inpnet/texture.py).
     """
 
     def __init__(self, model: Any, *, device: str | torch.device | None = None, resize_mask: bool = True,
                  batch_size: int = 16, fixed_size: bool | None = None, texture: float | None = None,
-                 texture_method: str = "auto") -> None:
+                 texture_method: str = "patchmatch") -> None:
         config = getattr(model, "config", None)
         if config is None or not hasattr(config, "image_size") or not hasattr(config, "patch_size"):
             got = type(model).__name__
@@ -451,7 +450,7 @@ def _texture_strength(texture: float | None, method: str) -> float:
 
 def load_pipeline(checkpoint: str | os.PathLike | None = None,
                   device: str | torch.device = "cpu", texture: float | None = None,
-                  restore: bool = False, texture_method: str = "auto") -> InpaintPipeline:
+                  restore: bool = False, texture_method: str = "patchmatch") -> InpaintPipeline:
     """The CLI's `--checkpoint`: an `.onnx` file (onnxruntime, CPU), a run directory / weights folder /
     .safetensors file, or None for the shipped weights (with `restore`, the shipped restoration weights,
     `weights/RESTORE`). `texture`, `texture_method`: see InpaintPipeline."""

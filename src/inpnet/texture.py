@@ -13,13 +13,13 @@ bounding box of each connected hole, grown by its context, at the photo's resolu
 change. Measured on the test photos in docs/results.md (texture vs hole PSNR, per mask family).
 
 The exemplar fill (`method`):
-- "patchmatch": PatchMatch from the `pypatchmatch` package (MIT; a compiled library in its Linux x86-64
-  wheel), the sharpest; its cost grows faster than the region (~0.4 s at 216 x 216, ~7 s at 648 x 648 on one
-  core).
-- "synthesis": inpnet/synthesis.py, the same family of algorithm as torch tensor ops; runs everywhere, ~4x
-  faster, less detail on thin holes (docs/results.md, section 3).
-- "auto" (default): PatchMatch for regions up to AUTO_PATCHMATCH_MAX_PIXELS where it loads, else synthesis,
-  so that a megapixel photo is not held up for seconds and platforms without the wheel still get texture.
+- "patchmatch" (default): PatchMatch from the `pypatchmatch` package (MIT; a compiled library in its Linux
+  x86-64 wheel); its cost grows faster than the region (~0.4 s at 216 x 216, ~7 s at 648 x 648 on one core).
+  Where it does not load, `texture_available()` is False and the pipeline returns the plain network fill.
+- "synthesis" (opt-in, experimental): inpnet/synthesis.py, the same family of algorithm as torch tensor ops;
+  runs everywhere and ~10x faster at a megapixel, but measured worse (docs/results.md, section 3): on large
+  holes over structured content it can copy the wrong structure (a badge into a shirt), and it is 0.8-1.2 dB
+  below PatchMatch on thin strokes.
 
 What was tried first and dropped (docs/results.md, "levers"): matching each hole patch independently
 against known patches by the fill's low frequencies (image analogies / quilting as tensor ops) - fast, but
@@ -38,8 +38,7 @@ from inpnet.errors import InpNetError
 DEFAULT_SIGMA = 6.0  # pixels: the Gaussian that separates layout (network) from detail (PatchMatch)
 CONTEXT = 48  # pixels of known context (at least) around a hole region given to PatchMatch
 PATCH_SIZE = 5  # PatchMatch patch side (pypatchmatch's default)
-METHODS = ("auto", "patchmatch", "synthesis")
-AUTO_PATCHMATCH_MAX_PIXELS = 300_000  # "auto": PatchMatch up to this region size (~3 s), synthesis above
+METHODS = ("patchmatch", "synthesis")
 
 
 def check_method(method: str) -> str:
@@ -49,9 +48,9 @@ def check_method(method: str) -> str:
 
 
 def texture_available(method: str = "patchmatch") -> bool:
-    """Whether the texture step can run with `method`: "auto" and "synthesis" always; "patchmatch" when
-    the PatchMatch library loads (pip install pypatchmatch; Linux x86-64 wheels)."""
-    if check_method(method) != "patchmatch":
+    """Whether the texture step can run with `method`: "synthesis" always; "patchmatch" when the PatchMatch
+    library loads (pip install pypatchmatch; Linux x86-64 wheels)."""
+    if check_method(method) == "synthesis":
         return True
     try:
         from patchmatch import patch_match
@@ -70,14 +69,11 @@ def patchmatch_inpaint(image: np.ndarray, hole: np.ndarray, patch_size: int = PA
     return patch_match.inpaint(np.ascontiguousarray(image), mask, patch_size=patch_size)
 
 
-def exemplar_fill(image: np.ndarray, hole: np.ndarray, method: str = "auto") -> np.ndarray:
+def exemplar_fill(image: np.ndarray, hole: np.ndarray, method: str = "patchmatch") -> np.ndarray:
     """(H,W,3) uint8 (hole content ignored) + (H,W) bool -> (H,W,3) uint8: the hole filled with patches of
     the known part by `method` (see the module docstring); known pixels bit-exact."""
     known = np.where(hole[..., None], 0, image).astype(np.uint8)
-    if check_method(method) == "auto":
-        small = hole.size <= AUTO_PATCHMATCH_MAX_PIXELS
-        method = "patchmatch" if small and texture_available("patchmatch") else "synthesis"
-    if method == "patchmatch":
+    if check_method(method) == "patchmatch":
         return patchmatch_inpaint(known, hole)
     from inpnet.synthesis import synthesize
 
@@ -86,13 +82,13 @@ def exemplar_fill(image: np.ndarray, hole: np.ndarray, method: str = "auto") -> 
 
 def transfer_texture(
     image: np.ndarray, hole: np.ndarray, fill: np.ndarray, *, strength: float = 1.0, sigma: float = DEFAULT_SIGMA,
-    method: str = "auto",
+    method: str = "patchmatch",
 ) -> np.ndarray:
     """image (H,W,3) uint8 (hole content ignored), hole (H,W) bool, fill (H,W,3) uint8 = the image with the
     hole filled smoothly (the network) -> (H,W,3) uint8: the fill with the photo's own detail in the hole.
 
     Pixels outside the hole are `image`'s, bit-exact. `strength` 0 returns the fill; 1 takes all the detail
-    from the exemplar fill of `method` ("auto", "patchmatch" or "synthesis"). Deterministic (both exemplar
+    from the exemplar fill of `method` ("patchmatch" or "synthesis"). Deterministic (both exemplar
     fills are seeded)."""
     if not 0.0 <= strength <= 1.0:
         raise InpNetError(f"texture strength must be in [0, 1], got {strength}")

@@ -45,9 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--texture", type=float, metavar="S",
                    help="strength 0..1 of the texture step: the photo's own detail (copied patches) over the "
                         "network's fill (default 1; 0 = plain network fill)")
-    p.add_argument("--texture-method", choices=["auto", "patchmatch", "synthesis"], default="auto",
-                   help="exemplar fill of the texture step: patchmatch (sharpest; pypatchmatch, Linux x86-64), "
-                        "synthesis (built in, faster) or auto (default: patchmatch up to 0.3 Mpx per region)")
+    p.add_argument("--texture-method", choices=["patchmatch", "synthesis"], default="patchmatch",
+                   help="exemplar fill of the texture step: patchmatch (default; pypatchmatch, Linux x86-64) or "
+                        "synthesis (built in, ~10x faster at a megapixel, experimental: lower quality)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar in folder mode")

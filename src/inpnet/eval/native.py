@@ -69,17 +69,19 @@ class NativeResult:
 
 
 def model_methods(run: str | os.PathLike | None, name: str, texture: bool) -> list[NativeMethod]:
-    """A checkpoint through the pipeline: `name` (texture step off), `name+texture` (on, the default "auto"
-    exemplar fill) and `name+texture-synthesis` (on, the built-in synthesis everywhere)."""
+    """A checkpoint through the pipeline: `name` (texture step off), `name+texture` (on, PatchMatch, where
+    pypatchmatch loads) and `name+texture-synthesis` (on, the built-in synthesis)."""
     from inpnet.predict import InpaintPipeline
+    from inpnet.texture import texture_available
 
     plain = InpaintPipeline.from_pretrained(run, texture=0.0)
     out = [NativeMethod(name, fill=lambda i, h: np.asarray(plain(i, h)),
                         restore=lambda i, kind: np.asarray(plain.restore(i)))]
+    if texture and texture_available("patchmatch"):
+        pm = InpaintPipeline(plain.model, texture=1.0, texture_method="patchmatch")
+        out.append(NativeMethod(f"{name}+texture", fill=lambda i, h: np.asarray(pm(i, h))))
     if texture:
-        auto = InpaintPipeline(plain.model, texture=1.0, texture_method="auto")
         synth = InpaintPipeline(plain.model, texture=1.0, texture_method="synthesis")
-        out.append(NativeMethod(f"{name}+texture", fill=lambda i, h: np.asarray(auto(i, h))))
         out.append(NativeMethod(f"{name}+texture-synthesis", fill=lambda i, h: np.asarray(synth(i, h))))
     return out
 
