@@ -184,10 +184,14 @@ def render_page(files: dict, out: Path) -> None:
     bench, export, quality, run = files["bench"], files["export"], files["quality"], files["run"]
     m, rt, onnx = run["machine"], bench["realtime"], bench["onnx"]
     b = run["bench"]
+    wrap = run.get("wrap", "")
+    invocation = "python benchmarks/run_benchmarks.py" + (f" --wrap {wrap}" if wrap else "") + \
+        (f" --bench-mode {run['bench_mode']}" if run.get("bench_mode") else "")
+    under = f"The timed commands ran under `{wrap}`. " if wrap else ""
     lines = [
         "# Benchmarks",
         "",
-        "Written by `python benchmarks/run_benchmarks.py --wrap /work/runs/quiet.sh` from the files it records "
+        f"Written by `{invocation}` from the files it records "
         "in `benchmarks/` (`bench.json`, `export.json`, `quality.json`, `run.json`); "
         "`--render-only` rewrites this page from them. Commands:",
         "",
@@ -201,11 +205,12 @@ def render_page(files: dict, out: Path) -> None:
         f"{m['onnxruntime']}, Python {m['python']}; device `{bench['device']}`, {bench['threads']} threads "
         "(torch and ONNX Runtime alike).",
         "",
-        f"**Load.** The timed commands ran with the background training paused (`quiet.sh`), but other jobs "
-        f"shared the 2 cores: load average (1 / 5 / 15 min) {b['load_start']} before and {b['load_end']} after "
-        f"the bench, {export['load_start']} before and {export['load_end']} after the export. Above ~1, absolute times "
-        "grow and jump; the compared calls (ratios, runtimes, paths) are timed in turn within each repeat so "
-        "that load changes fall on all of them, and every ratio below comes from one run. Times are medians.",
+        f"**Load.** {under}Load average (1 / 5 / 15 min) {b['load_start']} before and {b['load_end']} after "
+        f"the bench, {export['load_start']} before and {export['load_end']} after the export; the benchmark itself "
+        "keeps the 2 cores busy, so a load of about 1-2 during it is its own. A higher load means other work "
+        "shared the cores: absolute times then grow and jump. The compared calls (ratios, runtimes, paths) are "
+        "timed in turn within each repeat so that load changes fall on all of them, and every ratio below comes "
+        "from one run. Times are medians.",
         "",
         "## Targets",
         "",

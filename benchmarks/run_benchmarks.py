@@ -153,7 +153,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.render_only:
         run = json.loads(FILES["run"].read_text()) if FILES["run"].is_file() else {}
-        run.update(machine=machine(), flops=flop_ratios())
+        run.update(machine=machine(), flops=flop_ratios(), wrap=args.wrap, bench_mode=args.bench_mode)
         wrap = shlex.split(args.wrap)
         for step in args.steps:
             {"bench": step_bench, "export": step_export, "quality": step_quality}[step](wrap, run, args.bench_mode)
