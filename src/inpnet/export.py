@@ -228,6 +228,10 @@ def _session(source: str | bytes, threads: int | None = None):
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # no busy-waiting after a run: the pipeline's own torch / OpenCV steps (prefill, resizing) run between
+    # calls on the same cores, and ORT's spinning threads took them: measured 16 -> 9 ms for the prefill
+    # of a 256-px frame, 2 threads (docs/benchmarks.md)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

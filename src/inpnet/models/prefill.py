@@ -25,12 +25,16 @@ def _relax(x: torch.Tensor, coverage: torch.Tensor, colour: torch.Tensor, sweeps
     """`sweeps` Jacobi sweeps: colour = x + (1 - coverage) * mean of the 4 neighbours.
 
     x: (B,C,H,W) known colour premultiplied by coverage; coverage: (B,1,H,W) in [0,1] (1 = fully known,
-    kept exactly); colour: (B,C,H,W) the current estimate."""
-    free = 1.0 - coverage
+    kept exactly); colour: (B,C,H,W) the current estimate. Four ops a sweep (the level sizes are small, so
+    the time is per op): the 1/4 is folded into the weight, which gives bit-identical results, since scaling
+    by a power of two is exact."""
+    weight = (1.0 - coverage) * 0.25
     for _ in range(sweeps):
         p = F.pad(colour, (1, 1, 1, 1), mode="replicate")  # (B,C,H+2,W+2)
-        neighbours = (p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]) * 0.25
-        colour = torch.addcmul(x, free, neighbours)
+        neighbours = p[..., :-2, 1:-1] + p[..., 2:, 1:-1]
+        neighbours += p[..., 1:-1, :-2]
+        neighbours += p[..., 1:-1, 2:]
+        colour = torch.addcmul(x, weight, neighbours)
     return colour
 
 
