@@ -256,7 +256,11 @@ def render_page(files: dict, out: Path) -> None:
         "prefilled image and the token indices with a symbolic length. The export no longer unrolls the sweeps.",
         "- **int8**: `onnxruntime.quantization.quantize_dynamic` on the MatMul weights (the transformer); the "
         "decoder's convolutions stay fp32 (as ConvInteger they ran slower on this CPU).",
-        "- **session options**: sequential execution, all graph optimizations, intra-op threads as torch's.",
+        "- **session options**: sequential execution, all graph optimizations, intra-op threads as torch's, and "
+        "no spinning (`session.intra_op.allow_spinning = 0`, 2026-11-29): ORT's threads used to busy-wait after "
+        "each run and took the cores from whatever ran next — the pipeline's prefill (16 ms instead of 9 on a "
+        "256-px frame) and, in this page's interleaved timings, PyTorch eager. The earlier 'ONNX Runtime at "
+        "0.54-0.66x PyTorch, batch 1' was largely that; without spinning the two are level at batch 1.",
         "- earlier: channels-last conv decoder, sort-free packing of visible tokens, `torch.inference_mode`, "
         "SDPA attention with a key-padding mask.",
         "",
