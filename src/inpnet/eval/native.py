@@ -33,7 +33,7 @@ from PIL import Image
 from inpnet.errors import InpNetError
 from inpnet.eval.baselines import BASELINES, ClassicalInpainter
 from inpnet.eval.degrade import DEGRADATIONS, degrade
-from inpnet.eval.margins import bootstrap_interval
+from inpnet.eval.margins import bootstrap_interval, paired_margin
 from inpnet.eval.metrics import compute_metrics
 from inpnet.masks import irregular_pixel_mask
 from inpnet.predict import rgb_to_tensor, tensor_to_rgb
@@ -272,12 +272,11 @@ def summarize(result: NativeResult, seed: int = 0) -> dict:
         if classical:
             best = max(classical, key=lambda m: per_set[m][key]["mean"])
             for method, entry in per_set.items():
-                common = sorted(set(tables[key][method]) & set(tables[key][best]))
-                diff = np.array([tables[key][method][p] - tables[key][best][p] for p in common])
+                m = paired_margin({set_name: tables[key][method]}, {set_name: tables[key][best]}, [set_name], seed)
                 entry["vs_best_classical"] = {"reference": best, "metric": key,
-                                              "mean": float(diff.mean()) if len(diff) else None,
-                                              "ci": bootstrap_interval(diff, seed),
-                                              "wins": int((diff > 0).sum()), "n": len(diff)}
+                                              "mean": m.mean if m else None,
+                                              "ci": (m.low, m.high) if m else (math.nan, math.nan),
+                                              "wins": m.wins if m else 0, "n": m.n if m else 0}
         summary[set_name] = per_set
     return summary
 
