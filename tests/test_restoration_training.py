@@ -111,8 +111,7 @@ def test_restoration_samples_get_their_own_weighted_loss_term():
     # a whole batch of restoration samples, and the count the training loop uses
     assert mixed_reconstruction_loss(pred[:2], target[:2], mask[:2], 2, restore_weight=2.0).item() == pytest.approx(
         2.0 * restore_mse.item(), rel=1e-6)
-    tcfg = TrainConfig(restore_fraction=0.25)
-    assert restore_count(tcfg, 16) == 4 and restore_count(tcfg, 3) == 1
+    assert restore_count(0.25, 16) == 4 and restore_count(0.25, 3) == 1
     with pytest.raises(InpNetError, match="restore_weight"):
         TrainConfig(restore_weight=-1.0)
 

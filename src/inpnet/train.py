@@ -141,9 +141,10 @@ def validation_inputs(images: torch.Tensor, kinds: Sequence[str], seed: int) -> 
     return torch.cat(rows)
 
 
-def restore_count(tcfg: TrainConfig, batch: int) -> int:
-    """How many leading samples of a batch of `batch` apply_restoration_mix turns into restoration samples."""
-    return int(round(tcfg.restore_fraction * batch))
+def restore_count(fraction: float, batch: int) -> int:
+    """How many leading samples of a batch of `batch` apply_restoration_mix turns into restoration samples
+    (the loss relies on the same count: `_reconstruction`)."""
+    return int(round(fraction * batch))
 
 
 def apply_restoration_mix(
@@ -151,7 +152,7 @@ def apply_restoration_mix(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, masks) of one step: the first round(fraction * B) samples become restoration samples (mask
     all zero, input degraded by a random degradation); the target stays the clean `images`."""
-    k = int(round(fraction * images.shape[0]))
+    k = restore_count(fraction, images.shape[0])
     if k == 0:
         return images, masks
     masks = masks.clone()
@@ -531,8 +532,9 @@ def _reconstruction(model: nn.Module, mcfg: ModelConfig, tcfg: TrainConfig, out,
     """The reconstruction term of one batch (MAE: its own loss on masked patches)."""
     if mcfg.arch == "mae":
         return model.patch_loss(images, masks, out)
-    return mixed_reconstruction_loss(out.prediction.float(), images, masks, restore_count(tcfg, images.shape[0]),
-                                     tcfg.rec_loss, tcfg.hole_weight, tcfg.restore_weight)
+    restored = restore_count(tcfg.restore_fraction, images.shape[0])  # the leading samples apply_restoration_mix made
+    return mixed_reconstruction_loss(out.prediction.float(), images, masks, restored, tcfg.rec_loss,
+                                     tcfg.hole_weight, tcfg.restore_weight)
 
 
 def _adversarial(disc: nn.Module, opt_d, scaler, autocast, tcfg: TrainConfig, out, inputs: torch.Tensor,
