@@ -55,12 +55,11 @@ def synthesize(image: np.ndarray, hole: np.ndarray, *, seed: int = 0) -> np.ndar
     if not hole.any():
         return image.copy()
     levels = _pyramid(image, hole)
-    if not _valid_sources(levels[0][1]).any():
+    if not levels[0][2].any():
         raise InpNetError("the photo has no fully known 5x5 patch to copy texture from")
     g = torch.Generator().manual_seed(seed)
     nnf = fill = None
-    for depth, (img, known) in enumerate(levels):  # coarse -> fine
-        valid = _valid_sources(known)
+    for depth, (img, known, valid) in enumerate(levels):  # coarse -> fine
         holes = (~known).nonzero()  # (T, 2) rows, cols
         if nnf is None:
             nnf = _random_nnf(known, valid, g)
@@ -80,20 +79,22 @@ def synthesize(image: np.ndarray, hole: np.ndarray, *, seed: int = 0) -> np.ndar
 
 
 # ---- pyramid -------------------------------------------------------------------------------
-def _pyramid(image: np.ndarray, hole: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """[(image (3,h,w) float 0..255 with holes at 0, known (h,w) bool)] from coarsest to finest."""
+def _pyramid(image: np.ndarray, hole: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """[(image (3,h,w) float 0..255 with holes at 0, known (h,w) bool, valid source centres (h,w) bool)] from
+    coarsest to finest."""
     img = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1).float()
     known = torch.from_numpy(~hole)
     img = img * known
-    levels = [(img, known)]
+    levels = [(img, known, _valid_sources(known))]
     while int((~known).sum()) > COARSE_HOLE_PIXELS and min(known.shape) >= 4 * PATCH:
         weight = F.avg_pool2d(known[None, None].float(), 2, ceil_mode=True)[0, 0]  # known share per coarse px
         total = F.avg_pool2d(img[None], 2, ceil_mode=True)[0]
         coarse_known = weight >= 1.0
-        if not _valid_sources(coarse_known).any():
+        valid = _valid_sources(coarse_known)
+        if not valid.any():
             break
         img, known = torch.where(coarse_known, total, torch.zeros_like(total)), coarse_known
-        levels.append((img, known))
+        levels.append((img, known, valid))
     return levels[::-1]
 
 
