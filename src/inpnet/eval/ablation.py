@@ -330,12 +330,16 @@ def sample_table(result: AblationResult, method: str, metric: str) -> dict[str, 
             for set_name, values in result.samples.get(method, {}).items()}
 
 
-def margins(result: AblationResult, seed: int = 0) -> dict[str, dict[str, dict]]:
-    """{group: {method: margin to the group's best classical method (paired; margins.Margin.to_dict() plus
-    "reference" and "metric")}} for every method that is not a classical baseline."""
+# margins(): {group: {method: (best classical method, metric, Margin)}}
+MarginTable = dict[str, dict[str, tuple]]
+
+
+def margins(result: AblationResult, seed: int = 0) -> MarginTable:
+    """For every method that is not a classical baseline, per group: its paired margin to the group's best
+    classical method (best by the group mean of the metric: hole PSNR, restoration sets PSNR)."""
     from inpnet.eval.margins import paired_margin
 
-    out: dict[str, dict[str, dict]] = {}
+    out: MarginTable = {}
     for group, sets in summary_groups(result):
         metric = _margin_metric(result, sets)
         present = [m for m in result.methods if any(s in result.results[m] for s in sets)]
@@ -350,31 +354,24 @@ def margins(result: AblationResult, seed: int = 0) -> dict[str, dict[str, dict]]
                 continue
             margin = paired_margin(sample_table(result, method, metric), reference, sets, seed)
             if margin is not None:
-                out.setdefault(group, {})[method] = {"reference": best, "metric": metric, **margin.to_dict()}
+                out.setdefault(group, {})[method] = (best, metric, margin)
     return out
 
 
-def _margin_lines(result: AblationResult) -> list[str]:
-    from inpnet.eval.margins import Margin
-
-    table = margins(result, result.seed)
+def _margin_lines(table: MarginTable) -> list[str]:
     if not table:
         return []
     lines = ["", "## Margins to the best classical method (paired, 95 % bootstrap interval over images)", "",
              "Per image, the method's hole PSNR (restoration sets: PSNR) minus the best classical method's (best "
              "by the family mean), averaged over the family's sets; then the mean over images, its interval, "
              "and the images where the method is ahead.", ""]
-    rows = []
-    for group, per_method in table.items():
-        for method, m in per_method.items():
-            low, high = (math.nan if v is None else v for v in m["ci"])
-            margin = Margin(m["mean"], low, high, m["wins"], m["n"])
-            rows.append([group, method, m["reference"], margin.text()])
+    rows = [[group, method, best, margin.text()]
+            for group, per_method in table.items() for method, (best, _, margin) in per_method.items()]
     return lines + _table(["family", "method", "best classical", "Δ dB [95 % CI], images ahead"], rows,
                           text_columns=3)
 
 
-def render_markdown(result: AblationResult) -> str:
+def render_markdown(result: AblationResult, margin_table: MarginTable) -> str:
     """results.md: the summary table, the mask sets, then one table per metric (methods x mask sets)."""
     h, w = result.image_size
     lines = [
@@ -406,7 +403,7 @@ def render_markdown(result: AblationResult) -> str:
     )
     for skipped in result.skipped_sets:
         lines.append(f"\nSkipped {skipped['name']}: {skipped['reason']}.")
-    lines += _margin_lines(result)
+    lines += _margin_lines(margin_table)
     for metric in TABLE_METRICS:
         lines += ["", f"## {METRIC_TITLES[metric]}", ""]
         names = [s.name for s in result.mask_sets]
@@ -445,7 +442,7 @@ def render_samples_csv(result: AblationResult) -> str:
     return buffer.getvalue()
 
 
-def render_json(result: AblationResult) -> str:
+def render_json(result: AblationResult, margin_table: MarginTable) -> str:
     data = {
         "image_size": list(result.image_size),
         "patch_size": result.patch_size,
@@ -460,7 +457,9 @@ def render_json(result: AblationResult) -> str:
                     if any(s in result.results[m] for s in sets)}
             for group, sets in summary_groups(result)
         },
-        "margins": margins(result, result.seed),
+        "margins": {group: {method: {"reference": best, "metric": metric, **margin.to_dict()}
+                            for method, (best, metric, margin) in per_method.items()}
+                    for group, per_method in margin_table.items()},
     }
     return json.dumps(data, indent=2) + "\n"
 
@@ -533,8 +532,10 @@ def write_outputs(result: AblationResult, out_dir: str | os.PathLike) -> list[Pa
     except OSError as exc:
         raise InpNetError(f"cannot create folder {out}: {exc.strerror or exc}") from None
     written = []
-    for name, text in (("results.md", render_markdown(result)), ("results.csv", render_csv(result)),
-                       ("results.json", render_json(result)), ("samples.csv", render_samples_csv(result))):
+    margin_table = margins(result, result.seed)  # bootstrapped once, for results.md and results.json
+    for name, text in (("results.md", render_markdown(result, margin_table)), ("results.csv", render_csv(result)),
+                       ("results.json", render_json(result, margin_table)),
+                       ("samples.csv", render_samples_csv(result))):
         atomic_write_text(out / name, text)
         written.append(out / name)
     images = {
