@@ -1,8 +1,8 @@
 """Where a real-time frame's time goes: cProfile of the ONNX Runtime fp32 pipeline on one 256x256 frame.
 
-    python benchmarks/realtime_profile.py [--frames 40] [--threads 2]
+    python benchmarks/realtime_profile.py [--frames 40] [--threads 2] [--quantize int8]
 
-Exports the shipped model to a temporary ONNX file, runs `InpaintPipeline.from_onnx(...)(photo, hole)` on
+Exports the shipped model to a temporary ONNX file (int8-quantized with `--quantize int8`), runs `InpaintPipeline.from_onnx(...)(photo, hole)` on
 the frame of `inpnet bench --realtime` (texture step off), and prints the median frame time and the
 functions with the most cumulative time per frame.
 """
@@ -26,6 +26,7 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=40)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--size", type=int, default=256)
+    p.add_argument("--quantize", choices=["int8"], help="profile the quantized path")
     args = p.parse_args()
     from inpnet.bench import realtime_frame
     from inpnet.checkpoint import load_model
@@ -37,7 +38,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         export_onnx(load_model(None), path)
-        pipe = InpaintPipeline.from_onnx(path, threads=args.threads, texture=0.0)
+        pipe = InpaintPipeline.from_onnx(path, threads=args.threads, quantize=args.quantize, texture=0.0)
         for _ in range(5):
             pipe(photo, hole)
         times = []

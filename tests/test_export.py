@@ -146,13 +146,33 @@ def test_export_can_write_the_int8_model(tmp_path, exported):
 
     model, _ = exported
     path = export_onnx(model, tmp_path / "int8.onnx", exporter="torchscript", quantize="int8")
-    ops = {node.op_type for node in onnx.load(path).graph.node}
-    assert "DynamicQuantizeLinear" in ops and "MatMulInteger" in ops
+    graph = onnx.load(path).graph
+    ops = {node.op_type for node in graph.node}
+    assert "DynamicQuantizeLinear" in ops and "MatMulInteger" in ops  # MatMuls: dynamic
+    made_by = {out: node.op_type for node in graph.node for out in node.output}
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    assert convs and all(made_by.get(node.input[0]) == "DequantizeLinear" for node in convs)  # Convs: static QDQ
     assert OnnxInpainter(path).quantized == "int8"
     assert check_onnx(model, path) <= INT8_TOLERANCE
     x, m = images(2), ragged_masks()[:2]  # quantize="int8" on an int8 file does not quantize it twice
     again = OnnxInpainter(path, quantize="int8")(x, m).prediction
     assert torch.equal(again, OnnxInpainter(path)(x, m).prediction)
+
+
+def test_calibration_feeds_are_fixed_photos_with_and_without_holes(exported):
+    from inpnet.export import CALIBRATION_MASK_SEEDS, CALIBRATION_PHOTOS, calibration_feeds
+
+    model, _ = exported
+    feeds = calibration_feeds(model.config)
+    assert len(feeds) == len(CALIBRATION_PHOTOS) * (1 + len(CALIBRATION_MASK_SEEDS))
+    assert all(set(f) == set(PACKED_INPUTS) and f["image"].shape == (1, 3, 32, 32) for f in feeds)
+    hole_fractions = [float(f["mask"].mean()) for f in feeds]
+    assert hole_fractions[0] == 0 and max(hole_fractions) > 0.1  # restoration and inpainting ranges
+    assert float(feeds[0]["image"].std()) > 0.05 and float(feeds[0]["image"].max()) <= 1  # a photo in [0, 1]
+    again = calibration_feeds(model.config)
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(feeds, again) for k in a)  # deterministic
+    padded = calibration_feeds(model.config, layout="padded")
+    assert set(padded[0]) == {"image", "mask"}
 
 
 def test_pipeline_from_onnx_int8_is_close_to_pytorch(exported):

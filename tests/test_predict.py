@@ -119,6 +119,28 @@ def test_windows_are_disjoint_and_cover_every_hole_pixel():
     assert cover[hole].min() == 1
 
 
+@pytest.mark.parametrize("count", [3, 40])
+def test_window_coverage_is_the_same_by_rectangles_and_by_difference_array(monkeypatch, count):
+    """_coverage_labels fills a few windows directly and many through a difference array: same labels."""
+    from inpnet import predict
+
+    rng = np.random.default_rng(count)
+    tops, lefts = rng.integers(0, 250, count), rng.integers(0, 350, count)
+    sizes = rng.integers(5, 50, (count, 2))
+    wins = np.stack([tops, lefts, sizes[:, 0], sizes[:, 1]], axis=1)
+    monkeypatch.setattr(predict, "FEW_WINDOWS", 10**6)
+    by_rectangles = predict._coverage_labels(wins, (300, 400))
+    monkeypatch.setattr(predict, "FEW_WINDOWS", 0)
+    by_difference = predict._coverage_labels(wins, (300, 400))
+    assert np.array_equal(by_rectangles, by_difference) and by_rectangles.max() >= 1
+
+
+def test_hole_windows_take_any_nonzero_mask_dtype():
+    hole = box_hole(300, 400, 100, 100, 20, 30)
+    assert hole_windows(hole, (32, 32)) == hole_windows(hole.astype(np.uint8) * 255, (32, 32))
+    assert hole_windows(hole, (32, 32)) == hole_windows(np.asfortranarray(hole), (32, 32))
+
+
 def test_work_size_keeps_the_aspect_ratio_in_multiples_of_the_patch_size():
     assert work_size(750, 1000, (32, 32), 8) == (24, 40)
     assert work_size(32, 32, (32, 32), 8) == (32, 32)

@@ -183,3 +183,44 @@ def test_reinit_resets_only_the_named_module():
 def test_bad_prefill_settings_are_clear_errors(field, value):
     with pytest.raises(InpNetError, match=field):
         ModelConfig.from_name("skip-recon", "nano", **{field: value})
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 128, 128), (4, 3, 37, 53), (2, 1, 48, 40), (3, 3, 1, 9), (1, 3, 1, 1)])
+def test_the_cpu_opencv_sweeps_match_the_torch_sweeps(shape):
+    """On the CPU the sweeps run in OpenCV (per-op overhead); with a gradient they run in torch: the same
+    fill up to float rounding, known pixels bit-exact in both."""
+    g = torch.Generator().manual_seed(sum(shape))
+    image = torch.rand(*shape, generator=g)
+    mask = (torch.rand(shape[0], 1, *shape[2:], generator=g) > 0.6).float()
+    opencv = harmonic_fill(image, mask)
+    with torch.enable_grad():
+        in_torch = harmonic_fill(image.clone().requires_grad_(True), mask).detach()
+    assert (opencv - in_torch).abs().max() < 1e-5
+    known = mask.expand_as(image) == 0
+    assert torch.equal(opencv[known], image[known]) and torch.equal(in_torch[known], image[known])
+
+
+def test_cpu_fills_take_the_opencv_sweeps_and_gradients_the_torch_ones(monkeypatch):
+    from inpnet.models import prefill as module
+
+    calls = []
+    for name in ("_relax", "_relax_opencv"):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    image, mask = torch.rand(1, 3, 8, 8), holes_48x40()[..., :8, :8]
+    module.harmonic_fill(image, mask)
+    assert set(calls) == {"_relax_opencv"}
+    calls.clear()
+    with torch.enable_grad():
+        module.harmonic_fill(image.requires_grad_(True), mask)
+    assert set(calls) == {"_relax"}
+
+
+def test_no_hole_returns_the_image_itself_as_a_new_tensor():
+    image = torch.rand(2, 3, 16, 16)
+    out = harmonic_fill(image, torch.zeros(2, 1, 16, 16))
+    assert torch.equal(out, image) and out.data_ptr() != image.data_ptr()
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[1, :, 4:9, 4:9] = 1  # one image with a hole: the batch is filled as usual, the other image unchanged
+    out = harmonic_fill(image, mask)
+    assert torch.equal(out[0], image[0]) and not torch.equal(out[1], image[1])

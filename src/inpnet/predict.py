@@ -52,6 +52,7 @@ from inpnet.imageio import load_mask, open_image
 
 STRATEGIES = ("auto", "crop", "resize")
 CONTEXT_SCALE = 2.0  # crop window side / hole extent: the hole covers about 1/4 of its window
+FEW_WINDOWS = 16  # _coverage_labels: up to this many windows, fill rectangles (else a difference array)
 AUTO_CROP_MAX_FRACTION = 0.5  # auto: crop while the windows cover at most this fraction of the image
 TILE_OVERLAP = 0.25  # restore: overlap between neighbouring tiles, as a fraction of the tile side
 MAX_KERNEL_DILATE = 32  # dilate up to this many pixels with an elliptic kernel, beyond by a distance transform
@@ -160,13 +161,18 @@ def _windows_for(boxes: np.ndarray, image_hw: tuple[int, int], model_size: tuple
 def _coverage_labels(wins: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
     """(H, W) int32 labels of the connected areas covered by the windows (N, 4); 0 = not covered."""
     H, W = image_hw
-    diff = np.zeros((H + 1, W + 1), dtype=np.int32)  # 2-D difference array: O(N + H*W), not O(N * area)
-    t, le, h, w = wins.T
-    np.add.at(diff, (t, le), 1)
-    np.add.at(diff, (t + h, le), -1)
-    np.add.at(diff, (t, le + w), -1)
-    np.add.at(diff, (t + h, le + w), 1)
-    covered = (diff.cumsum(0).cumsum(1)[:H, :W] > 0).astype(np.uint8)
+    if len(wins) <= FEW_WINDOWS:  # a few rectangles: filling them is cheaper than the difference array
+        covered = np.zeros((H, W), dtype=np.uint8)
+        for t, le, h, w in wins:
+            covered[t : t + h, le : le + w] = 1
+    else:
+        diff = np.zeros((H + 1, W + 1), dtype=np.int32)  # 2-D difference array: O(N + H*W), not O(N * area)
+        t, le, h, w = wins.T
+        np.add.at(diff, (t, le), 1)
+        np.add.at(diff, (t + h, le), -1)
+        np.add.at(diff, (t, le + w), -1)
+        np.add.at(diff, (t + h, le + w), 1)
+        covered = (diff.cumsum(0).cumsum(1)[:H, :W] > 0).astype(np.uint8)
     return cv2.connectedComponents(covered, connectivity=4)[1]
 
 
@@ -175,7 +181,9 @@ def hole_windows(hole: np.ndarray, model_size: tuple[int, int],
     """Disjoint context windows covering every hole pixel: one per connected hole region (8-connected);
     overlapping (or touching) windows are merged into the window of their joint bounding box, until none
     overlap. hole: (H, W) bool."""
-    _, _, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    cells = np.ascontiguousarray(hole)
+    cells = cells.view(np.uint8) if cells.dtype == bool else (cells != 0).astype(np.uint8)  # bool: no copy
+    _, _, stats, _ = cv2.connectedComponentsWithStats(cells, connectivity=8)
     x, y, w, h = (stats[1:, i].astype(np.int64) for i in range(4))
     boxes = np.stack([y, x, y + h, x + w], axis=1)  # (N, 4) y0, x0, y1, x1
     while True:

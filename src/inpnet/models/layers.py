@@ -38,10 +38,14 @@ def init_vit_weights(model: nn.Module, patch_proj: nn.Conv2d) -> None:
 
 
 def key_padding_to_attn_mask(key_valid: torch.Tensor | None) -> torch.Tensor | None:
-    """(B, N) bool, True = attend → (B, 1, 1, N) bool mask for SDPA (broadcast over heads and queries)."""
+    """(B, N) bool, True = attend → (B, 1, 1, N) additive float mask for SDPA (0 = attend, -inf = padding;
+    broadcast over heads and queries). Float, not bool: the ONNX export of a bool mask adds a Where and an
+    IsNaN guard to every attention layer (1.5 ms of a 26-ms int8 frame, docs/benchmarks.md); SDPA gives the
+    same result for both, including 0 for a row with no key at all (an all-hole image)."""
     if key_valid is None:
         return None
-    return key_valid[:, None, None, :]
+    bias = torch.zeros(key_valid.shape, dtype=torch.float32, device=key_valid.device)
+    return bias.masked_fill(~key_valid, float("-inf"))[:, None, None, :]
 
 
 class Attention(nn.Module):
