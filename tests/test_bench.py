@@ -46,7 +46,7 @@ def test_bench_json_has_every_schema_key(quick_result):
                               "quantize_s", "threads", "latency"}
     assert all(set(row) == {"batch", "ratio", "visible_tokens", "pytorch_ms", "onnxruntime_ms",
                             "onnxruntime_padded_ms", "onnxruntime_int8_ms"} for row in r["onnx"]["latency"])
-    assert set(r["realtime"]) == {"frame", "image", "hole_fraction", "strategy", "threads", "paths"}
+    assert set(r["realtime"]) == {"frame", "image", "hole_fraction", "strategy", "threads", "paths", "stream"}
     assert set(r["train"]) == {"model", "images_per_s", "peak_mem_mb"}
     assert set(r["gflops"]) == {"encoder", "decoder"}
     assert {"inpnet", "mae"} <= set(r["params"])
@@ -70,6 +70,8 @@ def test_bench_fields_agree_with_each_other(quick_result):
         assert row["images_per_s"] == pytest.approx(row["batch"] * 1000.0 / row["latency_ms"])
     for path in r["realtime"]["paths"]:
         assert path["fps"] == pytest.approx(1000.0 / path["ms"])
+    stream = r["realtime"]["stream"]
+    assert stream["fps"] == pytest.approx(1000.0 / stream["ms_per_frame"]) and stream["in_flight"] == 2
     # the ONNX model (a random nano skip-recon) has the encoder's grid: same visible tokens at each ratio
     tokens = {row["ratio"]: row["tokens"] for row in r["encoder"]}
     assert all(row["visible_tokens"] == tokens[row["ratio"]] for row in r["onnx"]["latency"])
@@ -88,6 +90,7 @@ def test_bench_onnx_and_realtime_outputs_match_pytorch(quick_result):
     diffs = {p["name"]: p["max_abs_diff_vs_pytorch"] for p in rt["paths"]}
     assert diffs["pytorch"] == 0 and diffs["onnxruntime_fp32"] <= 1
     assert diffs["onnxruntime_int8"] <= round(255 * INT8_TOLERANCE)
+    assert rt["stream"]["max_abs_diff_vs_pytorch"] == diffs["onnxruntime_int8"]  # same frames as one at a time
     assert rt["frame"] == [64, 64] and REALTIME_HOLE[0] <= rt["hole_fraction"] <= REALTIME_HOLE[1]
 
 

@@ -335,3 +335,44 @@ def test_from_onnx_runs_the_exported_model_like_pytorch(model, tmp_path):
     assert np.abs(got - expected).max() <= 1  # 1e-4 apart before rounding to 8 bits
     assert np.array_equal(got[~hole], image[~hole])
     assert onnx_pipe.restore(photo(50, 75)).size == (75, 50)
+
+
+# ---- streams --------------------------------------------------------------------------------------------
+
+
+def test_stream_gives_each_frames_own_fill_in_order():
+    model = build_model("skip-recon", preset="nano").eval()
+    pipe = InpaintPipeline(model, texture=0.0)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (40, 48, 3), dtype=np.uint8) for _ in range(5)]
+    holes = [box_hole(40, 48, 4 + i, 6 + i, 9, 11) for i in range(5)]
+    one_at_a_time = [np.asarray(pipe(f, h)) for f, h in zip(frames, holes)]
+    streamed = [np.asarray(out) for out in pipe.stream(iter(frames), iter(holes), in_flight=3)]
+    assert len(streamed) == 5 and all(np.array_equal(a, b) for a, b in zip(streamed, one_at_a_time))
+    same_hole = [np.asarray(out) for out in pipe.stream(frames, holes[0])]  # one mask for every frame
+    assert all(np.array_equal(a, np.asarray(pipe(f, holes[0]))) for a, f in zip(same_hole, frames))
+
+
+def test_stream_reads_lazily_and_raises_a_bad_frame_in_its_turn():
+    pipe = InpaintPipeline(build_model("skip-recon", preset="nano").eval(), texture=0.0)
+    good = np.full((32, 32, 3), 100, np.uint8)
+    hole = box_hole(32, 32, 8, 8, 8, 8)
+    read = []
+
+    def frames():
+        for i in range(100):
+            read.append(i)
+            yield good if i != 2 else "no-such-photo.png"
+
+    out = pipe.stream(frames(), hole, in_flight=2)
+    assert np.asarray(next(out)).shape == (32, 32, 3) and len(read) <= 3  # not all 100 read up front
+    next(out)
+    with pytest.raises(InpNetError):
+        next(out)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5])
+def test_stream_rejects_a_bad_in_flight_count(bad):
+    pipe = InpaintPipeline(build_model("skip-recon", preset="nano").eval(), texture=0.0)
+    with pytest.raises(InpNetError, match="in_flight"):
+        next(pipe.stream([np.zeros((8, 8, 3), np.uint8)], np.zeros((8, 8), bool), in_flight=bad))

@@ -30,6 +30,7 @@ TRAIN_RATIO = 0.5  # mask ratio of the timed training steps
 ONNX_RATIOS = (0.0, 0.5, 0.75)  # mask ratios of the PyTorch / ONNX Runtime comparison (default run)
 REALTIME_SIZE = 256  # side of the real-time frame
 REALTIME_HOLE = (0.10, 0.30)  # hole fraction of the real-time frame
+STREAM_IN_FLIGHT = 2  # frames filled at once in the stream measurement (InpaintPipeline.stream)
 VARIANT = "skip-recon"  # the InP-Net variant benchmarked (the full model: skips + fill stage)
 
 
@@ -420,7 +421,25 @@ def bench_realtime(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str
         "paths": [{"name": name, "ms": ms[name], "fps": 1000.0 / ms[name],
                    "max_abs_diff_vs_pytorch": int(np.abs(outputs[name] - outputs["pytorch"]).max())}
                   for name in pipes],
+        "stream": bench_stream(pipes["onnxruntime_int8"], photo, hole, opts, outputs["pytorch"]),
     }
+
+
+def bench_stream(pipe: Any, photo: np.ndarray, hole: np.ndarray, opts: BenchOptions,
+                 reference: np.ndarray) -> dict[str, Any]:
+    """Frames/s of `InpaintPipeline.stream` (STREAM_IN_FLIGHT frames filled at once, each batch 1) over
+    `opts.realtime_frames` frames of a stream, after a warm-up of STREAM_IN_FLIGHT frames: total frames over
+    total wall time (a throughput, not a per-call median); each output's largest difference from PyTorch."""
+    frames = max(opts.realtime_frames, 2 * STREAM_IN_FLIGHT)
+    for _ in pipe.stream([photo] * STREAM_IN_FLIGHT, hole, in_flight=STREAM_IN_FLIGHT):
+        pass
+    start = time.perf_counter()
+    outputs = [np.asarray(out, dtype=np.int16) for out in pipe.stream([photo] * frames, hole,
+                                                                      in_flight=STREAM_IN_FLIGHT)]
+    seconds = time.perf_counter() - start
+    return {"name": "onnxruntime_int8", "in_flight": STREAM_IN_FLIGHT, "frames": frames,
+            "fps": frames / seconds, "ms_per_frame": 1000.0 * seconds / frames,
+            "max_abs_diff_vs_pytorch": int(max(np.abs(out - reference).max() for out in outputs))}
 
 
 def device_name(device: torch.device) -> str:
@@ -438,7 +457,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] | None = None) -> d
      "onnx": None | {"model", "image_size", "export_s", "exporter", "max_diff_fp32", "max_diff_int8",
                      "quantize_s", "threads", "latency": [{"batch", "ratio", "visible_tokens", "pytorch_ms",
                      "onnxruntime_ms", "onnxruntime_padded_ms", "onnxruntime_int8_ms"}]},
-     "realtime": None | {"frame", "image", "hole_fraction", "strategy", "threads",
+     "realtime": None | {"frame", "image", "hole_fraction", "strategy", "threads", "stream",
                          "paths": [{"name", "ms", "fps", "max_abs_diff_vs_pytorch"}]},
      "train": {"model", "images_per_s", "peak_mem_mb"}, "params": {...}, "gflops": {"encoder", "decoder"}}
     """
@@ -577,4 +596,8 @@ def _format_realtime(rt: dict[str, Any] | None) -> list[str]:
     for path in rt["paths"]:
         lines.append(f"{path['name']:>17} {path['ms']:>8.1f} ms {path['fps']:>7.1f} frames/s "
                      f"(max diff vs PyTorch {path['max_abs_diff_vs_pytorch']} levels)")
+    st = rt["stream"]
+    lines.append(f"{'stream, int8':>17} {st['ms_per_frame']:>8.1f} ms {st['fps']:>7.1f} frames/s "
+                 f"({st['in_flight']} frames in flight, {st['frames']} frames; max diff vs PyTorch "
+                 f"{st['max_abs_diff_vs_pytorch']} levels)")
     return lines
