@@ -73,6 +73,20 @@ def test_restore_needs_no_mask(ckpt, tmp_path):
     assert Image.open(out).size == (70, 40)
 
 
+def test_restore_self_ensemble_flag_sets_the_views_and_is_refused_without_restore(ckpt, tmp_path, capsys):
+    write_photo(tmp_path / "photo.png", h=40, w=70)
+    write_mask(tmp_path / "hole.png", h=40, w=70)
+    one, eight = tmp_path / "one.png", tmp_path / "eight.png"
+    for out, views in ((one, "1"), (eight, "8")):
+        assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--restore", "--self-ensemble",
+                       views, "-o", out) == 0
+    assert not np.array_equal(np.asarray(Image.open(one)), np.asarray(Image.open(eight)))  # the views differ
+    capsys.readouterr()
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--mask", tmp_path / "hole.png",
+                   "--self-ensemble", "4", "-o", tmp_path / "x.png") == 2
+    assert "--self-ensemble applies to --restore only" in capsys.readouterr().err
+
+
 def test_output_into_an_existing_folder_is_named_after_the_image(ckpt, tmp_path):
     write_photo(tmp_path / "photo.jpg")
     write_mask(tmp_path / "hole.png")

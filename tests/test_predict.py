@@ -283,12 +283,41 @@ def test_a_model_without_config_is_refused():
 # ---- restoration (ratio 0) ----------------------------------------------------------------------------
 
 
-def test_restore_of_a_model_size_image_is_the_models_prediction(pipe, model):
+def test_restore_of_a_model_size_image_is_the_models_prediction(model):
     image = photo(32, 32)
     x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
         expected = to_pil(model(x, torch.zeros(1, 1, 32, 32)).prediction)
-    assert np.array_equal(np.asarray(pipe.restore(image)), np.asarray(expected))
+    one_view = InpaintPipeline(model, texture=0.0, self_ensemble=1)
+    assert np.array_equal(np.asarray(one_view.restore(image)), np.asarray(expected))
+
+
+@pytest.mark.parametrize("views", [1, 2, 4, 8])
+def test_restore_self_ensemble_averages_the_views_mapped_back(model, views):
+    """Each view is the tile flipped / rotated, run, and turned back: an identity model gives the image back
+    for any number of views, and the real model's mean over the views is what restore returns."""
+    from inpnet.predict import ENSEMBLE_VIEWS
+
+    image = photo(32, 32)
+    assert np.array_equal(np.asarray(InpaintPipeline(FakeModel(identity=True), self_ensemble=views).restore(image)),
+                          image)
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    preds = []
+    with torch.no_grad():
+        for turns, flip in ENSEMBLE_VIEWS[:views]:
+            view = torch.rot90(x, turns, (-2, -1))
+            view = view.flip(-1) if flip else view
+            pred = model(view, torch.zeros(1, 1, 32, 32)).prediction
+            preds.append(torch.rot90(pred.flip(-1) if flip else pred, -turns, (-2, -1)))
+    expected = to_pil(torch.stack(preds).mean(0).clamp(0, 1))
+    got = InpaintPipeline(model, texture=0.0, self_ensemble=views).restore(image)
+    assert np.abs(np.asarray(got, np.int16) - np.asarray(expected, np.int16)).max() <= 1  # float summation order
+
+
+def test_self_ensemble_default_and_bad_values():
+    assert InpaintPipeline(FakeModel(identity=True)).self_ensemble == 8  # a square model size
+    with pytest.raises(InpNetError, match="self_ensemble must be"):
+        InpaintPipeline(FakeModel(identity=True), self_ensemble=3)
 
 
 @pytest.mark.parametrize("size", [(50, 75), (20, 27), (100, 9)])

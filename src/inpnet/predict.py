@@ -56,7 +56,9 @@ from inpnet.imageio import load_mask, open_image
 STRATEGIES = ("auto", "crop", "resize")
 CONTEXT_SCALE = 2.0  # crop window side / hole extent: the hole covers about 1/4 of its window
 FEW_WINDOWS = 16  # _coverage_labels: up to this many windows, fill rectangles (else a difference array)
-AUTO_CROP_MAX_FRACTION = 0.5  # auto: crop while the windows cover at most this fraction of the image
+AUTO_CROP_MAX_FRACTION = 0.5
+# restore's self-ensemble views, (quarter turns, mirrored): the first 1, 2 or 4 keep a tile's shape
+ENSEMBLE_VIEWS = ((0, False), (0, True), (2, False), (2, True), (1, False), (1, True), (3, False), (3, True))  # auto: crop while the windows cover at most this fraction of the image
 TILE_OVERLAP = 0.25  # restore: overlap between neighbouring tiles, as a fraction of the tile side
 MAX_KERNEL_DILATE = 32  # dilate up to this many pixels with an elliptic kernel, beyond by a distance transform
 
@@ -260,11 +262,14 @@ class InpaintPipeline:
     frequencies and takes the photo's own detail from an exemplar fill, at the photo's resolution. None: 1.0
     where `texture_method` can run, else 0 (the plain network fill). `texture_method`: "patchmatch" (default;
     pypatchmatch) or "synthesis" (built in, faster, experimental: see inpnet/texture.py).
+    `self_ensemble`: how many flipped / rotated views of each tile `restore` averages (1, 2, 4 or 8; the
+    field's "self-ensemble", as in EDSR): the model's errors differ between views and partly cancel. None: 8
+    for a square model size, else 4 (rotations by 90 degrees need square tiles). Costs that many passes.
     """
 
     def __init__(self, model: Any, *, device: str | torch.device | None = None, resize_mask: bool = True,
                  batch_size: int = 16, fixed_size: bool | None = None, texture: float | None = None,
-                 texture_method: str = "patchmatch") -> None:
+                 texture_method: str = "patchmatch", self_ensemble: int | None = None) -> None:
         config = getattr(model, "config", None)
         if config is None or not hasattr(config, "image_size") or not hasattr(config, "patch_size"):
             got = type(model).__name__
@@ -284,6 +289,7 @@ class InpaintPipeline:
 
         self.texture_method = check_method(texture_method)
         self.texture = _texture_strength(texture, self.texture_method)
+        self.self_ensemble = _self_ensemble(self_ensemble, self.model_size)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
@@ -368,7 +374,8 @@ class InpaintPipeline:
                 yield pending.popleft().result()
 
     def restore(self, image: ImageInput | Sequence[ImageInput]) -> Image.Image | list[Image.Image]:
-        """Ratio 0: reconstruct the whole image (no hole); large images are processed in blended tiles."""
+        """Ratio 0: reconstruct the whole image (no hole); large images are processed in blended tiles, each
+        tile the mean over `self_ensemble` flipped / rotated views."""
         if isinstance(image, (list, tuple)) or _is_batch_tensor(image):
             return [self.restore(i) for i in image]
         arr = as_rgb_array(image)
@@ -449,11 +456,24 @@ class InpaintPipeline:
         for i in range(0, len(windows), self.batch_size):
             chunk = windows[i : i + self.batch_size]
             tiles = torch.cat([x[(..., *w.slices)] for w in chunk])  # (b, 3, mh, mw)
-            pred = self._run(tiles, torch.zeros(len(chunk), 1, mh, mw)).prediction.float().cpu().clamp(0, 1)
+            pred = self._restore_tiles(tiles)  # (b, 3, mh, mw)
             for w, p in zip(chunk, pred):
                 acc[(..., *w.slices)] += p * weight[0]
                 norm[(..., *w.slices)] += weight[0]
         return (acc / norm)[..., :H, :W]
+
+    def _restore_tiles(self, tiles: torch.Tensor) -> torch.Tensor:
+        """(b, 3, mh, mw) -> (b, 3, mh, mw) in [0, 1]: the mean of the model's ratio-0 predictions over the
+        `self_ensemble` views of the tiles, each mapped back."""
+        empty = torch.zeros(tiles.shape[0], 1, *tiles.shape[-2:])
+        total = torch.zeros(tiles.shape)
+        for quarter_turns, flip in ENSEMBLE_VIEWS[: self.self_ensemble]:
+            view = torch.rot90(tiles, quarter_turns, (-2, -1))
+            view = view.flip(-1) if flip else view
+            pred = self._run(view, empty).prediction.float().cpu()
+            pred = pred.flip(-1) if flip else pred
+            total += torch.rot90(pred, -quarter_turns, (-2, -1))
+        return (total / self.self_ensemble).clamp(0, 1)
 
     def _run(self, images: torch.Tensor, mask: torch.Tensor) -> Any:
         """One forward pass: images (B, 3, h, w), mask (B, 1, h, w) -> InpaintOutput."""
@@ -469,6 +489,18 @@ class InpaintPipeline:
 
         return inpaint_frames(frames, iter_holes(masks), lambda image, hole: np.asarray(self(image, hole)),
                               VideoOptions(**options))
+
+
+def _self_ensemble(views: int | None, model_size: tuple[int, int]) -> int:
+    """`InpaintPipeline(self_ensemble=...)`: None -> 8 for a square model size, else 4; else 1, 2, 4 or 8."""
+    square = model_size[0] == model_size[1]
+    if views is None:
+        return 8 if square else 4
+    if isinstance(views, bool) or views not in (1, 2, 4, 8):
+        raise InpNetError(f"self_ensemble must be 1, 2, 4 or 8 views, got {views!r}")
+    if views == 8 and not square:
+        raise InpNetError(f"self_ensemble 8 rotates tiles by 90 degrees: the model size {model_size} is not square")
+    return views
 
 
 def _texture_strength(texture: float | None, method: str) -> float:
@@ -487,14 +519,17 @@ def _texture_strength(texture: float | None, method: str) -> float:
 
 def load_pipeline(checkpoint: str | os.PathLike | None = None,
                   device: str | torch.device = "cpu", texture: float | None = None,
-                  restore: bool = False, texture_method: str = "patchmatch") -> InpaintPipeline:
+                  restore: bool = False, texture_method: str = "patchmatch",
+                  self_ensemble: int | None = None) -> InpaintPipeline:
     """The CLI's `--checkpoint`: an `.onnx` file (onnxruntime, CPU), a run directory / weights folder /
     .safetensors file, or None for the shipped weights (with `restore`, the shipped restoration weights,
-    `weights/RESTORE`). `texture`, `texture_method`: see InpaintPipeline."""
+    `weights/RESTORE`). `texture`, `texture_method`, `self_ensemble`: see InpaintPipeline."""
     if checkpoint is None and restore:
         from inpnet.checkpoint import shipped_restore_dir
 
         checkpoint = shipped_restore_dir()
     if checkpoint is not None and Path(checkpoint).suffix.lower() == ".onnx":
-        return InpaintPipeline.from_onnx(checkpoint, texture=texture, texture_method=texture_method)
-    return InpaintPipeline.from_pretrained(checkpoint, device=device, texture=texture, texture_method=texture_method)
+        return InpaintPipeline.from_onnx(checkpoint, texture=texture, texture_method=texture_method,
+                                         self_ensemble=self_ensemble)
+    return InpaintPipeline.from_pretrained(checkpoint, device=device, texture=texture, texture_method=texture_method,
+                                           self_ensemble=self_ensemble)

@@ -48,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--texture-method", choices=["patchmatch", "synthesis"], default="patchmatch",
                    help="exemplar fill of the texture step: patchmatch (default; pypatchmatch, Linux x86-64) or "
                         "synthesis (built in, ~10x faster at a megapixel, experimental: lower quality)")
+    p.add_argument("--self-ensemble", type=int, choices=[1, 2, 4, 8], metavar="N",
+                   help="--restore: average N flipped / rotated views of each tile (1, 2, 4 or 8; default 8: "
+                        "slower, measured better; 1 = one pass)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar in folder mode")
@@ -141,8 +144,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dilate < 0:
         raise InpNetError(f"--dilate must be >= 0, got {args.dilate}")
     inputs = {i.resolve() for i, _, _ in jobs} | {m.resolve() for _, m, _ in jobs if m is not None}
+    if args.self_ensemble is not None and not args.restore:
+        raise InpNetError("--self-ensemble applies to --restore only")
     pipe = load_pipeline(args.checkpoint, args.device, texture=args.texture, restore=args.restore,
-                         texture_method=args.texture_method)
+                         texture_method=args.texture_method, self_ensemble=args.self_ensemble)
 
     def say(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
