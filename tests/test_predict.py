@@ -315,7 +315,7 @@ def test_restore_self_ensemble_averages_the_views_mapped_back(model, views):
 
 
 def test_self_ensemble_default_and_bad_values():
-    assert InpaintPipeline(FakeModel(identity=True)).self_ensemble == 8  # a square model size
+    assert InpaintPipeline(FakeModel(identity=True)).self_ensemble == 4
     with pytest.raises(InpNetError, match="self_ensemble must be"):
         InpaintPipeline(FakeModel(identity=True), self_ensemble=3)
 

@@ -49,8 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="exemplar fill of the texture step: patchmatch (default; pypatchmatch, Linux x86-64) or "
                         "synthesis (built in, ~10x faster at a megapixel, experimental: lower quality)")
     p.add_argument("--self-ensemble", type=int, choices=[1, 2, 4, 8], metavar="N",
-                   help="--restore: average N flipped / rotated views of each tile (1, 2, 4 or 8; default 8: "
-                        "slower, measured better; 1 = one pass)")
+                   help="--restore: average N flipped / rotated views of each tile (1, 2, 4 or 8; default 4: "
+                        "N times slower than 1 pass, measured better)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar in folder mode")
