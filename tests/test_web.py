@@ -332,3 +332,16 @@ def test_serve_restores_with_the_shipped_restoration_weights_by_default(monkeypa
     restore_name = (Path(__file__).resolve().parents[1] / "weights" / "RESTORE").read_text().strip()
     assert loaded[0] is None and Path(loaded[1]).name == restore_name
     assert built["restore_model_name"] == restore_name
+
+
+def test_the_photo_detail_control_sets_the_texture_strength_of_one_run(runner):
+    """The page's "photo detail" slider: the run uses that strength (0 = the network's fill alone), the
+    shared pipeline keeps its own, and the summary says what ran."""
+    image, hole = photo(), two_holes()
+    plain = runner.inpaint(image, hole, texture=0.0)
+    assert "no copied detail" in plain.summary
+    expected = np.asarray(runner.texture_pipeline(0.0)(image, hole, strategy=runner.strategy_for(hole, "auto")))
+    assert np.array_equal(plain.image, expected)
+    assert runner.texture_pipeline(None) is runner.pipeline
+    with pytest.raises(inputs.WebInputError, match="between 0 and 1"):
+        runner.inpaint(image, hole, texture=1.5)

@@ -81,13 +81,20 @@ def _editor(**kwargs: Any) -> Any:
         buttons=["fullscreen"], elem_id="image-editor", **kwargs)
 
 
-def _controls() -> dict[str, Any]:
+def _controls(runner: WebInpainter) -> dict[str, Any]:
     """The right-hand column: actions, status, folds with the mask file and the research controls."""
     import gradio as gr
 
     w: dict[str, Any] = {}
     w["brush_size"] = gr.Slider(4, 200, value=BRUSH_SCREEN_PX, step=1, label="brush size (on screen, px)",
                                 elem_id="brush-size")
+    available = runner.texture_available
+    w["texture"] = gr.Slider(
+        0, 1, value=getattr(runner.pipeline, "texture", 0.0), step=0.1, label="photo detail in the fill", elem_id="texture",
+        interactive=available,
+        info=("1: fine detail copied from the rest of the photo (PatchMatch); 0: the network's smooth fill. "
+              "Lower it if the fill shows copies of other objects." if available else
+              "not available: pypatchmatch is not installed, so fills are the network's own"))
     w["remove"] = gr.Button("Remove painted area", variant="primary", elem_id="run-button")
     w["restore"] = gr.Button("Restore whole photo", elem_id="restore-button")
     w["status"] = gr.Markdown("Upload a photo to start.", elem_id="status")
@@ -131,7 +138,8 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
                  concurrency_id="model", concurrency_limit=1)
     # the page's own events are private and named apart from the stable API's /inpaint and /restore
     w["remove"].click(page.remove, [w["editor"], w["picked"], w["mask_file"], w["preset"], w["ratio"], w["seed"],
-                                    w["strategy"], w["history"]], run_outputs, api_name="page_remove", **quiet)
+                                    w["strategy"], w["history"], w["texture"]], run_outputs,
+                      api_name="page_remove", **quiet)
     w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"]], run_outputs,
                        api_name="page_restore", **quiet)
     private = dict(api_visibility="private", show_progress="hidden")
@@ -168,7 +176,7 @@ def build_app(pipeline: Any, restore_pipeline: Any = None, *, model_name: str | 
             with gr.Column(scale=3):
                 w["editor"] = _editor()
             with gr.Column(scale=1, min_width=300):
-                w.update(_controls())
+                w.update(_controls(runner))
         w.update(_results())
         gr.Markdown(_models_line(runner), elem_id="models")
         w["watch"] = gr.HTML("", html_template="", js_on_load=UPLOAD_WATCH_JS, elem_id="upload-watch")

@@ -152,7 +152,7 @@ class PageEvents:
 
     @user_errors
     def remove(self, editor: Any, picked: dict | None, mask_file: Any, preset: str, ratio: float, seed: Any,
-               strategy: str, history: list | None) -> Iterator[tuple]:
+               strategy: str, history: list | None, texture: float | None = None) -> Iterator[tuple]:
         import gradio as gr
 
         image = editor_image(editor)
@@ -162,7 +162,8 @@ class PageEvents:
                                        "choose a preset under Advanced)")
         yield (*[gr.skip()] * 2, self.runner.progress_text(hole, strategy), *[gr.skip()] * 4)
         name = (picked or {}).get("name") or UNTITLED
-        yield self._show(image, self.runner.inpaint(image, hole, strategy=strategy, name=name), history)
+        yield self._show(image, self.runner.inpaint(image, hole, strategy=strategy, name=name, texture=texture),
+                         history)
 
     @user_errors
     def restore(self, editor: Any, picked: dict | None, history: list | None) -> Iterator[tuple]:

@@ -91,9 +91,31 @@ class WebInpainter:
         return (f"Filling {n} region{'s' if n != 1 else ''} with {self.model_name} "
                 f"({chosen}: {STRATEGY_WORDS[chosen]})…")
 
+    def texture_pipeline(self, texture: float | None) -> Any:
+        """The inpainting pipeline with the texture step at strength `texture` (None: the pipeline's own)."""
+        import copy
+
+        if texture is None or texture == getattr(self.pipeline, "texture", None):
+            return self.pipeline
+        if isinstance(texture, bool) or not isinstance(texture, (int, float)) or not 0.0 <= texture <= 1.0:
+            raise WebInputError(f"photo detail must be between 0 and 1, got {texture!r}")
+        if texture > 0 and not self.texture_available:
+            raise WebInputError("copying photo detail needs pypatchmatch, which is not installed here")
+        pipe = copy.copy(self.pipeline)  # shares the model; only the strength differs
+        pipe.texture = float(texture)
+        return pipe
+
+    @property
+    def texture_available(self) -> bool:
+        """Whether the inpainting pipeline's texture step can run (its method loads)."""
+        from inpnet.texture import texture_available
+
+        return texture_available(getattr(self.pipeline, "texture_method", "patchmatch"))
+
     def inpaint(self, image: np.ndarray, hole: np.ndarray, *, strategy: str = "auto",
-                name: str | None = None) -> Outcome:
-        """Fill `hole` ((H, W) bool) of `image` ((H, W, 3) uint8); every pixel outside it is kept."""
+                name: str | None = None, texture: float | None = None) -> Outcome:
+        """Fill `hole` ((H, W) bool) of `image` ((H, W, 3) uint8); every pixel outside it is kept.
+        `texture`: strength of the texture step in [0, 1] for this run (None: the pipeline's)."""
         check_pixels(image.shape[1], image.shape[0], "the image")
         if hole.shape != image.shape[:2]:
             raise WebInputError(f"the mask is {hole.shape[1]}x{hole.shape[0]} but the image is "
@@ -101,13 +123,16 @@ class WebInpainter:
         if not hole.any():
             raise WebInputError("no hole: paint over the part to remove (or upload a mask, or choose a preset)")
         chosen = self.strategy_for(hole, strategy)
+        pipe = self.texture_pipeline(texture)
         n = count_regions(hole)
         with self._lock:
             start = time.perf_counter()
-            result = np.asarray(self.pipeline(image, hole, strategy=chosen))
+            result = np.asarray(pipe(image, hole, strategy=chosen))
             seconds = time.perf_counter() - start
+        strength = getattr(pipe, "texture", 0.0)
+        detail = f"photo detail {strength:g}" if strength > 0 else "no copied detail"
         summary = (f"Filled {n} region{'s' if n != 1 else ''} ({hole.mean():.1%} of the photo) in "
-                   f"{seconds:.1f} s · model {self.model_name} · {chosen}: {STRATEGY_WORDS[chosen]}")
+                   f"{seconds:.1f} s · model {self.model_name} · {chosen}: {STRATEGY_WORDS[chosen]} · {detail}")
         return Outcome(result, self._save(result, result_name(name, "inpainted")), summary)
 
     def restore(self, image: np.ndarray, *, name: str | None = None) -> Outcome:
