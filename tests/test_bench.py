@@ -145,6 +145,9 @@ def test_interleaved_ms_calls_the_functions_in_turn():
     result = interleaved_ms({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=2, warmup=1)
     assert calls == ["a", "b"] * 3
     assert set(result) == {"a", "b"}
+    calls.clear()
+    interleaved_ms({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=2, warmup=0, block=3)
+    assert calls == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3  # blocks of one function, then the next
 
 
 def test_encoder_token_counts_fall_with_the_ratio(quick_result):

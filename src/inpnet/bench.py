@@ -31,6 +31,7 @@ ONNX_RATIOS = (0.0, 0.5, 0.75)  # mask ratios of the PyTorch / ONNX Runtime comp
 REALTIME_SIZE = 256  # side of the real-time frame
 REALTIME_HOLE = (0.10, 0.30)  # hole fraction of the real-time frame
 STREAM_IN_FLIGHT = 2  # frames filled at once in the stream measurement (InpaintPipeline.stream)
+REALTIME_BLOCK = 4  # frames of one path timed in a row before the next path (interleaved_ms's block)
 VARIANT = "skip-recon"  # the InP-Net variant benchmarked (the full model: skips + fill stage)
 
 
@@ -101,10 +102,16 @@ _clock = CLOCKS["wall"]  # run_bench sets it from BenchOptions.clock for the dur
 
 
 def interleaved_ms(fns: dict[Any, Callable[[], Any]], repeats: int, warmup: int = 1,
-                   device: torch.device | None = None) -> dict[Any, float]:
+                   device: torch.device | None = None, block: int = 1) -> dict[Any, float]:
     """Median time (ms) of each function, calling them in turn within each repeat (after `warmup`
-    rounds), so that a change of machine load falls on all of them rather than on one. Wall time, or the
-    calling thread's CPU time during a `clock="cpu"` run (1 thread: what the load cannot stretch)."""
+    rounds), so that a change of machine load falls on all of them rather than on one: `block` calls of
+    one function in a row, then the next. Wall time, or the calling thread's CPU time during a
+    `clock="cpu"` run (1 thread: what the load cannot stretch).
+
+    Why blocks: a runtime's threads keep spinning for a while after its call (torch's OpenMP pool does),
+    and a different runtime called right after loses cores to them; in a block of 3 only the first call
+    pays for the switch, and the median ignores it (the 256-px int8 frame: 44 ms interleaved one by one
+    after PyTorch, 33 ms in blocks and alone; docs/benchmarks.md)."""
     cuda = device is not None and device.type == "cuda"
     for _ in range(warmup):
         for fn in fns.values():
@@ -112,13 +119,14 @@ def interleaved_ms(fns: dict[Any, Callable[[], Any]], repeats: int, warmup: int 
     times: dict[Any, list[float]] = {key: [] for key in fns}
     for _ in range(max(1, repeats)):
         for key, fn in fns.items():
-            if cuda:
-                torch.cuda.synchronize(device)
-            start = _clock()
-            fn()
-            if cuda:
-                torch.cuda.synchronize(device)
-            times[key].append((_clock() - start) * 1000.0)
+            for _ in range(max(1, block)):
+                if cuda:
+                    torch.cuda.synchronize(device)
+                start = _clock()
+                fn()
+                if cuda:
+                    torch.cuda.synchronize(device)
+                times[key].append((_clock() - start) * 1000.0)
     return {key: statistics.median(values) for key, values in times.items()}
 
 
@@ -354,7 +362,7 @@ def onnx_runners(path: Path, threads: int) -> dict[str, Any]:
 def bench_onnx(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str, Any]:
     """Latency on CPU against the ratio, per batch in `opts.onnx_batches`: PyTorch eager, ONNX Runtime on
     the packed graph, the same graph fed all L slots (padded), and int8 — timed in turn within each repeat
-    (same thread count). Batch-1 calls are cheap, so 4x `opts.repeats` of them."""
+    (same thread count), in blocks of 4 calls (batch 1) or 2 (larger batches) per repeat."""
     from inpnet.export import max_diff
 
     model = model.cpu().eval()
@@ -371,7 +379,7 @@ def bench_onnx(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str, An
             with torch.inference_mode():
                 fns = {"pytorch_ms": lambda x=images, m=mask: model(x, m)}
                 fns.update({key: (lambda r=run, x=images, m=mask: r(x, m)) for key, run in runners.items()})
-                ms = interleaved_ms(fns, (4 if batch == 1 else 1) * opts.repeats, opts.warmup)
+                ms = interleaved_ms(fns, opts.repeats, opts.warmup, block=4 if batch == 1 else 2)
             rows.append({"batch": batch, "ratio": ratio, "visible_tokens": cfg.num_patches - mask_count(cfg, mask),
                          **ms})
     return {"threads": threads, "quantize_s": quantize_s,
@@ -411,7 +419,7 @@ def bench_realtime(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str
     }
     outputs = {name: np.asarray(pipe(photo, hole), dtype=np.int16) for name, pipe in pipes.items()}
     ms = interleaved_ms({name: (lambda p=pipe: p(photo, hole)) for name, pipe in pipes.items()},
-                        opts.realtime_frames, opts.warmup)
+                        max(1, opts.realtime_frames // REALTIME_BLOCK), opts.warmup, block=REALTIME_BLOCK)
     return {
         "frame": [opts.realtime_size, opts.realtime_size],
         "image": "skimage.data.astronaut",
