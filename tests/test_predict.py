@@ -296,7 +296,7 @@ def test_restore_of_a_model_size_image_is_the_models_prediction(model):
 def test_restore_self_ensemble_averages_the_views_mapped_back(model, views):
     """Each view is the tile flipped / rotated, run, and turned back: an identity model gives the image back
     for any number of views, and the real model's mean over the views is what restore returns."""
-    from inpnet.predict import ENSEMBLE_VIEWS
+    from inpnet.restoration import ENSEMBLE_VIEWS
 
     image = photo(32, 32)
     assert np.array_equal(np.asarray(InpaintPipeline(FakeModel(identity=True), self_ensemble=views).restore(image)),
@@ -318,6 +318,11 @@ def test_self_ensemble_default_and_bad_values():
     assert InpaintPipeline(FakeModel(identity=True)).self_ensemble == 4
     with pytest.raises(InpNetError, match="self_ensemble must be"):
         InpaintPipeline(FakeModel(identity=True), self_ensemble=3)
+    from inpnet.restoration import check_views
+
+    assert check_views(4, (32, 48)) == 4  # flips keep a non-square tile's shape
+    with pytest.raises(InpNetError, match="not square"):
+        check_views(8, (32, 48))
 
 
 @pytest.mark.parametrize("size", [(50, 75), (20, 27), (100, 9)])

@@ -57,12 +57,6 @@ STRATEGIES = ("auto", "crop", "resize")
 CONTEXT_SCALE = 2.0  # crop window side / hole extent: the hole covers about 1/4 of its window
 FEW_WINDOWS = 16  # _coverage_labels: up to this many windows, fill rectangles (else a difference array)
 AUTO_CROP_MAX_FRACTION = 0.5
-# restore's self-ensemble views, (quarter turns, mirrored): the first 1, 2 or 4 keep a tile's shape. At 128 px
-# on four scikit-image photos, stage-5 weights: 4 views +0.69 / +0.39 / +0.15 dB over one (noise 10 / noise 25 /
-# JPEG 20), 8 views +0.82 / +0.48 / +0.18 at twice the cost of 4.
-DEFAULT_SELF_ENSEMBLE = 4
-ENSEMBLE_VIEWS = ((0, False), (0, True), (2, False), (2, True), (1, False), (1, True), (3, False), (3, True))  # auto: crop while the windows cover at most this fraction of the image
-TILE_OVERLAP = 0.25  # restore: overlap between neighbouring tiles, as a fraction of the tile side
 MAX_KERNEL_DILATE = 32  # dilate up to this many pixels with an elliptic kernel, beyond by a distance transform
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray | torch.Tensor
@@ -207,22 +201,6 @@ def hole_windows(hole: np.ndarray, model_size: tuple[int, int],
         boxes = merged
 
 
-def _tile_starts(n: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets of tiles of size `tile` covering [0, n) with at least `overlap` shared pixels."""
-    if n <= tile:
-        return [0]
-    stride = max(1, tile - overlap)
-    starts = list(range(0, n - tile, stride))
-    return [*starts, n - tile]
-
-
-def _ramp(tile: int, overlap: int) -> torch.Tensor:
-    """(tile,) blending weights: linear ramps of `overlap` pixels at both ends, 1 in the middle, never 0."""
-    i = torch.arange(tile, dtype=torch.float32)
-    ramp = max(1, overlap)
-    return torch.minimum(torch.minimum(i + 1, tile - i), torch.tensor(float(ramp))) / ramp
-
-
 # ---- resampling --------------------------------------------------------------------------------------
 
 
@@ -293,7 +271,9 @@ class InpaintPipeline:
 
         self.texture_method = check_method(texture_method)
         self.texture = _texture_strength(texture, self.texture_method)
-        self.self_ensemble = _self_ensemble(self_ensemble, self.model_size)
+        from inpnet.restoration import check_views
+
+        self.self_ensemble = check_views(self_ensemble, self.model_size)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
@@ -444,40 +424,11 @@ class InpaintPipeline:
         return tensor_to_rgb(_resize(out.float().cpu(), (h, w)))
 
     def _restore_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """(1, 3, H, W) -> (1, 3, H, W) model prediction with an empty mask, tiled beyond the model size."""
-        _, _, H, W = x.shape
-        mh, mw = self.model_size
-        ph, pw = max(0, mh - H), max(0, mw - W)  # pad a small side up to the model size
-        if ph or pw:
-            mode = "reflect" if ph < H and pw < W else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        PH, PW = x.shape[-2:]
-        oh, ow = round(mh * TILE_OVERLAP), round(mw * TILE_OVERLAP)
-        windows = [Window(t, le, mh, mw) for t in _tile_starts(PH, mh, oh) for le in _tile_starts(PW, mw, ow)]
-        weight = (_ramp(mh, oh)[:, None] * _ramp(mw, ow)[None, :])[None, None]  # (1, 1, mh, mw)
-        acc = torch.zeros_like(x)
-        norm = torch.zeros(1, 1, PH, PW)
-        for i in range(0, len(windows), self.batch_size):
-            chunk = windows[i : i + self.batch_size]
-            tiles = torch.cat([x[(..., *w.slices)] for w in chunk])  # (b, 3, mh, mw)
-            pred = self._restore_tiles(tiles)  # (b, 3, mh, mw)
-            for w, p in zip(chunk, pred):
-                acc[(..., *w.slices)] += p * weight[0]
-                norm[(..., *w.slices)] += weight[0]
-        return (acc / norm)[..., :H, :W]
+        """(1, 3, H, W) -> (1, 3, H, W): `inpnet.restoration.restore_tiled` with this pipeline's model."""
+        from inpnet.restoration import restore_tiled
 
-    def _restore_tiles(self, tiles: torch.Tensor) -> torch.Tensor:
-        """(b, 3, mh, mw) -> (b, 3, mh, mw) in [0, 1]: the mean of the model's ratio-0 predictions over the
-        `self_ensemble` views of the tiles, each mapped back."""
-        empty = torch.zeros(tiles.shape[0], 1, *tiles.shape[-2:])
-        total = torch.zeros(tiles.shape)
-        for quarter_turns, flip in ENSEMBLE_VIEWS[: self.self_ensemble]:
-            view = torch.rot90(tiles, quarter_turns, (-2, -1))
-            view = view.flip(-1) if flip else view
-            pred = self._run(view, empty).prediction.float().cpu()
-            pred = pred.flip(-1) if flip else pred
-            total += torch.rot90(pred, -quarter_turns, (-2, -1))
-        return (total / self.self_ensemble).clamp(0, 1)
+        return restore_tiled(lambda tiles, empty: self._run(tiles, empty).prediction, x, self.model_size,
+                             batch_size=self.batch_size, views=self.self_ensemble)
 
     def _run(self, images: torch.Tensor, mask: torch.Tensor) -> Any:
         """One forward pass: images (B, 3, h, w), mask (B, 1, h, w) -> InpaintOutput."""
@@ -493,18 +444,6 @@ class InpaintPipeline:
 
         return inpaint_frames(frames, iter_holes(masks), lambda image, hole: np.asarray(self(image, hole)),
                               VideoOptions(**options))
-
-
-def _self_ensemble(views: int | None, model_size: tuple[int, int]) -> int:
-    """`InpaintPipeline(self_ensemble=...)`: None -> 4; else 1, 2, 4 or 8 (8 needs a square model size)."""
-    square = model_size[0] == model_size[1]
-    if views is None:
-        return DEFAULT_SELF_ENSEMBLE
-    if isinstance(views, bool) or views not in (1, 2, 4, 8):
-        raise InpNetError(f"self_ensemble must be 1, 2, 4 or 8 views, got {views!r}")
-    if views == 8 and not square:
-        raise InpNetError(f"self_ensemble 8 rotates tiles by 90 degrees: the model size {model_size} is not square")
-    return views
 
 
 def _texture_strength(texture: float | None, method: str) -> float:

@@ -1,0 +1,95 @@
+"""Ratio-0 restoration of an image of any size with a model trained at one size (`InpaintPipeline.restore`).
+
+- Tiles: an image up to the model size is padded to it (reflect; replicate where a side is too short to
+  reflect); a larger one is cut into overlapping model-size tiles (`TILE_OVERLAP` of a side) whose
+  predictions are blended with linear ramps, so no seam shows.
+- Self-ensemble (as in EDSR, Lim et al. 2017): each tile is also run flipped (and, on square tiles, rotated
+  by 90 degrees); every prediction is turned back and the `views` predictions are averaged. The model's errors
+  differ between views and partly cancel: measured at 128 px on four scikit-image photos (stage-5 weights,
+  `python scripts/restore_check.py RUN --views 1 4 8`), 4 views gain +0.7 / +0.5 / +0.1 dB over one pass on
+  noise sigma 10 / noise sigma 25 / JPEG q20, 8 views a little more at twice the cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from inpnet.errors import InpNetError
+
+TILE_OVERLAP = 0.25  # overlap between neighbouring tiles, as a fraction of the tile side
+# (quarter turns, mirrored) of each view; the first 1, 2 or 4 keep a tile's shape (any model size)
+ENSEMBLE_VIEWS = ((0, False), (0, True), (2, False), (2, True), (1, False), (1, True), (3, False), (3, True))
+VIEW_COUNTS = (1, 2, 4, 8)
+DEFAULT_VIEWS = 4  # most of the gain of 8 at half its cost
+
+# tiles (b, 3, mh, mw), empty mask (b, 1, mh, mw) -> the model's prediction (b, 3, mh, mw)
+Predict = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def check_views(views: int | None, model_size: tuple[int, int]) -> int:
+    """The self-ensemble size: None -> DEFAULT_VIEWS; else one of VIEW_COUNTS (8 needs a square model size)."""
+    if views is None:
+        return DEFAULT_VIEWS
+    if isinstance(views, bool) or views not in VIEW_COUNTS:
+        raise InpNetError(f"self_ensemble must be 1, 2, 4 or 8 views, got {views!r}")
+    if views == 8 and model_size[0] != model_size[1]:
+        raise InpNetError(f"self_ensemble 8 rotates tiles by 90 degrees: the model size {model_size} is not square")
+    return views
+
+
+def tile_starts(n: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of size `tile` covering [0, n) with at least `overlap` shared pixels."""
+    if n <= tile:
+        return [0]
+    stride = max(1, tile - overlap)
+    starts = list(range(0, n - tile, stride))
+    return [*starts, n - tile]
+
+
+def ramp(tile: int, overlap: int) -> torch.Tensor:
+    """(tile,) blending weights: linear ramps of `overlap` pixels at both ends, 1 in the middle, never 0."""
+    i = torch.arange(tile, dtype=torch.float32)
+    width = max(1, overlap)
+    return torch.minimum(torch.minimum(i + 1, tile - i), torch.tensor(float(width))) / width
+
+
+def ensemble_predict(predict: Predict, tiles: torch.Tensor, views: int) -> torch.Tensor:
+    """(b, 3, mh, mw) -> (b, 3, mh, mw) in [0, 1]: the mean over the first `views` ENSEMBLE_VIEWS of the
+    prediction for the tiles seen that way, each turned back."""
+    empty = torch.zeros(tiles.shape[0], 1, *tiles.shape[-2:])
+    total = torch.zeros(tiles.shape)
+    for quarter_turns, mirrored in ENSEMBLE_VIEWS[:views]:
+        view = torch.rot90(tiles, quarter_turns, (-2, -1))
+        view = view.flip(-1) if mirrored else view
+        pred = predict(view, empty).float().cpu()  # rotations only on square tiles: same shape
+        pred = pred.flip(-1) if mirrored else pred
+        total += torch.rot90(pred, -quarter_turns, (-2, -1))
+    return (total / views).clamp(0, 1)
+
+
+def restore_tiled(predict: Predict, x: torch.Tensor, model_size: tuple[int, int], *, batch_size: int = 16,
+                  views: int = DEFAULT_VIEWS) -> torch.Tensor:
+    """(1, 3, H, W) in [0, 1] -> (1, 3, H, W): the restored image from model-size tiles (module docstring)."""
+    _, _, H, W = x.shape
+    mh, mw = model_size
+    ph, pw = max(0, mh - H), max(0, mw - W)  # pad a small side up to the model size
+    if ph or pw:
+        mode = "reflect" if ph < H and pw < W else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    PH, PW = x.shape[-2:]
+    oh, ow = round(mh * TILE_OVERLAP), round(mw * TILE_OVERLAP)
+    corners = [(t, le) for t in tile_starts(PH, mh, oh) for le in tile_starts(PW, mw, ow)]
+    weight = ramp(mh, oh)[:, None] * ramp(mw, ow)[None, :]  # (mh, mw)
+    acc = torch.zeros_like(x)
+    norm = torch.zeros(1, 1, PH, PW)
+    for i in range(0, len(corners), max(1, batch_size)):
+        chunk = corners[i : i + max(1, batch_size)]
+        tiles = torch.cat([x[..., t : t + mh, le : le + mw] for t, le in chunk])  # (b, 3, mh, mw)
+        pred = ensemble_predict(predict, tiles, views)  # (b, 3, mh, mw)
+        for (t, le), p in zip(chunk, pred):
+            acc[..., t : t + mh, le : le + mw] += p * weight
+            norm[..., t : t + mh, le : le + mw] += weight
+    return (acc / norm)[..., :H, :W]
