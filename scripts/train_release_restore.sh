@@ -9,6 +9,10 @@
 # Stage 4 (RESTORE_WEIGHT=4): the same, but the restoration samples' all-pixel MSE is its own loss term times
 # RESTORE_WEIGHT (train.restore_weight; losses.mixed_reconstruction_loss) instead of ~12 % of one pooled loss,
 # which stage 3 (RESTORE_WEIGHT=0) did not learn to denoise from.
+# Stage 5 (the default since 2026-11-29 session 3): stage 4 continued with more restoration in each batch:
+#   RESTORE_WEIGHT=4 RESTORE_FRACTION=0.375 LR=2e-4 WARMUP=100 SEED=1 OMP_NUM_THREADS=1 \
+#     scripts/train_release_restore.sh RUN weights/stage4-restore-mix-128 1600 125
+#   (weights/stage4-restore-mix-128: the stage-4 folder of commit 1e46994)
 # Resumable. Usage: [RESTORE_WEIGHT=4] scripts/train_release_restore.sh RUN_DIR INIT_WEIGHTS [STEPS] [MAX_MINUTES]
 set -euo pipefail
 RUN=${1:?run directory}
@@ -18,15 +22,19 @@ MINUTES=${4:-115}
 DATA=${DATA:-../shared/data/train}
 INPNET=${INPNET:-inpnet}
 RESTORE_WEIGHT=${RESTORE_WEIGHT:-0}
+RESTORE_FRACTION=${RESTORE_FRACTION:-0.25}
+LR=${LR:-3e-4}
+WARMUP=${WARMUP:-200}
+SEED=${SEED:-0}
 AMP=${AMP:-off}  # bf16 autocast is emulated (10x slower) on CPUs without avx512_bf16/AMX, as on the 2026-11-29 machine
 ARGS=(--variant skip-recon --preset tiny --image-size 128 --patch-size 8 --embed-dim 256 --depth 8 --num-heads 4
-      --data "$DATA" --steps "$STEPS" --batch-size 16 --amp "$AMP" --workers 1 --seed 0 --no-progress
+      --data "$DATA" --steps "$STEPS" --batch-size 16 --amp "$AMP" --workers 1 --seed "$SEED" --no-progress
       --max-minutes "$MINUTES")
 if [ -f "$RUN/training_state.pt" ]; then
   $INPNET train "${ARGS[@]}" --out "$RUN" --resume
 else
   $INPNET train "${ARGS[@]}" --out "$RUN" --init-from "$INIT" \
     --set in_chans=4 token_threshold=0.5 pixel_skip=true decoder_channels=[128,64,32] prefill=harmonic \
-          rec_loss=weighted hole_weight=4 lr=3e-4 warmup_steps=200 ckpt_every_s=300 patience=1000 \
-          ratio_range=[0.1,0.9] restore_fraction=0.25 restore_weight=$RESTORE_WEIGHT test_fraction=0.02 val_fraction=0.02
+          rec_loss=weighted hole_weight=4 lr=$LR warmup_steps=$WARMUP ckpt_every_s=300 patience=1000 \
+          ratio_range=[0.1,0.9] restore_fraction=$RESTORE_FRACTION restore_weight=$RESTORE_WEIGHT test_fraction=0.02 val_fraction=0.02
 fi
