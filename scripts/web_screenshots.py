@@ -3,7 +3,7 @@ shuttle model) and docs/web-after.png (after Remove: before/after slider, summar
 
     python scripts/web_screenshots.py [--out docs]
 
-Starts `inpnet serve` (shipped weights, restoration weights stage1-no-prefill-128) on a free port and drives
+Starts `inpnet serve` (shipped weights, which also restore) on a free port and drives
 it with headless Chromium (/usr/bin/chromium) through Playwright, as tests/test_web_browser.py does.
 """
 
@@ -35,8 +35,7 @@ def free_port() -> int:
 
 
 def start_server(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "inpnet", "serve", "--port", str(port), "--restore-checkpoint",
-                             str(REPO / "weights" / "stage1-no-prefill-128")])
+    proc = subprocess.Popen([sys.executable, "-m", "inpnet", "serve", "--port", str(port)])
     deadline = time.monotonic() + 480  # torch + gradio imports are slow on a loaded machine
     while time.monotonic() < deadline:
         try:

@@ -1,6 +1,6 @@
 """`inpnet inpaint --restore` without --checkpoint improves a noisy photo. It runs the shipped restoration
-weights (weights/RESTORE); before, it ran the default inpainting weights, which return their input at ratio
-0 (noise sigma 15: 24.54 dB vs 24.63 for the noisy input itself), and this test failed."""
+weights (weights/RESTORE: since stage 5 the default model itself); with the stage-2 default weights, which
+return their input at ratio 0 (noise sigma 15: 24.54 dB vs 24.63 for the noisy input itself), this test failed."""
 
 from __future__ import annotations
 

@@ -217,7 +217,8 @@ def test_restore_improves_psnr_of_a_noisy_photo_and_names_the_model(page, tmp_pa
     status = run_and_wait(page, "#restore-button", "Restored")
     name, restored = download(page, tmp_path)
     assert name == "noisy_restored.png" and restored.shape == clean.shape
-    # measured: 24.63 -> 28.30 dB with stage1-no-prefill-128; the default weights give 24.59 (no better)
+    # measured: 24.63 -> 28.30 dB with stage1-no-prefill-128 (one view); the stage-2 default gave 24.59 (no
+    # better); since stage 5 the default is also the restorer (weights/RESTORE)
     assert psnr(restored, clean) > psnr(noisy, clean) + 1.0
     assert f"model {RESTORE_WEIGHTS.name}" in status  # the page says which model ran
 

@@ -150,8 +150,8 @@ def repo_root() -> Path:
 
 def shipped_restore_dir() -> Path:
     """Folder of the shipped weights for restoration (ratio 0): `weights/<name>` named in `weights/RESTORE`,
-    else the default weights. (The default inpainting model copies its input at ratio 0, so restoration
-    ships its own weights until one model does both: see the model cards.)"""
+    else the default weights. Since 2026-11-29 (stage 5) RESTORE names the default itself: one model
+    inpaints and restores; the file lets a release ship a separate restorer again."""
     if os.environ.get("INPNET_WEIGHTS"):
         return shipped_weights_dir()
     restore = repo_root() / "weights" / "RESTORE"
