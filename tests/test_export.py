@@ -160,11 +160,12 @@ def test_export_can_write_the_int8_model(tmp_path, exported):
 
 
 def test_calibration_feeds_are_fixed_photos_with_and_without_holes(exported):
-    from inpnet.export import CALIBRATION_MASK_SEEDS, CALIBRATION_PHOTOS, calibration_feeds
+    from inpnet.export import CALIBRATION_MASK_SEEDS, CALIBRATION_NOISE, CALIBRATION_PHOTOS, calibration_feeds
 
     model, _ = exported
     feeds = calibration_feeds(model.config)
-    assert len(feeds) == len(CALIBRATION_PHOTOS) * (1 + len(CALIBRATION_MASK_SEEDS))
+    per_photo = 1 + len(CALIBRATION_MASK_SEEDS) + len(CALIBRATION_NOISE)
+    assert len(feeds) == len(CALIBRATION_PHOTOS) * per_photo + 1  # + one uniform-noise image
     assert all(set(f) == set(PACKED_INPUTS) and f["image"].shape == (1, 3, 32, 32) for f in feeds)
     hole_fractions = [float(f["mask"].mean()) for f in feeds]
     assert hole_fractions[0] == 0 and max(hole_fractions) > 0.1  # restoration and inpainting ranges

@@ -54,9 +54,10 @@ EXPORTERS = ("dynamo", "torchscript")
 QUANTIZATIONS = ("int8",)
 CHECK_TOLERANCE = 1e-4  # max abs difference of prediction and composite, onnxruntime fp32 vs PyTorch
 # int8 (static Conv + dynamic MatMul; `quantize_int8`), max abs difference from PyTorch fp32 of the shipped
-# model on `max_diff`'s inputs: 0.004-0.005 at batch 1, 0.011-0.016 at batch 3 and 8 (4 seeds each); ~3x margin.
-# `inpnet bench` records the shipped model's value (onnx.max_diff_int8) in every run.
-INT8_TOLERANCE = 0.05
+# (stage-5) model on `max_diff`'s inputs, random images with ragged masks: 0.039-0.079 (batch 1 / 3 / 8, 3
+# seeds each; the stage-2 weights gave 0.004-0.016); ~2x margin. Photos move far less (hole PSNR cost in
+# docs/benchmarks.md). `inpnet bench` records the shipped model's value (onnx.max_diff_int8) in every run.
+INT8_TOLERANCE = 0.15
 
 
 # ---- what the graph is --------------------------------------------------------------------------------
@@ -189,34 +190,42 @@ def _export_proto(model: nn.Module, exporter: str, opset: int | None, layout: st
 
 
 # Calibration for the static part of int8: bundled scikit-image photos (not the astronaut, which the real-time
-# benchmark runs on), each with no hole (restoration) and irregular holes of growing size.
+# benchmark runs on), each with no hole (restoration) and irregular holes of growing size; the no-hole photos
+# also with Gaussian noise (CALIBRATION_NOISE), and one image of uniform noise. The noisy inputs matter since
+# the default model restores: calibrated on clean photos only, a ratio-0 pass over a noisy input pushed the
+# decoder's activations past their ranges (max difference from PyTorch 0.39 on max_diff's random images).
 CALIBRATION_PHOTOS = ("coffee", "chelsea", "rocket")
 CALIBRATION_MASK_SEEDS = (0, 1, 2)
+CALIBRATION_NOISE = (25 / 255, 50 / 255)
 
 
 def calibration_feeds(config: ModelConfig, layout: str = "packed") -> list[dict[str, np.ndarray]]:
-    """Batch-1 graph inputs for quantization's activation ranges: each CALIBRATION_PHOTOS photo centre-cropped
-    to the model's size, with no hole and with an irregular hole per CALIBRATION_MASK_SEEDS (same every call)."""
+    """Batch-1 graph inputs for quantization's activation ranges (same every call): each CALIBRATION_PHOTOS
+    photo centre-cropped to the model's size with no hole and with an irregular hole per
+    CALIBRATION_MASK_SEEDS, the same photo with no hole plus Gaussian noise of each CALIBRATION_NOISE, and one
+    image of uniform noise with no hole."""
     import skimage.data
     from PIL import Image, ImageOps
 
     from inpnet.masks import irregular_pixel_mask
 
     H, W = config.image_size
-    feeds = []
+    noise = torch.Generator().manual_seed(0)
+    no_hole = torch.zeros(1, 1, H, W)
+    pairs = []  # (image (1,3,H,W), mask (1,1,H,W))
     for name in CALIBRATION_PHOTOS:
         photo = ImageOps.fit(Image.fromarray(getattr(skimage.data, name)()).convert("RGB"), (W, H),
                              Image.Resampling.LANCZOS)
         image = torch.from_numpy(np.asarray(photo, dtype=np.float32) / 255).permute(2, 0, 1)[None]  # (1,3,H,W)
-        holes = [torch.zeros(1, 1, H, W)] + [
-            irregular_pixel_mask(1, (H, W), "medium", torch.Generator().manual_seed(seed)).float()
-            for seed in CALIBRATION_MASK_SEEDS]  # each (1,1,H,W)
-        for mask in holes:
-            if layout == "packed":
-                feeds.append(graph_inputs(config, image, mask))
-            else:
-                feeds.append({"image": image.numpy(), "mask": mask.numpy()})
-    return feeds
+        pairs.append((image, no_hole))
+        pairs += [(image, irregular_pixel_mask(1, (H, W), "medium", torch.Generator().manual_seed(seed)).float())
+                  for seed in CALIBRATION_MASK_SEEDS]
+        pairs += [((image + sigma * torch.randn(image.shape, generator=noise)).clamp(0, 1), no_hole)
+                  for sigma in CALIBRATION_NOISE]
+    pairs.append((torch.rand(1, 3, H, W, generator=noise), no_hole))
+    if layout == "packed":
+        return [graph_inputs(config, image, mask) for image, mask in pairs]
+    return [{"image": image.numpy(), "mask": mask.numpy()} for image, mask in pairs]
 
 
 class _CalibrationReader:
