@@ -187,6 +187,20 @@ def plot(bench: dict, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def _steal_text(bench_run: dict, export: dict) -> str:
+    """A sentence on CPU steal (the hypervisor giving this virtual machine's cores to others) during the
+    bench and the export, where it was recorded."""
+    parts = [f"{share:.0%} during the {name}" for name, share in (("bench", bench_run.get("steal")),
+                                                                 ("export", export.get("steal")))
+             if share is not None]
+    if not parts:
+        return ""
+    return (f"CPU steal (time the hypervisor gave this virtual machine's cores to other machines): "
+            f"{' and '.join(parts)}; on this machine it varies from run to run and stretches every time "
+            "on the page (the same realtime frame took 33 ms int8 in one run of the session and 37-50 ms in "
+            "another). ")
+
+
 def render_page(files: dict, out: Path) -> None:
     from inpnet.fileio import atomic_write_text
 
@@ -214,7 +228,7 @@ def render_page(files: dict, out: Path) -> None:
         f"{m['onnxruntime']}, Python {m['python']}; device `{bench['device']}`, {bench['threads']} threads "
         "(torch and ONNX Runtime alike).",
         "",
-        f"**Load.** {under}Load average (1 / 5 / 15 min) {b['load_start']} before and {b['load_end']} after "
+        f"**Load.** {under}{_steal_text(b, export)}Load average (1 / 5 / 15 min) {b['load_start']} before and {b['load_end']} after "
         f"the bench, {export['load_start']} before and {export['load_end']} after the export; the benchmark itself "
         "keeps the 2 cores busy, so a load of about 1-2 during it is its own. A higher load means other work "
         "shared the cores: absolute times then grow and jump. The compared calls (ratios, runtimes, paths) are "

@@ -49,6 +49,26 @@ def load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time counters (/proc/stat's first line: user, nice, system, idle, iowait, irq,
+    softirq, steal, ...), in clock ticks; None where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """Of the CPU time that passed between two `cpu_times()` readings, the share the hypervisor gave to
+    other machines (steal): on a virtual machine, the cores this one did not get, which stretches wall times."""
+    if not before or not after or len(before) < 8 or len(after) < 8:
+        return None
+    delta = [b - a for a, b in zip(before[:8], after[:8])]
+    total = sum(delta)
+    return delta[7] / total if total > 0 else None
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -75,9 +95,11 @@ def timed(cmd: list[str], wrap: list[str]) -> dict:
              "r=subprocess.run(sys.argv[1:]);print(f'@@seconds {time.perf_counter()-t:.3f}');sys.exit(r.returncode)"]
     exe = [sys.executable, "-m", "inpnet", *cmd[1:]] if cmd[0] == "inpnet" else [sys.executable, *cmd[1:]]
     record = {"date": now(), "command": shlex.join(cmd), "load_start": load()}
+    ticks = cpu_times()
     print("running:", shlex.join(cmd), flush=True)
     done = subprocess.run([*wrap, *inner, *exe], cwd=ROOT, capture_output=True, text=True)
     record["load_end"] = load()
+    record["steal"] = steal_share(ticks, cpu_times())
     sys.stderr.write(done.stderr[-3000:])
     if done.returncode:
         raise SystemExit(f"{shlex.join(cmd)} failed with exit code {done.returncode}")
@@ -103,7 +125,7 @@ def step_export(wrap: list[str], run: dict, mode: str = "") -> None:
     diff = re.search(r"max abs diff ([\d.e+-]+)", " ".join(record["stdout"]))
     record["max_diff"] = float(diff.group(1)) if diff else None
     _write(FILES["export"], record)
-    run["export"] = {k: record[k] for k in ("date", "load_start", "load_end")}
+    run["export"] = {k: record[k] for k in ("date", "load_start", "load_end", "steal")}
 
 
 def step_quality(wrap: list[str], run: dict, mode: str = "") -> None:
