@@ -1,5 +1,6 @@
 """Screenshots of the web page for the README: docs/web-before.png (a photo with brush strokes over the
-shuttle model) and docs/web-after.png (after Remove: before/after slider, summary, history).
+shuttle model) and docs/web-after.png (after Remove at photo detail 1, the default, and again at 0: the
+before/after slider shows the second, the history both).
 
     python scripts/web_screenshots.py [--out docs]
 
@@ -95,8 +96,15 @@ def main() -> None:
             page.wait_for_timeout(2000)  # the brush follows the displayed scale once the page knows it
             paint_rows(page, (512, 512), range(8, 290, 22), 352, 472)  # the shuttle model
             shot(page, args.out / "web-before.png")
+            page.click("#run-button")  # photo detail 1, the default: PatchMatch's detail over the network's fill
+            page.wait_for_selector("#status >> text=photo detail 1")
+            page.wait_for_timeout(2000)
+            # again with photo detail 0 (the network's fill alone): the history keeps both results
+            page.fill("#texture input[type=number]", "0")
+            page.press("#texture input[type=number]", "Enter")
+            page.wait_for_timeout(500)
             page.click("#run-button")
-            page.wait_for_selector("#status >> text=Filled")
+            page.wait_for_selector("#status >> text=no copied detail")
             page.wait_for_timeout(3000)  # the slider and history images load
             shot(page, args.out / "web-after.png")
             browser.close()
