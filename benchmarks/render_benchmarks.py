@@ -196,9 +196,9 @@ def _steal_text(bench_run: dict, export: dict) -> str:
     if not parts:
         return ""
     return (f"CPU steal (time the hypervisor gave this virtual machine's cores to other machines): "
-            f"{' and '.join(parts)}; on this machine it varies from run to run and stretches every time "
-            "on the page (the same realtime frame took 33 ms int8 in one run of the session and 37-50 ms in "
-            "another). ")
+            f"{' and '.join(parts)}. Wall times on this virtual machine moved between runs of the same day by up "
+            "to 1.5x, with and without steal (the int8 real-time frame: 32.6-33.9 ms in three runs, 36.7-37.1 ms "
+            "in two, 50 ms in one check), so compare numbers within one run, not across runs. ")
 
 
 def render_page(files: dict, out: Path) -> None:
