@@ -287,8 +287,9 @@ def render_page(files: dict, out: Path) -> None:
         "prefilled image and the token indices with a symbolic length. The export no longer unrolls the sweeps.",
         "- **int8** (2026-11-29, session 3): the decoder's convolutions quantized statically "
         "(`onnxruntime.quantization.quantize_static`, QDQ, int8 weights per channel, uint8 activations with ranges "
-        "from 12 fixed calibration inputs: 3 bundled scikit-image photos, not the astronaut, with no hole and "
-        "with 3 irregular holes) and the MatMuls dynamically (`quantize_dynamic`). On the 256-px frame, 2 threads, "
+        "from 19 fixed calibration inputs: 3 bundled scikit-image photos, not the astronaut, with no hole, with "
+        "3 irregular holes and with noise σ 25 and 50, and one uniform-noise image; without the noisy ones the "
+        "restoring default's activations left their ranges) and the MatMuls dynamically (`quantize_dynamic`). On the 256-px frame, 2 threads, "
         "the graph alone: fp32 39.3 ms, dynamic MatMul only (the previous int8) 31.2, + static convolutions "
         "26.3 (measured in turn in one run; static MatMuls were slower than dynamic, 30.2, and a quantized "
         "ConvTranspose slower than fp32). Dynamic ConvInteger had run slower than fp32.",
