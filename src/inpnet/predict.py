@@ -465,8 +465,8 @@ def load_pipeline(checkpoint: str | os.PathLike | None = None,
                   restore: bool = False, texture_method: str = "patchmatch",
                   self_ensemble: int | None = None) -> InpaintPipeline:
     """The CLI's `--checkpoint`: an `.onnx` file (onnxruntime, CPU), a run directory / weights folder /
-    .safetensors file, or None for the shipped weights (with `restore`, the shipped restoration weights,
-    `weights/RESTORE`). `texture`, `texture_method`, `self_ensemble`: see InpaintPipeline."""
+    .safetensors file, or None for the shipped weights (with `restore`, the weights named in `weights/RESTORE`,
+    today the default itself). `texture`, `texture_method`, `self_ensemble`: see InpaintPipeline."""
     if checkpoint is None and restore:
         from inpnet.checkpoint import shipped_restore_dir
 
