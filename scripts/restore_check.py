@@ -29,6 +29,7 @@ def check(path: str, views: tuple[int, ...] = ()) -> dict:
     from inpnet.predict import InpaintPipeline
 
     model = load_model(path)
+    pipes = {n: InpaintPipeline(model, texture=0.0, self_ensemble=n) for n in views}
     h, w = model.config.image_size
     images = torch.stack([torch.from_numpy(np.asarray(ImageOps.fit(
         Image.fromarray(getattr(skimage.data, n)()).convert("RGB"), (w, h)))).permute(2, 0, 1).float() / 255
@@ -39,8 +40,7 @@ def check(path: str, views: tuple[int, ...] = ()) -> dict:
         with torch.inference_mode():
             y = model(x, torch.zeros(len(PHOTOS), 1, h, w)).prediction.clamp(0, 1)
         out[kind] = {"input_psnr": float(psnr(x, images).mean()), "output_psnr": float(psnr(y, images).mean())}
-        for n in views:
-            pipe = InpaintPipeline(model, texture=0.0, self_ensemble=n)
+        for n, pipe in pipes.items():
             z = torch.stack([torch.from_numpy(np.array(pipe.restore(
                 (x[i].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()))).permute(2, 0, 1).float() / 255
                 for i in range(len(PHOTOS))])

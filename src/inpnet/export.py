@@ -93,6 +93,11 @@ class _PaddedGraph(nn.Module):
         return out.prediction, out.composite
 
 
+def layout_of_inputs(names: tuple[str, ...]) -> str:
+    """"packed" for a graph whose inputs are PACKED_INPUTS, else "padded" (check the names first)."""
+    return "packed" if tuple(names) == PACKED_INPUTS else "padded"
+
+
 def layout_of(model: nn.Module) -> str:
     """"packed" for InP-Net (it has `forward_packed`), "padded" for the MAE baseline."""
     return "packed" if hasattr(model, "forward_packed") else "padded"
@@ -260,7 +265,7 @@ def quantize_int8(data: bytes) -> bytes:
     if QUANT_KEY in meta:
         return data  # already quantized (an `export-onnx --quantize int8` file)
     config = OnnxInpainter._config_from(meta, Path("<model>"))
-    layout = "packed" if tuple(i.name for i in proto.graph.input) == PACKED_INPUTS else "padded"
+    layout = layout_of_inputs(tuple(i.name for i in proto.graph.input))
     with tempfile.TemporaryDirectory() as tmp:
         src, mid, dst = Path(tmp) / "float.onnx", Path(tmp) / "conv.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(data)
@@ -422,7 +427,7 @@ class OnnxInpainter:
         names = tuple(i.name for i in self.session.get_inputs())
         if names not in (PACKED_INPUTS, PADDED_INPUTS):
             raise InpNetError(f"{path} has inputs {list(names)}, expected {list(PACKED_INPUTS)} (an inpnet export)")
-        self.layout = "packed" if names == PACKED_INPUTS else "padded"
+        self.layout = layout_of_inputs(names)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.quantized = meta.get(QUANT_KEY)
         self.config = config if config is not None else self._config_from(meta, path)

@@ -56,7 +56,7 @@ from inpnet.imageio import load_mask, open_image
 STRATEGIES = ("auto", "crop", "resize")
 CONTEXT_SCALE = 2.0  # crop window side / hole extent: the hole covers about 1/4 of its window
 FEW_WINDOWS = 16  # _coverage_labels: up to this many windows, fill rectangles (else a difference array)
-AUTO_CROP_MAX_FRACTION = 0.5
+AUTO_CROP_MAX_FRACTION = 0.5  # auto: crop while the windows cover at most this fraction of the image
 MAX_KERNEL_DILATE = 32  # dilate up to this many pixels with an elliptic kernel, beyond by a distance transform
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray | torch.Tensor

@@ -85,8 +85,9 @@ def restore_tiled(predict: Predict, x: torch.Tensor, model_size: tuple[int, int]
     weight = ramp(mh, oh)[:, None] * ramp(mw, ow)[None, :]  # (mh, mw)
     acc = torch.zeros_like(x)
     norm = torch.zeros(1, 1, PH, PW)
-    for i in range(0, len(corners), max(1, batch_size)):
-        chunk = corners[i : i + max(1, batch_size)]
+    step = max(1, batch_size)
+    for i in range(0, len(corners), step):
+        chunk = corners[i : i + step]
         tiles = torch.cat([x[..., t : t + mh, le : le + mw] for t, le in chunk])  # (b, 3, mh, mw)
         pred = ensemble_predict(predict, tiles, views)  # (b, 3, mh, mw)
         for (t, le), p in zip(chunk, pred):
