@@ -385,6 +385,13 @@ def test_stream_gives_each_frames_own_fill_in_order():
     assert len(streamed) == 5 and all(np.array_equal(a, b) for a, b in zip(streamed, one_at_a_time))
     same_hole = [np.asarray(out) for out in pipe.stream(frames, holes[0])]  # one mask for every frame
     assert all(np.array_equal(a, np.asarray(pipe(f, holes[0]))) for a, f in zip(same_hole, frames))
+    import io
+
+    png = io.BytesIO()
+    Image.fromarray(holes[1]).save(png, format="PNG")  # an encoded mask (bytes) is one mask too
+    from_bytes = [np.asarray(out) for out in pipe.stream(frames, png.getvalue())]
+    assert len(from_bytes) == 5 and all(np.array_equal(a, np.asarray(pipe(f, holes[1])))
+                                        for a, f in zip(from_bytes, frames))
 
 
 def test_stream_reads_lazily_and_raises_a_bad_frame_in_its_turn():

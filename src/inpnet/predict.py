@@ -346,7 +346,7 @@ class InpaintPipeline:
             raise InpNetError(f"in_flight must be a positive number of frames, got {in_flight!r}")
         if strategy not in STRATEGIES:
             raise InpNetError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
-        per_frame = not isinstance(masks, (np.ndarray, torch.Tensor, Image.Image, str, os.PathLike))
+        per_frame = not isinstance(masks, (np.ndarray, torch.Tensor, Image.Image, str, bytes, os.PathLike))
         pairs = zip(frames, masks) if per_frame else ((frame, masks) for frame in frames)
         with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="inpnet-stream") as pool:
             pending: deque[Future] = deque()
