@@ -274,3 +274,34 @@ def test_cli_export_onnx_will_not_overwrite_without_the_flag(tmp_path, capsys):
     assert main(["export-onnx", "--checkpoint", str(tmp_path / "ck"), "-o", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert out.read_bytes() == b"keep me"
+
+
+def test_model_at_another_size_gives_the_original_models_output_there():
+    model = release_like_nano()
+    big = model.at_size(48)
+    assert big.config.image_size == (48, 48) and big.pos_embed.shape[1] == 36 and not big.training
+    x = torch.rand(2, 3, 48, 48, generator=torch.Generator().manual_seed(2))
+    m = irregular_pixel_mask(2, (48, 48), "medium", torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        assert torch.allclose(big(x, m).composite, model(x, m).composite, atol=1e-6)
+    assert model.config.image_size == (32, 32)  # the original is unchanged
+    with pytest.raises(InpNetError, match="image_size"):
+        model.at_size(44)  # not a multiple of the patch size
+
+
+def test_cli_export_onnx_at_another_image_size(tmp_path, capsys):
+    model = release_like_nano()
+    save_model(model, tmp_path / "ck")
+    out = tmp_path / "model48.onnx"
+    assert main(["export-onnx", "--checkpoint", str(tmp_path / "ck"), "-o", str(out), "--image-size", "48"]) == 0
+    assert "48x48" in capsys.readouterr().out
+    runner = OnnxInpainter(out)
+    assert runner.config.image_size == (48, 48)
+    x = torch.rand(3, 3, 48, 48, generator=torch.Generator().manual_seed(4))
+    m = irregular_pixel_mask(3, (48, 48), "thick", torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        expected = model(x, m).composite.numpy()
+    assert np.abs(runner(x, m).composite.numpy() - expected).max() <= ATOL
+    assert main(["export-onnx", "--checkpoint", str(tmp_path / "ck"), "-o", str(tmp_path / "bad.onnx"),
+                 "--image-size", "44"]) == 2
+    assert "image_size" in capsys.readouterr().err and not (tmp_path / "bad.onnx").exists()

@@ -47,6 +47,30 @@ def test_random_degradation_is_seeded_bounded_and_mixes_its_kinds():
     assert not torch.equal(a, c)
 
 
+def test_restoration_mix_weights_choose_the_kinds_and_the_jpeg_quality_range():
+    images = _images(24)
+    only_jpeg = random_degradation(images, torch.Generator().manual_seed(5), mix=(0, 1, 0), jpeg_quality=(15, 15))
+    assert torch.equal(only_jpeg, degrade_jpeg_at(images, 15))  # every sample the q15 round trip
+    only_noise = random_degradation(images, torch.Generator().manual_seed(5), mix=(1, 0, 0))
+    residual = (only_noise - images).flatten(1).std(1)  # noise sigma 2..35/255 on every sample, no JPEG
+    assert (residual > 1 / 255).all()
+    even = random_degradation(images, torch.Generator().manual_seed(5))
+    assert torch.equal(even, random_degradation(images, torch.Generator().manual_seed(5), mix=(1.0, 1.0, 1.0)))
+    config = TrainConfig(restore_mix=[1, 3, 0.5], restore_jpeg_quality=[10, 40])
+    assert config.restore_mix == (1.0, 3.0, 0.5) and config.restore_jpeg_quality == (10, 40)
+    for bad in ({"restore_mix": [0, 0, 0]}, {"restore_mix": [1, -1, 1]}, {"restore_mix": [1, 2]},
+                {"restore_jpeg_quality": [40, 10]}, {"restore_jpeg_quality": [0, 50]},
+                {"restore_jpeg_quality": [10.5, 20]}):
+        with pytest.raises(InpNetError, match="restore_"):
+            TrainConfig(**bad)
+
+
+def degrade_jpeg_at(images: torch.Tensor, quality: int) -> torch.Tensor:
+    from inpnet.eval.degrade import _jpeg
+
+    return _jpeg(images, quality)
+
+
 def test_validation_adds_restoration_samples_with_empty_masks_and_degraded_inputs():
     mcfg = ModelConfig.from_name("skip-recon", preset="nano", image_size=32, patch_size=8)
     val = validation_masks(mcfg, 10, seed=0, restore=True)

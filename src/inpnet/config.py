@@ -283,6 +283,9 @@ class TrainConfig:
     # samples' loss (rec_loss over those only). 0: one rec_loss over the whole batch (stage 3, where the
     # restoration samples were ~12 % of the loss and the model did not learn to denoise).
     restore_weight: float = 0.0
+    # Relative weights of the restoration kinds (noise, jpeg, blur) and the JPEG quality range drawn from.
+    restore_mix: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    restore_jpeg_quality: tuple[int, int] = (10, 70)
     patience: int = 5
     amp: str = "auto"  # auto | bf16 | fp16 | off
     seed: int = 0
@@ -299,6 +302,7 @@ class TrainConfig:
             if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_real(v) for v in value):
                 raise InpNetError(f"{name} must be a pair of numbers, got {value!r}")
             setattr(self, name, tuple(value))
+        self._check_restore_mix()
         check_field_types(self)
         for name in ("batch_size", "epochs", "steps", "log_every", "image_every", "ckpt_every_steps"):
             value = getattr(self, name)
@@ -318,6 +322,18 @@ class TrainConfig:
             raise InpNetError(f"test_fraction must be in [0, 1 - val_fraction), got {self.test_fraction}")
         if not 0.0 <= self.restore_fraction <= 1.0:
             raise InpNetError(f"restore_fraction must be in [0, 1], got {self.restore_fraction}")
+
+    def _check_restore_mix(self) -> None:
+        mix, quality = self.restore_mix, self.restore_jpeg_quality
+        if (not isinstance(mix, (list, tuple)) or len(mix) != 3 or not all(_is_real(v) and v >= 0 for v in mix)
+                or not sum(mix) > 0):
+            raise InpNetError(f"restore_mix must be three weights >= 0 (noise, jpeg, blur), not all 0; got {mix!r}")
+        self.restore_mix = tuple(float(v) for v in mix)
+        if (not isinstance(quality, (list, tuple)) or len(quality) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in quality)
+                or not 1 <= quality[0] <= quality[1] <= 95):
+            raise InpNetError(f"restore_jpeg_quality must be two integers 1 <= low <= high <= 95, got {quality!r}")
+        self.restore_jpeg_quality = tuple(quality)
 
     @classmethod
     def for_variant(cls, name: str, **overrides: Any) -> TrainConfig:

@@ -35,7 +35,7 @@ from inpnet.checkpoint import (
 )
 from inpnet.config import ModelConfig, TrainConfig
 from inpnet.errors import InpNetError
-from inpnet.eval.degrade import DEGRADATIONS, degrade, random_degradation
+from inpnet.eval.degrade import DEGRADATIONS, EVEN_MIX, degrade, random_degradation
 from inpnet.fileio import atomic_write_text
 from inpnet.losses import (
     discriminator_loss,
@@ -148,7 +148,8 @@ def restore_count(fraction: float, batch: int) -> int:
 
 
 def apply_restoration_mix(
-    images: torch.Tensor, masks: torch.Tensor, fraction: float, generator: torch.Generator
+    images: torch.Tensor, masks: torch.Tensor, fraction: float, generator: torch.Generator,
+    mix: tuple[float, float, float] = EVEN_MIX, jpeg_quality: tuple[int, int] = (10, 70),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, masks) of one step: the first round(fraction * B) samples become restoration samples (mask
     all zero, input degraded by a random degradation); the target stays the clean `images`."""
@@ -158,7 +159,7 @@ def apply_restoration_mix(
     masks = masks.clone()
     masks[:k] = 0
     inputs = images.clone()
-    inputs[:k] = random_degradation(images[:k], generator)
+    inputs[:k] = random_degradation(images[:k], generator, mix, jpeg_quality)
     return inputs, masks
 
 
@@ -380,7 +381,8 @@ def train(
                 masks = training_masks(tcfg, mcfg, images.shape[0], step, progress_epochs, d.rank, mask_folder)
                 masks = masks.to(d.device)
                 inputs, masks = apply_restoration_mix(images, masks, tcfg.restore_fraction,
-                                                      step_generator(tcfg.seed + 1, step, d.rank))
+                                                      step_generator(tcfg.seed + 1, step, d.rank),
+                                                      tcfg.restore_mix, tcfg.restore_jpeg_quality)
                 lr = get_lr(step, total_steps, tcfg.warmup_steps, tcfg.lr, tcfg.min_lr)
                 for group in opt.param_groups:
                     group["lr"] = lr

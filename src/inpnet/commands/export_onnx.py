@@ -13,6 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     p.add_argument("--exporter", choices=["auto", "dynamo", "torchscript"], default="auto",
                    help="auto: torch.export based (dynamo), the TorchScript exporter if that fails")
+    p.add_argument("--image-size", type=int, nargs="+", metavar="PX",
+                   help="export for this image size (one side, or H W; multiples of the patch size) instead of "
+                        "the model's training size: the graph's size is fixed, and a larger one runs more tokens")
     p.add_argument("--quantize", choices=["int8"],
                    help="write an int8 model (onnxruntime dynamic quantization of the MatMul weights): faster "
                         "on CPU, checked against its own tolerance")
@@ -33,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise InpNetError(f"{out} exists; pass --overwrite to replace it")
     model = load_model(args.checkpoint)
+    if args.image_size:
+        model = resized_for_export(model, args.image_size)
     cfg = model.config
     start = time.perf_counter()
     export_onnx(model, out, opset=args.opset, exporter=args.exporter, quantize=args.quantize)
@@ -52,3 +57,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"inpnet export-onnx: error: the ONNX file differs from PyTorch by {diff:.2e}", file=sys.stderr)
         return 1
     return 0
+
+
+def resized_for_export(model, sizes: list[int]):
+    """The model at `--image-size` (one side or H W): `InpNet.at_size`, a clear error for other models."""
+    from inpnet.errors import InpNetError
+
+    if len(sizes) > 2:
+        raise InpNetError(f"--image-size takes one side or H W, got {len(sizes)} numbers")
+    if not hasattr(model, "at_size"):
+        raise InpNetError(f"--image-size needs an InP-Net model, not {type(model).__name__}")
+    return model.at_size(tuple(sizes) if len(sizes) == 2 else sizes[0])

@@ -56,6 +56,7 @@ def degrade(images: torch.Tensor, kind: str, generator: torch.Generator | None =
 TRAINING_MIX = ("noise", "jpeg", "blur")
 _TRAIN_NOISE_SIGMA = (2 / 255, 35 / 255)
 _TRAIN_JPEG_QUALITY = (10, 70)
+EVEN_MIX = (1.0, 1.0, 1.0)  # weights of TRAINING_MIX's kinds: each equally likely
 _TRAIN_BLUR_SIGMA = (0.4, 1.4)
 
 
@@ -63,20 +64,31 @@ def _uniform(generator: torch.Generator, lo: float, hi: float) -> float:
     return lo + (hi - lo) * float(torch.rand((), generator=generator))
 
 
-def random_degradation(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _draw_kind(generator: torch.Generator, weights: tuple[float, ...]) -> str:
+    if tuple(weights) == EVEN_MIX:  # the draw every run before `mix` existed made: same stream, same samples
+        return TRAINING_MIX[int(torch.randint(len(TRAINING_MIX), (), generator=generator))]
+    index = int(torch.multinomial(torch.tensor(weights, dtype=torch.float64), 1, generator=generator))
+    return TRAINING_MIX[index]
+
+
+def random_degradation(
+    images: torch.Tensor, generator: torch.Generator, mix: tuple[float, float, float] = EVEN_MIX,
+    jpeg_quality: tuple[int, int] = _TRAIN_JPEG_QUALITY,
+) -> torch.Tensor:
     """A random training degradation per image of (B,3,H,W) in [0,1] -> same shape, dtype and device.
 
-    Each image draws one of Gaussian noise (sigma 2..35 /255), a JPEG round trip (quality 10..70) or a
-    Gaussian blur (sigma 0.4..1.4 px) followed by light noise (sigma <= 3/255): the families the evaluation
-    measures (noise10, noise25, jpeg20) and their neighbours, so the model does not learn three points."""
+    Each image draws one of Gaussian noise (sigma 2..35 /255), a JPEG round trip (quality in `jpeg_quality`,
+    10..70 by default) or a Gaussian blur (sigma 0.4..1.4 px) followed by light noise (sigma <= 3/255), with
+    probabilities proportional to `mix` (noise, jpeg, blur): the families the evaluation measures (noise10,
+    noise25, jpeg20) and their neighbours, so the model does not learn three points."""
     from torchvision.transforms.v2 import functional as TF
 
     out = []
     for image in images:  # (3, H, W)
-        kind = TRAINING_MIX[int(torch.randint(len(TRAINING_MIX), (), generator=generator))]
+        kind = _draw_kind(generator, mix)
         x = image.unsqueeze(0).float()
         if kind == "jpeg":
-            quality = int(round(_uniform(generator, *_TRAIN_JPEG_QUALITY)))
+            quality = int(round(_uniform(generator, *jpeg_quality)))
             x = _jpeg(x, quality)
         else:
             sigma = _uniform(generator, *_TRAIN_NOISE_SIGMA) if kind == "noise" else _uniform(generator, 0, 3 / 255)

@@ -61,6 +61,18 @@ class InpNet(nn.Module):
             nn.init.zeros_(self.decoder.head.weight)
             nn.init.zeros_(self.decoder.head.bias)
 
+    def at_size(self, image_size: int | tuple[int, int]) -> InpNet:
+        """A copy of this model whose own size (`config.image_size`: the fixed size of an ONNX export, the
+        window `InpaintPipeline` fills) is `image_size`: the position table resampled once to the new grid,
+        as `forward` would do on every call at that size, so both give the same output there."""
+        config = self.config.replace(image_size=image_size)
+        config.validate()
+        state = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        state["pos_embed"] = resample_pos_embed(self.pos_embed.detach(), self.config.grid_size, config.grid_size)
+        resized = InpNet(config).to(self.pos_embed.device)
+        resized.load_state_dict(state)
+        return resized.train(self.training)
+
     # ---- stages ---------------------------------------------------------------------------
     def prefilled(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B,3,H,W): hole pixels zeroed (never seen by the network), or replaced by the smooth prefill."""
