@@ -6,7 +6,8 @@ benchmarks/ that this script (or the command it names) wrote.
 
 Steps (each writes its file; `--wrap CMD` prefixes the timed subprocesses, e.g. a script that pauses
 other work on the machine while they run):
-- bench:   `inpnet bench --full` (or `--bench-mode default`: `inpnet bench --realtime`) -> benchmarks/bench.json
+- bench:   `inpnet bench --full` (or `--bench-mode default`: `inpnet bench --realtime --onnx-at 256`) ->
+           benchmarks/bench.json
            (encoder / InP-Net vs MAE on `small` at 224 px, ONNX Runtime vs PyTorch on the shipped model
            against the ratio, real-time frames/s)
 - export:  `inpnet export-onnx` of the shipped model, wall time -> benchmarks/export.json
@@ -110,7 +111,7 @@ def timed(cmd: list[str], wrap: list[str]) -> dict:
 
 def step_bench(wrap: list[str], run: dict, mode: str = "full") -> None:
     out = FILES["bench"].relative_to(ROOT)
-    flags = ["--full"] if mode == "full" else ["--realtime"]
+    flags = ["--full"] if mode == "full" else ["--realtime", "--onnx-at", "256"]
     run["bench"] = timed(["inpnet", "bench", *flags, "--json", str(out), "--overwrite"], wrap)
     run["bench"].pop("stdout")
 

@@ -30,7 +30,7 @@ def quick_result(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "out.json"
     threads = torch.get_num_threads()
     try:
-        assert main(["bench", "--quick", "--realtime", "--threads", "1", "--json", str(out)]) == 0
+        assert main(["bench", "--quick", "--realtime", "--onnx-at", "48", "--threads", "1", "--json", str(out)]) == 0
     finally:
         torch.set_num_threads(threads)  # --threads sets the process's torch threads
     return json.loads(out.read_text())
@@ -39,13 +39,15 @@ def quick_result(tmp_path_factory):
 def test_bench_json_has_every_schema_key(quick_result):
     r = quick_result
     assert list(r) == ["mode", "clock", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds",
-                       "encoder", "inference", "onnx", "realtime", "train", "params", "gflops"]
+                       "encoder", "inference", "onnx", "onnx_at", "realtime", "train", "params", "gflops"]
     assert all(set(row) == {"ratio", "tokens", "latency_ms"} for row in r["encoder"])
     assert all(set(row) == {"model", "ratio", "batch", "latency_ms", "images_per_s"} for row in r["inference"])
     assert set(r["onnx"]) == {"model", "image_size", "export_s", "exporter", "max_diff_fp32", "max_diff_int8",
                               "quantize_s", "threads", "latency"}
     assert all(set(row) == {"batch", "ratio", "visible_tokens", "pytorch_ms", "onnxruntime_ms",
                             "onnxruntime_padded_ms", "onnxruntime_int8_ms"} for row in r["onnx"]["latency"])
+    assert set(r["onnx_at"]) == set(r["onnx"])
+    assert all(set(row) == set(r["onnx"]["latency"][0]) for row in r["onnx_at"]["latency"])
     assert set(r["realtime"]) == {"frame", "image", "hole_fraction", "strategy", "threads", "paths", "stream"}
     assert set(r["train"]) == {"model", "images_per_s", "peak_mem_mb"}
     assert set(r["gflops"]) == {"encoder", "decoder"}
@@ -82,6 +84,18 @@ def test_bench_fields_agree_with_each_other(quick_result):
     assert sum(row["latency_ms"] for row in r["inference"]) / 1000 < r["seconds"]
 
 
+def test_bench_onnx_at_another_size_runs_more_tokens_at_ratios_0_and_075(quick_result):
+    at = quick_result["onnx_at"]
+    assert at["image_size"] == [48, 48] and at["max_diff_fp32"] <= 1e-4
+    assert [(row["batch"], row["ratio"], row["visible_tokens"]) for row in at["latency"]] == [
+        (b, ratio, tokens) for b in (1, 2) for ratio, tokens in ((0.0, 36), (0.75, 9))]
+
+
+def test_bench_rejects_a_negative_onnx_at(capsys):
+    assert main(["bench", "--quick", "--onnx-at", "-8"]) == 2
+    assert "--onnx-at" in capsys.readouterr().err
+
+
 def test_bench_onnx_and_realtime_outputs_match_pytorch(quick_result):
     onnx, rt = quick_result["onnx"], quick_result["realtime"]
     assert onnx["max_diff_fp32"] <= 1e-4
@@ -106,7 +120,7 @@ def test_default_run_is_the_short_one_and_full_the_thorough_one():
     default, full = BenchOptions(), full_options()
     assert (default.mode, default.batch_size, default.repeats, default.realtime) == ("default", 4, 3, False)
     assert (full.mode, full.batch_size, full.repeats, full.realtime) == ("full", 8, 5, True)
-    assert full.onnx_ratios == RATIOS
+    assert full.onnx_ratios == RATIOS and (default.onnx_at, full.onnx_at) == (0, 256)
 
 
 def test_cpu_time_clock_runs_on_one_thread_and_restores_the_threads(tmp_path):

@@ -28,6 +28,7 @@ from inpnet.config import ModelConfig
 RATIOS = (0.0, 0.25, 0.5, 0.75, 0.9)
 TRAIN_RATIO = 0.5  # mask ratio of the timed training steps
 ONNX_RATIOS = (0.0, 0.5, 0.75)  # mask ratios of the PyTorch / ONNX Runtime comparison (default run)
+ONNX_AT_RATIOS = (0.0, 0.75)  # mask ratios of the comparison at another export size (`BenchOptions.onnx_at`)
 REALTIME_SIZE = 256  # side of the real-time frame
 REALTIME_HOLE = (0.10, 0.30)  # hole fraction of the real-time frame
 STREAM_IN_FLIGHT = 2  # frames filled at once in the stream measurement (InpaintPipeline.stream)
@@ -55,6 +56,9 @@ class BenchOptions:
     onnx: bool = True
     onnx_ratios: tuple[float, ...] = ONNX_RATIOS
     onnx_batches: tuple[int, ...] = (1, 8)
+    # > 0: the ONNX comparison again (ratios ONNX_AT_RATIOS) with the model exported at this side in pixels
+    # (`InpNet.at_size`): more tokens, where the encoder's share of the cost, and its fall with the mask, grows
+    onnx_at: int = 0
     exporter: str = "auto"
     realtime: bool = False  # end-to-end frames/s of InpaintPipeline on one frame (`bench_realtime`)
     realtime_size: int = REALTIME_SIZE
@@ -74,7 +78,7 @@ def full_options(**overrides: Any) -> BenchOptions:
     """The thorough run (issue 8's settings: batch 8, 5 repeats, every ratio in the ONNX section too) with
     the real-time section."""
     full = BenchOptions(mode="full", batch_size=8, repeats=5, onnx_ratios=RATIOS, realtime=True,
-                        realtime_frames=40)
+                        realtime_frames=40, onnx_at=REALTIME_SIZE)
     return replace(full, **overrides)
 
 
@@ -465,6 +469,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] | None = None) -> d
      "onnx": None | {"model", "image_size", "export_s", "exporter", "max_diff_fp32", "max_diff_int8",
                      "quantize_s", "threads", "latency": [{"batch", "ratio", "visible_tokens", "pytorch_ms",
                      "onnxruntime_ms", "onnxruntime_padded_ms", "onnxruntime_int8_ms"}]},
+     "onnx_at": None | the "onnx" dict again, at `onnx_at` px and ONNX_AT_RATIOS,
      "realtime": None | {"frame", "image", "hole_fraction", "strategy", "threads", "stream",
                          "paths": [{"name", "ms", "fps", "max_abs_diff_vs_pytorch"}]},
      "train": {"model", "images_per_s", "peak_mem_mb"}, "params": {...}, "gflops": {"encoder", "decoder"}}
@@ -516,12 +521,12 @@ def _run_all(opts: BenchOptions, device: torch.device, log: Callable[[str], None
     result["encoder"] = bench_encoder(inpnet, opts, device)
     log("InP-Net and MAE latency vs ratio ...")
     result["inference"] = bench_inference({"inpnet": inpnet, "mae": mae}, opts, device)
-    result["onnx"] = result["realtime"] = None
+    result["onnx"] = result["realtime"] = result["onnx_at"] = None
     if opts.onnx or opts.realtime:
         result.update(_bench_deployment(opts, log))
     result["seconds"] = time.perf_counter() - started
     order = ("mode", "clock", "device", "torch", "onnxruntime", "threads", "preset", "image_size", "seconds", "encoder",
-             "inference", "onnx", "realtime", "train", "params", "gflops")
+             "inference", "onnx", "onnx_at", "realtime", "train", "params", "gflops")
     return {key: result[key] for key in order}
 
 
@@ -541,7 +546,22 @@ def _bench_deployment(opts: BenchOptions, log: Callable[[str], None]) -> dict[st
         if opts.realtime:
             log(f"real-time: pipeline frames/s on a {opts.realtime_size}-px frame ...")
             out["realtime"] = bench_realtime(model, path, opts)
+        if opts.onnx and opts.onnx_at:
+            log(f"ONNX Runtime vs PyTorch latency at {opts.onnx_at} px ...")
+            out["onnx_at"] = bench_onnx_at(model, Path(tmp) / "model_at.onnx", opts, what)
     return out
+
+
+def bench_onnx_at(model: nn.Module, path: Path, opts: BenchOptions, what: str) -> dict[str, Any]:
+    """The ONNX comparison (`bench_onnx`, ratios ONNX_AT_RATIOS) with `model` exported at `opts.onnx_at` px."""
+    from inpnet.errors import InpNetError
+
+    if not hasattr(model, "at_size"):
+        raise InpNetError(f"--onnx-at needs an InP-Net model, not {type(model).__name__}")
+    resized = model.at_size(opts.onnx_at)
+    export = export_timed(resized, path, opts)
+    return {"model": what, "image_size": list(resized.config.image_size), **export,
+            **bench_onnx(resized, path, replace(opts, onnx_ratios=ONNX_AT_RATIOS))}
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -562,7 +582,7 @@ def format_table(result: dict[str, Any]) -> str:
     for row in result["inference"]:
         lines.append(f"{row['model']:>7} {row['ratio']:>6.2f} {row['batch']:>6d} {row['latency_ms']:>10.1f} "
                      f"{row['images_per_s']:>9.1f}")
-    lines += _format_onnx(result["onnx"]) + _format_realtime(result["realtime"])
+    lines += _format_onnx(result["onnx"]) + _format_onnx(result.get("onnx_at")) + _format_realtime(result["realtime"])
     train = result["train"]
     lines += [
         "",
@@ -581,7 +601,7 @@ def _format_onnx(onnx: dict[str, Any] | None) -> list[str]:
         return []
     lines = [
         "",
-        f"ONNX ({onnx['model']}): export {onnx['export_s']:.1f} s ({onnx['exporter']}), max |diff| vs PyTorch "
+        f"ONNX ({onnx['model']}, {onnx['image_size'][0]} px): export {onnx['export_s']:.1f} s ({onnx['exporter']}), max |diff| vs PyTorch "
         f"fp32 {onnx['max_diff_fp32']:.1e}, int8 {onnx['max_diff_int8']:.1e}; {onnx['threads']} threads",
         f"{'batch':>5} {'ratio':>6} {'tokens':>7} {'PyTorch':>9} {'ORT':>9} {'padded':>9} {'int8':>9} "
         f"{'ORT vs ratio 0':>15}",

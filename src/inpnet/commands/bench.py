@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, metavar="N", help="torch intra-op threads (default: torch's)")
     p.add_argument("--compile", action="store_true", help="torch.compile the models for the inference timings")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime comparison")
+    p.add_argument("--onnx-at", type=int, metavar="PX",
+                   help="also compare at ratios 0 and 0.75 with the model exported at PX px (more tokens; "
+                        "--full: 256)")
     p.add_argument("--json", metavar="OUT", help="write the measurements as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
 
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     given = {
         "preset": args.preset, "image_size": args.image_size, "patch_size": args.patch_size,
         "batch_size": args.batch_size, "repeats": args.repeats, "warmup": args.warmup,
-        "checkpoint": args.checkpoint,
+        "checkpoint": args.checkpoint, "onnx_at": args.onnx_at,
     }
     opts = replace(opts, **{k: v for k, v in given.items() if v is not None},
                    device=args.device, compile=args.compile, onnx=not args.no_onnx,
@@ -64,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     for name in ("batch_size", "repeats"):
         if getattr(opts, name) < 1:
             raise InpNetError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(opts, name)}")
+    if opts.onnx_at < 0:
+        raise InpNetError(f"--onnx-at must be a size in pixels, got {opts.onnx_at}")
     if opts.warmup < 0:
         raise InpNetError(f"--warmup must be >= 0, got {opts.warmup}")
     if args.threads is not None:
