@@ -31,7 +31,7 @@ def check(path: str, views: tuple[int, ...] = ()) -> dict:
     model = load_model(path)
     pipes = {n: InpaintPipeline(model, texture=0.0, self_ensemble=n) for n in views}
     h, w = model.config.image_size
-    images = torch.stack([torch.from_numpy(np.asarray(ImageOps.fit(
+    images = torch.stack([torch.from_numpy(np.array(ImageOps.fit(
         Image.fromarray(getattr(skimage.data, n)()).convert("RGB"), (w, h)))).permute(2, 0, 1).float() / 255
         for n in PHOTOS])
     out = {}
