@@ -137,7 +137,7 @@ def test_shipped_model_beats_its_own_prefill_and_telea(kind, ratio, over_prefill
     photos = []
     for name in ("astronaut", "coffee", "chelsea", "rocket"):
         img = ImageOps.fit(Image.fromarray(getattr(skimage.data, name)()).convert("RGB"), (w, h))
-        photos.append(torch.from_numpy(np.asarray(img)).permute(2, 0, 1).float() / 255)
+        photos.append(torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 255)
     images = torch.stack(photos)
     mask = make_pixel_mask(kind, len(photos), (h, w), model.config.patch_size, ratio,
                            generator=torch.Generator().manual_seed(3), threshold=model.config.token_threshold)
