@@ -449,11 +449,11 @@ class InpaintPipeline:
 def _texture_strength(texture: float | None, method: str) -> float:
     """The texture step's strength: None -> 1.0 where `method` can run, else 0; a number in [0, 1] as given
     (> 0 when it cannot run is an error, so that a user who asked for texture knows they did not get it)."""
-    from inpnet.texture import texture_available
+    from inpnet.texture import is_strength, texture_available
 
     if texture is None:
         return 1.0 if texture_available(method) else 0.0
-    if isinstance(texture, bool) or not isinstance(texture, (int, float)) or not 0.0 <= texture <= 1.0:
+    if not is_strength(texture):
         raise InpNetError(f"texture must be a strength in [0, 1], got {texture!r}")
     if texture > 0 and not texture_available(method):
         raise InpNetError('texture > 0 needs pypatchmatch (Linux x86-64): pip install "pypatchmatch>=2.2"')

@@ -47,6 +47,12 @@ def check_method(method: str) -> str:
     return method
 
 
+def is_strength(value: object) -> bool:
+    """Whether `value` is a texture strength: a number (not a bool) in [0, 1]. The pipeline and the web page
+    both check it, each wording the error for its own user."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
 def texture_available(method: str = "patchmatch") -> bool:
     """Whether the texture step can run with `method`: "synthesis" always; "patchmatch" when the PatchMatch
     library loads (pip install pypatchmatch; Linux x86-64 wheels)."""

@@ -95,9 +95,11 @@ class WebInpainter:
         """The inpainting pipeline with the texture step at strength `texture` (None: the pipeline's own)."""
         import copy
 
+        from inpnet.texture import is_strength
+
         if texture is None or texture == getattr(self.pipeline, "texture", None):
             return self.pipeline
-        if isinstance(texture, bool) or not isinstance(texture, (int, float)) or not 0.0 <= texture <= 1.0:
+        if not is_strength(texture):
             raise WebInputError(f"photo detail must be between 0 and 1, got {texture!r}")
         if texture > 0 and not self.texture_available:
             raise WebInputError("copying photo detail needs pypatchmatch, which is not installed here")
