@@ -141,6 +141,19 @@ def test_patchmatch_inpaint_fills_an_image_of_odd_size():
     assert out.shape == image.shape and out.dtype == np.uint8
 
 
+def test_the_texture_step_runs_patchmatch_with_its_own_patch_side_and_the_baseline_with_the_default():
+    from inpnet.texture import PATCH_SIZE, TEXTURE_PATCH_SIZE, exemplar_fill
+
+    image, hole = _stripes(), _box()
+    known = np.where(hole[..., None], 0, image).astype(np.uint8)
+    step = exemplar_fill(image, hole)
+    assert np.array_equal(step, patchmatch_inpaint(known, hole, patch_size=TEXTURE_PATCH_SIZE))
+    assert (TEXTURE_PATCH_SIZE, PATCH_SIZE) == (3, 5)
+    baseline = ClassicalInpainter("patchmatch")(_t(image), _m(hole)).composite
+    assert torch.equal(baseline, _t(patchmatch_inpaint(known, hole, patch_size=PATCH_SIZE)))
+    assert not np.array_equal(step, patchmatch_inpaint(known, hole, patch_size=PATCH_SIZE))
+
+
 def test_the_pipeline_adds_texture_by_default_and_keeps_known_pixels():
     from inpnet.predict import InpaintPipeline
 
