@@ -154,6 +154,31 @@ def test_the_texture_step_runs_patchmatch_with_its_own_patch_side_and_the_baseli
     assert not np.array_equal(step, patchmatch_inpaint(known, hole, patch_size=PATCH_SIZE))
 
 
+def test_a_guide_pulls_patchmatch_towards_it_and_keeps_known_pixels():
+    from inpnet.eval.metrics import psnr
+    from inpnet.texture import guide_map
+
+    rng = np.random.default_rng(1)
+    # dark noise with bright 12-px squares; one square lies inside the hole, where nothing at the border hints
+    # at it: only a guide that shows it (the truth) can bring it back; one that does not (the background) cannot
+    background = rng.integers(20, 60, (64, 96, 3)).astype(np.uint8)
+    image = background.copy()
+    for top, left in ((4, 4), (4, 80), (48, 4), (48, 80), (26, 42)):
+        image[top : top + 12, left : left + 12] = 220
+    hole = np.zeros((64, 96), dtype=bool)
+    hole[18:46, 30:66] = True
+    guides = {"right": image, "wrong": np.where(hole[..., None], background, image).astype(np.uint8)}
+    known = np.where(hole[..., None], 0, image).astype(np.uint8)
+    right = patchmatch_inpaint(known, hole, patch_size=3, guide=guides["right"])
+    wrong = patchmatch_inpaint(known, hole, patch_size=3, guide=guides["wrong"])
+    assert np.array_equal(right[~hole], image[~hole]) and np.array_equal(wrong[~hole], image[~hole])
+    score = {name: float(psnr(_t(out), _t(image), _m(hole))) for name, out in (("right", right), ("wrong", wrong))}
+    assert score["right"] > score["wrong"] + 3
+    g = guide_map(image)
+    assert g.dtype == np.float32 and g.shape == (64, 96, 3)
+    assert g[..., :2].min() >= 0 and g[..., :2].max() < 0.5 and not g[..., 2].any()
+
+
 def test_the_pipeline_adds_texture_by_default_and_keeps_known_pixels():
     from inpnet.predict import InpaintPipeline
 
