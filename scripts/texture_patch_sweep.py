@@ -1,12 +1,14 @@
-"""PatchMatch's patch side in the texture step: texture and hole PSNR on the native test photos.
+"""PatchMatch in the texture step, its patch side and guide weight: texture and hole PSNR on native test photos.
 
-    python scripts/texture_patch_sweep.py --limit 40 --sizes 3            # the pipeline's texture step
-    python scripts/texture_patch_sweep.py --limit 12 --sizes 3 5 9 15 --alone   # PatchMatch alone
+    python scripts/texture_patch_sweep.py --limit 40 --sizes 3 --guide-weights 0     # the texture step
+    python scripts/texture_patch_sweep.py --limit 12 --sizes 3 5 9 15 --alone        # PatchMatch alone
+    python scripts/texture_patch_sweep.py --limit 12 --sizes 3 --guide-weights 0 0.25 1 2 3 4
 
-Runs the default pipeline with the texture step (or, with `--alone`, PatchMatch by itself) at each patch
-side on the first `--limit` photos of `--holdout 0.02` at their own size, with the masks of
-`inpnet ablate --native` (thick, medium, box25, nvidia; seed 0), and prints the mean texture, hole PSNR and
-median seconds per (mask set, patch side). Results: docs/release-native/texture-patch.md.
+Runs the default pipeline with the texture step (or, with `--alone`, PatchMatch by itself, unguided) at
+each patch side and guide weight (0 = unguided; the guide is the network's fill, `texture.guide_map`) on the
+first `--limit` photos of `--holdout 0.02` at their own size, with the masks of `inpnet ablate --native`
+(thick, medium, box25, nvidia; seed 0), and prints the mean texture, hole PSNR and median seconds per
+(mask set, patch side, weight). Results: docs/release-native/texture-patch.md.
 """
 
 from __future__ import annotations
@@ -33,37 +35,41 @@ def main() -> None:
     ap.add_argument("--masks", default="../shared/data/masks/nvidia_irregular")
     ap.add_argument("--limit", type=int, default=40)
     ap.add_argument("--sizes", type=int, nargs="+", default=[3, 5])
+    ap.add_argument("--guide-weights", type=float, nargs="+", default=[texture_module.GUIDE_WEIGHT])
     ap.add_argument("--alone", action="store_true", help="PatchMatch by itself, not the pipeline's texture step")
     args = ap.parse_args()
     photos = select_images([args.images], 0.02)[: args.limit]
     nvidia = list_images([args.masks])
     pipe = InpaintPipeline.from_pretrained(texture=1.0)
     original = texture_module.patchmatch_inpaint
-    scores: dict[tuple[str, int], dict[str, list[float]]] = {}
+    scores: dict[tuple[str, int, float], dict[str, list[float]]] = {}
+    settings = [(size, 0.0) for size in args.sizes] if args.alone else [
+        (size, weight) for size in args.sizes for weight in args.guide_weights]
     for index, path in enumerate(photos):
         image = np.asarray(open_image(path))
         for set_name in SETS:
             hole = native_mask(set_name, image.shape[:2], index, 0, nvidia)
             mask = torch.from_numpy(hole)[None, None].float()
-            for size in args.sizes:
+            for size, weight in settings:
                 start = time.perf_counter()
                 if args.alone:
                     out = original(np.where(hole[..., None], 0, image).astype(np.uint8), hole, patch_size=size)
                 else:
-                    default = texture_module.TEXTURE_PATCH_SIZE
-                    texture_module.TEXTURE_PATCH_SIZE = size  # read by exemplar_fill at each call
+                    defaults = texture_module.TEXTURE_PATCH_SIZE, texture_module.GUIDE_WEIGHT
+                    # both read by exemplar_fill at each call
+                    texture_module.TEXTURE_PATCH_SIZE, texture_module.GUIDE_WEIGHT = size, weight
                     try:
                         out = np.asarray(pipe(image, hole))
                     finally:
-                        texture_module.TEXTURE_PATCH_SIZE = default
+                        texture_module.TEXTURE_PATCH_SIZE, texture_module.GUIDE_WEIGHT = defaults
                 seconds = time.perf_counter() - start
                 got, want = rgb_to_tensor(out), rgb_to_tensor(image)
-                row = scores.setdefault((set_name, size), {"texture": [], "psnr": [], "seconds": []})
+                row = scores.setdefault((set_name, size, weight), {"texture": [], "psnr": [], "seconds": []})
                 row["texture"].append(float(texture(got, want, mask)))
                 row["psnr"].append(float(psnr(got, want, mask)))
                 row["seconds"].append(seconds)
-    for (set_name, size), row in scores.items():
-        print(f"{set_name} p{size}: texture {np.nanmean(row['texture']):.3f} hole PSNR {np.mean(row['psnr']):.2f} "
+    for (set_name, size, weight), row in scores.items():
+        print(f"{set_name} p{size} guide {weight:g}: texture {np.nanmean(row['texture']):.3f} hole PSNR {np.mean(row['psnr']):.2f} "
               f"median {np.median(row['seconds']):.2f} s ({len(row['psnr'])} photos)")
 
 

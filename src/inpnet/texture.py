@@ -87,13 +87,13 @@ def texture_available(method: str = "patchmatch") -> bool:
 def patchmatch_inpaint(image: np.ndarray, hole: np.ndarray, patch_size: int = PATCH_SIZE,
                        guide: np.ndarray | None = None, guide_weight: float = GUIDE_WEIGHT) -> np.ndarray:
     """(H,W,3) uint8 + (H,W) bool -> (H,W,3) uint8 filled by PatchMatch (pypatchmatch); with `guide`
-    ((H,W,3) uint8, e.g. the network's fill), guided by it (`guide_map`, weight `guide_weight`)."""
+    ((H,W,3) uint8, e.g. the network's fill), guided by it (`guide_map`, weight `guide_weight`; 0 = unguided)."""
     if not texture_available():
         raise InpNetError('PatchMatch needs pypatchmatch (Linux x86-64): pip install "pypatchmatch>=2.2"')
     from patchmatch import patch_match
 
     mask = np.ascontiguousarray(hole.astype(np.uint8) * 255)
-    if guide is None:
+    if guide is None or guide_weight == 0:
         return patch_match.inpaint(np.ascontiguousarray(image), mask, patch_size=patch_size)
     return patch_match.inpaint_regularity(np.ascontiguousarray(image), mask, guide_map(guide),
                                           patch_size=patch_size, guide_weight=guide_weight)
@@ -117,7 +117,7 @@ def exemplar_fill(image: np.ndarray, hole: np.ndarray, method: str = "patchmatch
     `guide` (H,W,3) uint8 when given; the synthesis ignores it); known pixels bit-exact."""
     known = np.where(hole[..., None], 0, image).astype(np.uint8)
     if check_method(method) == "patchmatch":
-        return patchmatch_inpaint(known, hole, patch_size=TEXTURE_PATCH_SIZE, guide=guide)
+        return patchmatch_inpaint(known, hole, patch_size=TEXTURE_PATCH_SIZE, guide=guide, guide_weight=GUIDE_WEIGHT)
     from inpnet.synthesis import synthesize
 
     return synthesize(known, hole)
