@@ -3,18 +3,22 @@
 An MSE-trained network fills a hole faithfully but smoothly: it predicts the mean of what could be there,
 and the pipeline often runs it below the photo's resolution. Exemplar methods (PatchMatch, Barnes et al.
 2009, the algorithm behind Photoshop's Content-Aware Fill) copy real patches of the photo into the hole, so
-their fills are as sharp as the photo, but they know nothing of the scene's layout. This step splits both
-fills by frequency and keeps the better half of each:
+their fills are as sharp as the photo, but on their own they know nothing of the scene's layout. This step
+joins the two, per hole region (the bounding box of each connected hole, grown by its context, at the
+photo's resolution; only hole pixels change):
 
-    result = blur(network fill) + strength * detail(PatchMatch fill) + (1 - strength) * detail(network fill)
+- default: PatchMatch **guided by the network's fill** (below), and the result is the fill blended towards
+  that exemplar: result = fill + strength * (exemplar - fill);
+- unguided (the "synthesis" method, or a guide weight of 0): the fills are split by frequency and the
+  better half of each kept: result = blur(fill) + strength * detail(exemplar) + (1 - strength) * detail(fill),
+  with blur a Gaussian of `sigma` px and detail(x) = x - blur(x).
 
-where blur is a Gaussian of `sigma` pixels and detail(x) = x - blur(x), computed per hole region (the
-bounding box of each connected hole, grown by its context, at the photo's resolution). Only hole pixels
-change. Measured on the test photos in docs/results.md (texture vs hole PSNR, per mask family).
+Measured on the test photos in docs/results.md section 3 and docs/release-native/texture-patch.md.
 
 The exemplar fill (`method`):
 - "patchmatch" (default): PatchMatch from the `pypatchmatch` package (MIT; a compiled library in its Linux
-  x86-64 wheel); its cost grows faster than the region (~0.4 s at 216 x 216, ~7 s at 648 x 648 on one core).
+  x86-64 wheel); its cost grows faster than the region (~0.4 s at 216 x 216, ~7 s at 648 x 648 on one core,
+  unguided; the guided search about twice that).
   Where it does not load, `texture_available()` is False and the pipeline returns the plain network fill.
   **Guided by the network's fill**: PatchMatch's patch distance gets a second term that compares a guide
   image between the hole patch and the candidate (pypatchmatch's `inpaint_regularity`, whose guide is a
@@ -56,7 +60,7 @@ TEXTURE_PATCH_SIZE = 3
 # more texture and slightly less hole PSNR.
 GUIDE_SIGMA = 3.0
 GUIDE_SCALE = 0.4
-GUIDE_WEIGHT = 3.0
+GUIDE_WEIGHT = 2.0
 METHODS = ("patchmatch", "synthesis")
 
 
@@ -130,24 +134,27 @@ def transfer_texture(
     """image (H,W,3) uint8 (hole content ignored), hole (H,W) bool, fill (H,W,3) uint8 = the image with the
     hole filled smoothly (the network) -> (H,W,3) uint8: the fill with the photo's own detail in the hole.
 
-    Pixels outside the hole are `image`'s, bit-exact. `strength` 0 returns the fill; 1 takes all the detail
-    from the exemplar fill of `method` ("patchmatch" or "synthesis"). Deterministic (both exemplar
-    fills are seeded)."""
+    Pixels outside the hole are `image`'s, bit-exact. `strength` 0 returns the fill. With "patchmatch" (guided
+    by the fill) the result is the fill blended towards the exemplar, 1 = the exemplar itself: it already
+    follows the fill's layout, and its own coarse colours measured as faithful as the fill's (12 photos:
+    docs/release-native/texture-patch.md). With "synthesis" (unguided) only the exemplar's detail is taken
+    (the module docstring's formula), 1 = all of it. Deterministic (both exemplar fills are seeded)."""
     if not 0.0 <= strength <= 1.0:
         raise InpNetError(f"texture strength must be in [0, 1], got {strength}")
     check_method(method)
     out = np.where(hole[..., None], fill, image)
     if strength == 0 or not hole.any() or hole.all():
         return out
+    guided = method == "patchmatch" and GUIDE_WEIGHT > 0
     for top, left, bottom, right in hole_regions(hole):
         win = (slice(top, bottom), slice(left, right))
         region_hole = hole[win]
-        exemplar = exemplar_fill(image[win], region_hole, method, guide=out[win])
-        region = out[win].astype(np.float32)
-        detail_net = region - _blur(region, sigma)
-        ex = exemplar.astype(np.float32)
-        detail_ex = ex - _blur(ex, sigma)
-        mixed = region + strength * (detail_ex - detail_net)
+        exemplar = exemplar_fill(image[win], region_hole, method, guide=out[win] if guided else None)
+        region, ex = out[win].astype(np.float32), exemplar.astype(np.float32)  # (h, w, 3)
+        if guided:
+            mixed = region + strength * (ex - region)
+        else:
+            mixed = region + strength * ((ex - _blur(ex, sigma)) - (region - _blur(region, sigma)))
         out[win] = np.where(region_hole[..., None], np.clip(np.rint(mixed), 0, 255).astype(np.uint8), out[win])
     return out
 
