@@ -148,10 +148,10 @@ def test_the_texture_step_runs_patchmatch_with_its_own_patch_side_and_the_baseli
     known = np.where(hole[..., None], 0, image).astype(np.uint8)
     step = exemplar_fill(image, hole)
     assert np.array_equal(step, patchmatch_inpaint(known, hole, patch_size=TEXTURE_PATCH_SIZE))
-    assert (TEXTURE_PATCH_SIZE, PATCH_SIZE) == (3, 5)
+    assert PATCH_SIZE == 5  # what the baseline and the step run (pypatchmatch 2.2 itself defaults to 15)
     baseline = ClassicalInpainter("patchmatch")(_t(image), _m(hole)).composite
     assert torch.equal(baseline, _t(patchmatch_inpaint(known, hole, patch_size=PATCH_SIZE)))
-    assert not np.array_equal(step, patchmatch_inpaint(known, hole, patch_size=PATCH_SIZE))
+    assert not np.array_equal(step, patchmatch_inpaint(known, hole, patch_size=3))  # the side matters
 
 
 def test_a_guide_pulls_patchmatch_towards_it_and_keeps_known_pixels():
@@ -169,14 +169,30 @@ def test_a_guide_pulls_patchmatch_towards_it_and_keeps_known_pixels():
     hole[18:46, 30:66] = True
     guides = {"right": image, "wrong": np.where(hole[..., None], background, image).astype(np.uint8)}
     known = np.where(hole[..., None], 0, image).astype(np.uint8)
-    right = patchmatch_inpaint(known, hole, patch_size=3, guide=guides["right"])
-    wrong = patchmatch_inpaint(known, hole, patch_size=3, guide=guides["wrong"])
+    right = patchmatch_inpaint(known, hole, patch_size=3, guide=guides["right"], guide_weight=2.0)
+    wrong = patchmatch_inpaint(known, hole, patch_size=3, guide=guides["wrong"], guide_weight=2.0)
     assert np.array_equal(right[~hole], image[~hole]) and np.array_equal(wrong[~hole], image[~hole])
     score = {name: float(psnr(_t(out), _t(image), _m(hole))) for name, out in (("right", right), ("wrong", wrong))}
     assert score["right"] > score["wrong"] + 3
     g = guide_map(image)
     assert g.dtype == np.float32 and g.shape == (64, 96, 3)
     assert g[..., :2].min() >= 0 and g[..., :2].max() < 0.5 and not g[..., 2].any()
+
+
+def test_guided_texture_step_blends_the_fill_towards_the_guided_exemplar(monkeypatch):
+    import inpnet.texture as texture_module
+
+    image, hole = _stripes(), _box()
+    fill = np.where(hole[..., None], 128, image).astype(np.uint8)  # a flat "network fill"
+    assert texture_module.GUIDE_WEIGHT == 0  # unguided by default (the guided fills looked worse)
+    monkeypatch.setattr(texture_module, "GUIDE_WEIGHT", 2.0)
+    whole = transfer_texture(image, hole, fill, strength=1.0)
+    known = np.where(hole[..., None], 0, image).astype(np.uint8)
+    exemplar = patchmatch_inpaint(known, hole, patch_size=texture_module.TEXTURE_PATCH_SIZE, guide=fill, guide_weight=2.0)
+    assert np.array_equal(whole, np.where(hole[..., None], exemplar, image))  # one region: the whole photo
+    half = transfer_texture(image, hole, fill, strength=0.5).astype(int)
+    expected = np.rint(fill.astype(np.float32) + 0.5 * (exemplar.astype(np.float32) - fill)).astype(int)
+    assert np.abs(half - np.where(hole[..., None], expected, image)).max() <= 1
 
 
 def test_the_pipeline_adds_texture_by_default_and_keeps_known_pixels():

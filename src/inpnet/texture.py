@@ -7,11 +7,11 @@ their fills are as sharp as the photo, but on their own they know nothing of the
 joins the two, per hole region (the bounding box of each connected hole, grown by its context, at the
 photo's resolution; only hole pixels change):
 
-- default: PatchMatch **guided by the network's fill** (below), and the result is the fill blended towards
-  that exemplar: result = fill + strength * (exemplar - fill);
-- unguided (the "synthesis" method, or a guide weight of 0): the fills are split by frequency and the
-  better half of each kept: result = blur(fill) + strength * detail(exemplar) + (1 - strength) * detail(fill),
-  with blur a Gaussian of `sigma` px and detail(x) = x - blur(x).
+- default (unguided exemplar): the fills are split by frequency and the better half of each kept:
+  result = blur(fill) + strength * detail(exemplar) + (1 - strength) * detail(fill), with blur a Gaussian
+  of `sigma` px and detail(x) = x - blur(x);
+- with GUIDE_WEIGHT > 0 (measured, not the default): PatchMatch guided by the network's fill (below), and
+  the result is the fill blended towards that exemplar: result = fill + strength * (exemplar - fill).
 
 Measured on the test photos in docs/results.md section 3 and docs/release-native/texture-patch.md.
 
@@ -20,12 +20,14 @@ The exemplar fill (`method`):
   x86-64 wheel); its cost grows faster than the region (~0.4 s at 216 x 216, ~7 s at 648 x 648 on one core,
   unguided; the guided search about twice that).
   Where it does not load, `texture_available()` is False and the pipeline returns the plain network fill.
-  **Guided by the network's fill**: PatchMatch's patch distance gets a second term that compares a guide
-  image between the hole patch and the candidate (pypatchmatch's `inpaint_regularity`, whose guide is a
-  float map of "regularity coordinates"); the guide is the network's fill, blurred, as two channels
-  (brightness, blue-red balance). So PatchMatch copies patches whose coarse colour matches what the network
-  predicts at that place, instead of any patch that continues the border: measured on 12 native test
-  photos, at equal or better hole PSNR, more texture (docs/release-native/texture-patch.md).
+  *Guided by the network's fill* (GUIDE_WEIGHT > 0; off by default): PatchMatch's patch distance gets a
+  second term that compares a guide image between the hole patch and the candidate (pypatchmatch's
+  `inpaint_regularity`, whose guide is a float map of "regularity coordinates"); the guide is the network's
+  fill, blurred, as two channels (brightness, blue-red balance). On 12 native test photos it scored more
+  texture at about the same hole PSNR, but it looks worse: in a large hole the network's fill is flat, so
+  the guide asks for patches of flat mean colour, and PatchMatch fills the middle with a mottled patchwork
+  that stands out from the grass or brick around it (docs/texture-figure.png was rendered both ways;
+  docs/release-native/texture-patch.md). Kept measurable, not used.
 - "synthesis" (opt-in, experimental): inpnet/synthesis.py, the same family of algorithm as torch tensor ops;
   runs everywhere and ~10x faster at a megapixel, but measured worse (docs/results.md, section 3): on large
   holes over structured content it can copy the wrong structure (a badge into a shirt), and it is 0.8-1.2 dB
@@ -47,20 +49,19 @@ from inpnet.errors import InpNetError
 
 DEFAULT_SIGMA = 6.0  # pixels: the Gaussian that separates layout (network) from detail (PatchMatch)
 CONTEXT = 48  # pixels of known context (at least) around a hole region given to PatchMatch
-PATCH_SIZE = 5  # PatchMatch patch side: pypatchmatch's default, kept for the classical baseline
-# The texture step's PatchMatch patch side. On the 40 native test photos (stage-5 weights; the
-# sweep recorded in docs/results.md section 3), 3 against 5: texture 0.85 / 0.85 / 0.68 / 0.82 against
-# 0.90 / 0.83 / 0.65 / 0.79 (thick, medium, box, NVIDIA), hole PSNR +0.12 / -0.03 / -0.03 / -0.05 dB, and
-# 30-45 % less time (PatchMatch alone with 9 and 15 was slower and blurrier; 12 photos).
-TEXTURE_PATCH_SIZE = 3
+PATCH_SIZE = 5  # PatchMatch patch side of the classical baseline (pypatchmatch 2.2 itself defaults to 15)
+# The texture step's PatchMatch patch side: 5 too. On the 40 native test photos 3 scored more texture (0.85 /
+# 0.85 / 0.68 / 0.82 against 0.90 / 0.83 / 0.65 / 0.79 on thick, medium, box, NVIDIA), the same hole PSNR
+# (+0.12 / -0.03 / -0.03 / -0.05 dB) in a third less time, but it looks worse: a large hole in grass fills
+# with a fine speckle of short blades instead of grass (docs/release-native/texture-patch.md).
+TEXTURE_PATCH_SIZE = PATCH_SIZE
 # The guide (see the module docstring): the network's fill blurred by GUIDE_SIGMA px, brightness and blue-red
 # balance scaled into [0, GUIDE_SCALE), weighted GUIDE_WEIGHT against the patch distance (pypatchmatch's
-# `guide_weight`). The library compares guide values as coordinates; keeping them below 0.5 keeps every
-# difference a plain difference. Weight sweep (12 photos, docs/release-native/texture-patch.md): more weight,
-# more texture and slightly less hole PSNR.
+# `guide_weight`; 0 = unguided, the default: the guided fills scored well and looked worse). The library
+# compares guide values as coordinates; keeping them below 0.5 keeps every difference a plain difference.
 GUIDE_SIGMA = 3.0
 GUIDE_SCALE = 0.4
-GUIDE_WEIGHT = 2.0
+GUIDE_WEIGHT = 0.0
 METHODS = ("patchmatch", "synthesis")
 
 
@@ -134,11 +135,10 @@ def transfer_texture(
     """image (H,W,3) uint8 (hole content ignored), hole (H,W) bool, fill (H,W,3) uint8 = the image with the
     hole filled smoothly (the network) -> (H,W,3) uint8: the fill with the photo's own detail in the hole.
 
-    Pixels outside the hole are `image`'s, bit-exact. `strength` 0 returns the fill. With "patchmatch" (guided
-    by the fill) the result is the fill blended towards the exemplar, 1 = the exemplar itself: it already
-    follows the fill's layout, and its own coarse colours measured as faithful as the fill's (12 photos:
-    docs/release-native/texture-patch.md). With "synthesis" (unguided) only the exemplar's detail is taken
-    (the module docstring's formula), 1 = all of it. Deterministic (both exemplar fills are seeded)."""
+    Pixels outside the hole are `image`'s, bit-exact. `strength` 0 returns the fill; 1 takes all the detail
+    of the exemplar fill of `method` ("patchmatch" or "synthesis"; the module docstring's formula). With
+    GUIDE_WEIGHT > 0 (not the default) PatchMatch is guided by the fill and the result is the fill blended
+    towards that exemplar, 1 = the exemplar itself. Deterministic (both exemplar fills are seeded)."""
     if not 0.0 <= strength <= 1.0:
         raise InpNetError(f"texture strength must be in [0, 1], got {strength}")
     check_method(method)
