@@ -284,15 +284,7 @@ def train(
     d = setup_distributed(device)
     run_dir = Path(out)
     _check_run_dir(run_dir, resume)
-    if resume:
-        saved = _read_run_config(run_dir)
-        mcfg = ModelConfig.from_dict(saved["model"])
-        tcfg = TrainConfig.from_dict({**saved.get("train", {}), **_resume_overrides(tcfg)})
-    if tcfg.mask_policy not in MASK_POLICIES:
-        raise InpNetError(f"unknown mask policy {tcfg.mask_policy!r}; valid: {', '.join(MASK_POLICIES)}")
-    validate_ratio(tcfg.mask_ratio)
-    for r in tcfg.ratio_range:
-        validate_ratio(r)
+    mcfg, tcfg = _resolved_configs(run_dir, mcfg, tcfg, resume)
     torch.manual_seed(tcfg.seed)
 
     train_set, val_set = _datasets(data, mcfg, tcfg)
@@ -316,14 +308,7 @@ def train(
                                  wall_s=0.0)
     if resume:
         state.update(_resume_from(run_dir, model, opt, scaler, disc, opt_d))
-
-    ddp_model: nn.Module = model
-    ddp_disc = disc
-    if d.world > 1:
-        ids = [d.device.index] if d.device.type == "cuda" else None
-        ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        if disc is not None:
-            ddp_disc = nn.parallel.DistributedDataParallel(disc, device_ids=ids)
+    ddp_model, ddp_disc = _distributed(model, disc, d)
 
     # the run directory is created only now, so that a setup error (bad data, options, checkpoint) leaves nothing
     _prepare_run_dir(run_dir, mcfg, tcfg, d)
@@ -337,23 +322,8 @@ def train(
     val_masks = validation_masks(mcfg, len(val_set), tcfg.seed, restore=tcfg.restore_fraction > 0)
 
     def checkpoint() -> None:
-        if not d.main:
-            return
-        save_model(model, run_dir, LAST_FILE)
-        ts = dict(
-            optimizer=opt.state_dict(),
-            scaler=scaler.state_dict(),
-            counters=dict(state),
-            rng_cpu=torch.get_rng_state(),
-        )
-        if disc is not None:
-            ts.update(discriminator=disc.state_dict(), optimizer_d=opt_d.state_dict())
-        save_training_state(ts, run_dir)
-        if not (run_dir / MODEL_FILE).exists():
-            save_model(model, run_dir, MODEL_FILE)
-
-    def validate() -> dict[str, float]:
-        return _validate(model, val_set, val_masks, per_rank_batch, tcfg.seed, autocast, d.device)
+        if d.main:
+            _save_checkpoint(run_dir, model, opt, scaler, disc, opt_d, state)
 
     step = state["step"]
     step_at_start = step
@@ -365,24 +335,12 @@ def train(
     try:
         while step < total_steps:
             epoch = state["epoch"]
-            start_batch = state.get("batch_in_epoch", 0)
-            sampler = EpochSampler(len(train_set), per_rank_batch, tcfg.seed, epoch, d.rank, d.world, start_batch)
-            train_set.set_epoch(epoch)
-            loader = torch.utils.data.DataLoader(
-                train_set, batch_size=per_rank_batch, sampler=sampler, num_workers=tcfg.num_workers,
-                drop_last=True, persistent_workers=False, worker_init_fn=_training_worker_init,
-            )
-            batch_in_epoch = start_batch
-            for batch in loader:
+            batch_in_epoch = state.get("batch_in_epoch", 0)
+            for batch in _epoch_loader(train_set, tcfg, d, epoch, batch_in_epoch):
                 if step >= total_steps or stop_reason["why"]:
                     break
-                images = batch["image"].to(d.device, non_blocking=True)
                 progress_epochs = epoch + batch_in_epoch / batches_per_epoch
-                masks = training_masks(tcfg, mcfg, images.shape[0], step, progress_epochs, d.rank, mask_folder)
-                masks = masks.to(d.device)
-                inputs, masks = apply_restoration_mix(images, masks, tcfg.restore_fraction,
-                                                      step_generator(tcfg.seed + 1, step, d.rank),
-                                                      tcfg.restore_mix, tcfg.restore_jpeg_quality)
+                images, inputs, masks = _batch_inputs(batch, mcfg, tcfg, d, step, progress_epochs, mask_folder)
                 lr = get_lr(step, total_steps, tcfg.warmup_steps, tcfg.lr, tcfg.min_lr)
                 for group in opt.param_groups:
                     group["lr"] = lr
@@ -395,49 +353,30 @@ def train(
                     adv, d_loss = _adversarial(ddp_disc, opt_d, scaler, autocast, tcfg, out, inputs, images, masks)
                 loss = total_generator_loss(rec, adv, tcfg.lambda_rec, tcfg.lambda_gan)
 
-                # NaN / inf guard: skip the update, count it, stop after too many in a row
-                if not torch.isfinite(loss):
-                    state["bad_steps"] += 1
-                    state["consecutive_bad"] = state.get("consecutive_bad", 0) + 1
-                    logger.event(step, "bad_step", loss=float(loss.detach()))
-                    if bar is not None:
-                        bar.write(f"step {step}: non-finite loss ({float(loss.detach())}); update skipped")
-                    opt.zero_grad(set_to_none=True)
-                    if state["consecutive_bad"] >= tcfg.max_bad_steps:
-                        stop_reason["why"] = f"{state['consecutive_bad']} non-finite losses in a row"
+                if not torch.isfinite(loss):  # skip the update, count it, stop after too many in a row
+                    too_many = _skip_non_finite(state, loss, step, opt, logger, bar, tcfg.max_bad_steps)
+                    if too_many:
+                        stop_reason["why"] = too_many
                         break
                 else:
                     state["consecutive_bad"] = 0
-                    opt.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(opt)
-                    grad_norm = nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-                    scaler.step(opt)
-                    scaler.update()
+                    grad_norm = _update(loss, opt, scaler, model, tcfg.grad_clip)
                     if step % tcfg.log_every == 0:
-                        elapsed = time.time() - t_start
                         done = step - step_at_start + 1  # steps finished by this invocation (this one too)
-                        ips = done * per_rank_batch * d.world / max(elapsed, 1e-6)
-                        logger.scalars(step, {
-                            "loss/total": float(loss.detach()), "loss/rec": float(rec.detach()),
-                            **({"loss/adv": float(adv.detach()), "loss/disc": float(d_loss.detach())} if adv is not None else {}),
-                            "lr": lr, "grad_norm": float(grad_norm), "mask/hole_fraction": float(masks.mean()),
-                            "speed/images_per_s": ips,
-                        })
+                        ips = done * per_rank_batch * d.world / max(time.time() - t_start, 1e-6)
+                        _log_step(logger, step, loss, rec, adv, d_loss, lr, grad_norm, masks, ips)
                     if step % tcfg.image_every == 0:
                         logger.images(step, images, masks, out.composite.detach().float())
                 step += 1
                 batch_in_epoch += 1
-                state["step"] = step
-                state["batch_in_epoch"] = batch_in_epoch
-                state["images_seen"] += per_rank_batch * d.world
-                state["wall_s"] = wall_before + time.time() - t_start
+                state.update(step=step, batch_in_epoch=batch_in_epoch,
+                             images_seen=state["images_seen"] + per_rank_batch * d.world,
+                             wall_s=wall_before + time.time() - t_start)
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{float(loss.detach()):.4f}", epoch=epoch)
-                due_time = time.time() - last_ckpt >= tcfg.ckpt_every_s
                 due_steps = tcfg.ckpt_every_steps and step % tcfg.ckpt_every_steps == 0
-                if due_time or due_steps:
+                if time.time() - last_ckpt >= tcfg.ckpt_every_s or due_steps:
                     checkpoint()
                     last_ckpt = time.time()
                 if max_seconds is not None and time.time() - t_start > max_seconds:
@@ -447,17 +386,9 @@ def train(
             if stop_reason["why"]:
                 break
             epoch_done = batch_in_epoch >= batches_per_epoch
-            at_end = step >= total_steps
-            if epoch_done or at_end:
-                summary = validate() if len(val_set) else {}
-                improved = _update_best(state, summary)
-                if improved and d.main:
-                    save_model(model, run_dir, MODEL_FILE)
-                logger.scalars(step, {f"val/{k}": v for k, v in summary.items() if isinstance(v, float)})
-                logger.event(step, "validation", epoch=epoch, **{k: v for k, v in summary.items() if k != "per_kind"})
-                if epoch_done:
-                    state["epoch"] = epoch + 1
-                    state["batch_in_epoch"] = 0
+            if epoch_done or step >= total_steps:
+                summary = _validate(model, val_set, val_masks, per_rank_batch, tcfg.seed, autocast, d.device)
+                _record_validation(state, summary, step, epoch, epoch_done, model, run_dir, logger, d)
                 checkpoint()
                 last_ckpt = time.time()
                 if state["bad_epochs"] >= tcfg.patience:
@@ -481,6 +412,112 @@ def train(
 
 
 # ---- the named steps of train() ------------------------------------------------------------------
+def _resolved_configs(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig,
+                      resume: bool) -> tuple[ModelConfig, TrainConfig]:
+    """The configs to train with: the run's own on `resume` (with the overrides a resume may change), checked."""
+    if resume:
+        saved = _read_run_config(run_dir)
+        mcfg = ModelConfig.from_dict(saved["model"])
+        tcfg = TrainConfig.from_dict({**saved.get("train", {}), **_resume_overrides(tcfg)})
+    if tcfg.mask_policy not in MASK_POLICIES:
+        raise InpNetError(f"unknown mask policy {tcfg.mask_policy!r}; valid: {', '.join(MASK_POLICIES)}")
+    validate_ratio(tcfg.mask_ratio)
+    for r in tcfg.ratio_range:
+        validate_ratio(r)
+    return mcfg, tcfg
+
+
+def _distributed(model: nn.Module, disc: nn.Module | None, d: Dist) -> tuple[nn.Module, nn.Module | None]:
+    """The modules the steps call: DistributedDataParallel wrappers with several processes, else themselves."""
+    if d.world == 1:
+        return model, disc
+    ids = [d.device.index] if d.device.type == "cuda" else None
+    wrap = lambda m: nn.parallel.DistributedDataParallel(m, device_ids=ids)  # noqa: E731
+    return wrap(model), (wrap(disc) if disc is not None else None)
+
+
+def _epoch_loader(train_set, tcfg: TrainConfig, d: Dist, epoch: int, start_batch: int):
+    """The DataLoader of one epoch from batch `start_batch` on (a resumed epoch skips what was done)."""
+    sampler = EpochSampler(len(train_set), tcfg.batch_size, tcfg.seed, epoch, d.rank, d.world, start_batch)
+    train_set.set_epoch(epoch)
+    return torch.utils.data.DataLoader(
+        train_set, batch_size=tcfg.batch_size, sampler=sampler, num_workers=tcfg.num_workers,
+        drop_last=True, persistent_workers=False, worker_init_fn=_training_worker_init,
+    )
+
+
+def _batch_inputs(batch: dict, mcfg: ModelConfig, tcfg: TrainConfig, d: Dist, step: int, progress_epochs: float,
+                  mask_folder) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(clean images, model inputs, masks) of one step: the step's masks, then the restoration samples."""
+    images = batch["image"].to(d.device, non_blocking=True)  # (B, 3, H, W)
+    masks = training_masks(tcfg, mcfg, images.shape[0], step, progress_epochs, d.rank, mask_folder).to(d.device)
+    inputs, masks = apply_restoration_mix(images, masks, tcfg.restore_fraction,
+                                          step_generator(tcfg.seed + 1, step, d.rank),
+                                          tcfg.restore_mix, tcfg.restore_jpeg_quality)
+    return images, inputs, masks
+
+
+def _update(loss: torch.Tensor, opt, scaler, model: nn.Module, grad_clip: float) -> torch.Tensor:
+    """One optimizer step on `loss` (scaled, unscaled, clipped); returns the gradient norm before clipping."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    grad_norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(opt)
+    scaler.update()
+    return grad_norm
+
+
+def _skip_non_finite(state: dict[str, Any], loss: torch.Tensor, step: int, opt, logger, bar,
+                     max_bad: int) -> str | None:
+    """Count a step whose loss is not finite (its update skipped); the stop reason after `max_bad` in a row."""
+    state["bad_steps"] += 1
+    state["consecutive_bad"] = state.get("consecutive_bad", 0) + 1
+    logger.event(step, "bad_step", loss=float(loss.detach()))
+    if bar is not None:
+        bar.write(f"step {step}: non-finite loss ({float(loss.detach())}); update skipped")
+    opt.zero_grad(set_to_none=True)
+    if state["consecutive_bad"] >= max_bad:
+        return f"{state['consecutive_bad']} non-finite losses in a row"
+    return None
+
+
+def _log_step(logger, step: int, loss, rec, adv, d_loss, lr: float, grad_norm, masks: torch.Tensor,
+              images_per_s: float) -> None:
+    logger.scalars(step, {
+        "loss/total": float(loss.detach()), "loss/rec": float(rec.detach()),
+        **({"loss/adv": float(adv.detach()), "loss/disc": float(d_loss.detach())} if adv is not None else {}),
+        "lr": lr, "grad_norm": float(grad_norm), "mask/hole_fraction": float(masks.mean()),
+        "speed/images_per_s": images_per_s,
+    })
+
+
+def _record_validation(state: dict[str, Any], summary: dict[str, Any], step: int, epoch: int, epoch_done: bool,
+                       model: nn.Module, run_dir: Path, logger, d: Dist) -> None:
+    """After a validation: the best weights saved when it improved, the log, the epoch counters advanced."""
+    if _update_best(state, summary) and d.main:
+        save_model(model, run_dir, MODEL_FILE)
+    logger.scalars(step, {f"val/{k}": v for k, v in summary.items() if isinstance(v, float)})
+    logger.event(step, "validation", epoch=epoch, **{k: v for k, v in summary.items() if k != "per_kind"})
+    if epoch_done:
+        state["epoch"] = epoch + 1
+        state["batch_in_epoch"] = 0
+
+
+def _save_checkpoint(run_dir: Path, model: nn.Module, opt, scaler, disc: nn.Module | None, opt_d,
+                     state: dict[str, Any]) -> None:
+    """The last weights and the training state (optimizers, scaler, counters, RNG) of the run; the best
+    weights too while there are none yet."""
+    save_model(model, run_dir, LAST_FILE)
+    ts = dict(optimizer=opt.state_dict(), scaler=scaler.state_dict(), counters=dict(state),
+              rng_cpu=torch.get_rng_state())
+    if disc is not None:
+        ts.update(discriminator=disc.state_dict(), optimizer_d=opt_d.state_dict())
+    save_training_state(ts, run_dir)
+    if not (run_dir / MODEL_FILE).exists():
+        save_model(model, run_dir, MODEL_FILE)
+
+
 def _datasets(data: Sequence[str], mcfg: ModelConfig, tcfg: TrainConfig):
     """(training set, validation set) of the image folders, split by the file-path hash (data.py)."""
     from inpnet.data import ImageFolderDataset
