@@ -71,8 +71,8 @@ def targets(files: dict) -> list[str]:
         f"| `inpnet export-onnx` of the shipped model < {TARGETS['export_s']:g} s (issue 15) | "
         f"**{export['seconds']:.1f} s** wall, check max \\|diff\\| {export['max_diff']:.1e} | "
         f"{verdict(export['seconds'] < TARGETS['export_s'])} |",
-        f"| `inpnet bench` ({bench['mode']} run) ≤ {TARGETS['bench_s']:g} s (issue 15) | **{bench['seconds']:.0f} s** | "
-        f"{verdict(bench['seconds'] <= TARGETS['bench_s'])} |",
+        f"| `inpnet bench` ({bench['mode']} run) ≤ {TARGETS['bench_s']:g} s (issue 15) | {_bench_seconds_text(bench)} | "
+        f"{verdict(_default_seconds(bench) <= TARGETS['bench_s'])} |",
         f"| ONNX Runtime latency at ratio 0.75 ≤ {TARGETS['onnx_fall']:g} × ratio 0, batch 1 and 8 (issue 15) | "
         f"{fall_row(bench, TARGETS['onnx_fall'])}",
         f"| ≥ {TARGETS['fps']:g} frames/s end to end, 256 px, batch 1, {rt['threads']} threads, fastest path (issue 15) | "
@@ -94,6 +94,19 @@ def targets(files: dict) -> list[str]:
         f"{g['encoder']:.2f} GFLOPs = **{flop_ratio:.1%}** | {verdict(flop_ratio <= TARGETS['flops'])} |",
         "| ≥ 40 % MFU for the `base` training step in bf16 on a GPU (issue 8) | not measured here | – |",
     ]
+
+
+def _default_seconds(bench: dict) -> float:
+    """The bench's time without its `--onnx-at` section (an extra the default run does not have)."""
+    return bench["seconds"] - (bench.get("onnx_at") or {}).get("seconds", 0.0)
+
+
+def _bench_seconds_text(bench: dict) -> str:
+    at = bench.get("onnx_at")
+    if not at:
+        return f"**{bench['seconds']:.0f} s**"
+    return (f"**{_default_seconds(bench):.0f} s** (with `--realtime`; the run also timed the {at['image_size'][0]}-px "
+            f"export, `--onnx-at`, for {at['seconds']:.0f} s more)")
 
 
 def onnx_table(bench: dict, key: str = "onnx") -> list[str]:
@@ -239,7 +252,7 @@ def _steal_text(bench_run: dict, export: dict) -> str:
     return (f"CPU steal (time the hypervisor gave this virtual machine's cores to other machines): "
             f"{' and '.join(parts)}. Wall times on this virtual machine moved between runs of the same day by up "
             "to 1.5x, with and without steal (the int8 real-time frame: 32.6-33.9 ms in three runs, 36.7-37.1 ms "
-            "in two, 50 ms in one check), so compare numbers within one run, not across runs. ")
+            "in two, 50 ms in one check; the next session: 46.5 ms, then 39.2 ms in the committed run 15 minutes later), so compare numbers within one run, not across runs. ")
 
 
 def render_page(files: dict, out: Path) -> None:

@@ -13,10 +13,11 @@
 #   RESTORE_WEIGHT=4 RESTORE_FRACTION=0.375 LR=2e-4 WARMUP=100 SEED=1 OMP_NUM_THREADS=1 \
 #     scripts/train_release_restore.sh RUN weights/stage4-restore-mix-128 1600 125
 #   (weights/stage4-restore-mix-128: the stage-4 folder of commit 1e46994)
-# Stage 6 (2026-11-29 session 4): stage 5 continued with JPEG-heavy restoration, the family stage 5 learned
-# slowest (JPEG q20 +0.3 dB against a goal of +1):
+# Stage 6 (the default since 2026-11-29 session 4): stage 5 continued with half of each batch restoration,
+# JPEG-heavy (the family stage 5 learned slowest: JPEG q20 +0.3 dB against a goal of +1):
 #   RESTORE_WEIGHT=4 RESTORE_FRACTION=0.5 RESTORE_MIX=[1,3,0.5] JPEG_QUALITY=[10,40] LR=2e-4 WARMUP=100 SEED=2 \
-#     OMP_NUM_THREADS=1 scripts/train_release_restore.sh RUN weights/inpnet-skip-recon-128 1800 110
+#     OMP_NUM_THREADS=1 scripts/train_release_restore.sh RUN STAGE5 1500 105
+#   (STAGE5: the weights/inpnet-skip-recon-128 folder of commit 6dd8ef8; stopped by SIGINT after step 1,210)
 # Resumable. Usage: [RESTORE_WEIGHT=4] scripts/train_release_restore.sh RUN_DIR INIT_WEIGHTS [STEPS] [MAX_MINUTES]
 set -euo pipefail
 RUN=${1:?run directory}

@@ -46,7 +46,8 @@ def test_bench_json_has_every_schema_key(quick_result):
                               "quantize_s", "threads", "latency"}
     assert all(set(row) == {"batch", "ratio", "visible_tokens", "pytorch_ms", "onnxruntime_ms",
                             "onnxruntime_padded_ms", "onnxruntime_int8_ms"} for row in r["onnx"]["latency"])
-    assert set(r["onnx_at"]) == set(r["onnx"])
+    assert set(r["onnx_at"]) == set(r["onnx"]) | {"seconds"}
+    assert 0 < r["onnx_at"]["seconds"] < r["seconds"]
     assert all(set(row) == set(r["onnx"]["latency"][0]) for row in r["onnx_at"]["latency"])
     assert set(r["realtime"]) == {"frame", "image", "hole_fraction", "strategy", "threads", "paths", "stream"}
     assert set(r["train"]) == {"model", "images_per_s", "peak_mem_mb"}

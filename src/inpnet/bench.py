@@ -469,7 +469,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] | None = None) -> d
      "onnx": None | {"model", "image_size", "export_s", "exporter", "max_diff_fp32", "max_diff_int8",
                      "quantize_s", "threads", "latency": [{"batch", "ratio", "visible_tokens", "pytorch_ms",
                      "onnxruntime_ms", "onnxruntime_padded_ms", "onnxruntime_int8_ms"}]},
-     "onnx_at": None | the "onnx" dict again, at `onnx_at` px and ONNX_AT_RATIOS,
+     "onnx_at": None | the "onnx" dict again, at `onnx_at` px and ONNX_AT_RATIOS, + "seconds" (its own time),
      "realtime": None | {"frame", "image", "hole_fraction", "strategy", "threads", "stream",
                          "paths": [{"name", "ms", "fps", "max_abs_diff_vs_pytorch"}]},
      "train": {"model", "images_per_s", "peak_mem_mb"}, "params": {...}, "gflops": {"encoder", "decoder"}}
@@ -558,10 +558,12 @@ def bench_onnx_at(model: nn.Module, path: Path, opts: BenchOptions, what: str) -
 
     if not hasattr(model, "at_size"):
         raise InpNetError(f"--onnx-at needs an InP-Net model, not {type(model).__name__}")
+    start = time.perf_counter()
     resized = model.at_size(opts.onnx_at)
     export = export_timed(resized, path, opts)
-    return {"model": what, "image_size": list(resized.config.image_size), **export,
-            **bench_onnx(resized, path, replace(opts, onnx_ratios=ONNX_AT_RATIOS))}
+    timed = bench_onnx(resized, path, replace(opts, onnx_ratios=ONNX_AT_RATIOS))
+    return {"model": what, "image_size": list(resized.config.image_size), **export, **timed,
+            "seconds": time.perf_counter() - start}
 
 
 def format_table(result: dict[str, Any]) -> str:
