@@ -305,3 +305,12 @@ def test_cli_export_onnx_at_another_image_size(tmp_path, capsys):
     assert main(["export-onnx", "--checkpoint", str(tmp_path / "ck"), "-o", str(tmp_path / "bad.onnx"),
                  "--image-size", "44"]) == 2
     assert "image_size" in capsys.readouterr().err and not (tmp_path / "bad.onnx").exists()
+
+
+def test_only_an_inpnet_model_can_be_exported_at_another_size():
+    from inpnet.export import model_at_size
+
+    mae = build_model("mae", preset="nano")
+    with pytest.raises(InpNetError, match="--image-size needs an InP-Net model"):
+        model_at_size(mae, 48, "--image-size")
+    assert model_at_size(release_like_nano(), 48, "--onnx-at").config.image_size == (48, 48)

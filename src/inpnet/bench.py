@@ -554,12 +554,10 @@ def _bench_deployment(opts: BenchOptions, log: Callable[[str], None]) -> dict[st
 
 def bench_onnx_at(model: nn.Module, path: Path, opts: BenchOptions, what: str) -> dict[str, Any]:
     """The ONNX comparison (`bench_onnx`, ratios ONNX_AT_RATIOS) with `model` exported at `opts.onnx_at` px."""
-    from inpnet.errors import InpNetError
+    from inpnet.export import model_at_size
 
-    if not hasattr(model, "at_size"):
-        raise InpNetError(f"--onnx-at needs an InP-Net model, not {type(model).__name__}")
     start = time.perf_counter()
-    resized = model.at_size(opts.onnx_at)
+    resized = model_at_size(model, opts.onnx_at, "--onnx-at")
     export = export_timed(resized, path, opts)
     timed = bench_onnx(resized, path, replace(opts, onnx_ratios=ONNX_AT_RATIOS))
     return {"model": what, "image_size": list(resized.config.image_size), **export, **timed,

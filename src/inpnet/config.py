@@ -283,7 +283,8 @@ class TrainConfig:
     # samples' loss (rec_loss over those only). 0: one rec_loss over the whole batch (stage 3, where the
     # restoration samples were ~12 % of the loss and the model did not learn to denoise).
     restore_weight: float = 0.0
-    # Relative weights of the restoration kinds (noise, jpeg, blur) and the JPEG quality range drawn from.
+    # Relative weights of the restoration kinds (noise, jpeg, blur) and the JPEG quality range drawn from
+    # (eval.degrade's EVEN_MIX and TRAIN_JPEG_QUALITY; written out here so that configs need no torch).
     restore_mix: tuple[float, float, float] = (1.0, 1.0, 1.0)
     restore_jpeg_quality: tuple[int, int] = (10, 70)
     patience: int = 5

@@ -98,6 +98,14 @@ def layout_of_inputs(names: tuple[str, ...]) -> str:
     return "packed" if tuple(names) == PACKED_INPUTS else "padded"
 
 
+def model_at_size(model: nn.Module, image_size: int | tuple[int, int], option: str) -> nn.Module:
+    """`model.at_size(image_size)` (an InP-Net exported at another fixed size); for a model without it (the MAE
+    baseline) a one-line error that names the user's `option`."""
+    if not hasattr(model, "at_size"):
+        raise InpNetError(f"{option} needs an InP-Net model, not {type(model).__name__}")
+    return model.at_size(image_size)
+
+
 def layout_of(model: nn.Module) -> str:
     """"packed" for InP-Net (it has `forward_packed`), "padded" for the MAE baseline."""
     return "packed" if hasattr(model, "forward_packed") else "padded"

@@ -139,7 +139,7 @@ def transfer_texture(
     of the exemplar fill of `method` ("patchmatch" or "synthesis"; the module docstring's formula). With
     GUIDE_WEIGHT > 0 (not the default) PatchMatch is guided by the fill and the result is the fill blended
     towards that exemplar, 1 = the exemplar itself. Deterministic (both exemplar fills are seeded)."""
-    if not 0.0 <= strength <= 1.0:
+    if not is_strength(strength):
         raise InpNetError(f"texture strength must be in [0, 1], got {strength}")
     check_method(method)
     out = np.where(hole[..., None], fill, image)
@@ -149,7 +149,7 @@ def transfer_texture(
     for top, left, bottom, right in hole_regions(hole):
         win = (slice(top, bottom), slice(left, right))
         region_hole = hole[win]
-        exemplar = exemplar_fill(image[win], region_hole, method, guide=out[win] if guided else None)
+        exemplar = exemplar_fill(image[win], region_hole, method, guide=out[win])  # unguided at weight 0
         region, ex = out[win].astype(np.float32), exemplar.astype(np.float32)  # (h, w, 3)
         if guided:
             mixed = region + strength * (ex - region)

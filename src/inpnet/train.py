@@ -35,7 +35,7 @@ from inpnet.checkpoint import (
 )
 from inpnet.config import ModelConfig, TrainConfig
 from inpnet.errors import InpNetError
-from inpnet.eval.degrade import DEGRADATIONS, EVEN_MIX, degrade, random_degradation
+from inpnet.eval.degrade import DEGRADATIONS, EVEN_MIX, TRAIN_JPEG_QUALITY, degrade, random_degradation
 from inpnet.fileio import atomic_write_text
 from inpnet.losses import (
     discriminator_loss,
@@ -149,7 +149,7 @@ def restore_count(fraction: float, batch: int) -> int:
 
 def apply_restoration_mix(
     images: torch.Tensor, masks: torch.Tensor, fraction: float, generator: torch.Generator,
-    mix: tuple[float, float, float] = EVEN_MIX, jpeg_quality: tuple[int, int] = (10, 70),
+    mix: tuple[float, float, float] = EVEN_MIX, jpeg_quality: tuple[int, int] = TRAIN_JPEG_QUALITY,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, masks) of one step: the first round(fraction * B) samples become restoration samples (mask
     all zero, input degraded by a random degradation); the target stays the clean `images`."""

@@ -62,9 +62,8 @@ def run(args: argparse.Namespace) -> int:
 def resized_for_export(model, sizes: list[int]):
     """The model at `--image-size` (one side or H W): `InpNet.at_size`, a clear error for other models."""
     from inpnet.errors import InpNetError
+    from inpnet.export import model_at_size
 
     if len(sizes) > 2:
         raise InpNetError(f"--image-size takes one side or H W, got {len(sizes)} numbers")
-    if not hasattr(model, "at_size"):
-        raise InpNetError(f"--image-size needs an InP-Net model, not {type(model).__name__}")
-    return model.at_size(tuple(sizes) if len(sizes) == 2 else sizes[0])
+    return model_at_size(model, tuple(sizes) if len(sizes) == 2 else sizes[0], "--image-size")

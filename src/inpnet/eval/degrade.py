@@ -55,7 +55,7 @@ def degrade(images: torch.Tensor, kind: str, generator: torch.Generator | None =
 # Training mix for restoration (ratio 0): each sample draws one kind, then its strength.
 TRAINING_MIX = ("noise", "jpeg", "blur")
 _TRAIN_NOISE_SIGMA = (2 / 255, 35 / 255)
-_TRAIN_JPEG_QUALITY = (10, 70)
+TRAIN_JPEG_QUALITY = (10, 70)  # default JPEG quality range of the training mix
 EVEN_MIX = (1.0, 1.0, 1.0)  # weights of TRAINING_MIX's kinds: each equally likely
 _TRAIN_BLUR_SIGMA = (0.4, 1.4)
 
@@ -73,7 +73,7 @@ def _draw_kind(generator: torch.Generator, weights: tuple[float, ...]) -> str:
 
 def random_degradation(
     images: torch.Tensor, generator: torch.Generator, mix: tuple[float, float, float] = EVEN_MIX,
-    jpeg_quality: tuple[int, int] = _TRAIN_JPEG_QUALITY,
+    jpeg_quality: tuple[int, int] = TRAIN_JPEG_QUALITY,
 ) -> torch.Tensor:
     """A random training degradation per image of (B,3,H,W) in [0,1] -> same shape, dtype and device.
 

@@ -67,7 +67,7 @@ class InpNet(nn.Module):
         as `forward` would do on every call at that size, so both give the same output there."""
         config = self.config.replace(image_size=image_size)
         config.validate()
-        state = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        state = self.state_dict()  # load_state_dict copies into the new model's own tensors
         state["pos_embed"] = resample_pos_embed(self.pos_embed.detach(), self.config.grid_size, config.grid_size)
         resized = InpNet(config).to(self.pos_embed.device)
         resized.load_state_dict(state)
