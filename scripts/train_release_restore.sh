@@ -18,6 +18,8 @@
 #   RESTORE_WEIGHT=4 RESTORE_FRACTION=0.5 RESTORE_MIX=[1,3,0.5] JPEG_QUALITY=[10,40] LR=2e-4 WARMUP=100 SEED=2 \
 #     OMP_NUM_THREADS=1 scripts/train_release_restore.sh RUN STAGE5 1500 105
 #   (STAGE5: the weights/inpnet-skip-recon-128 folder of commit 6dd8ef8; stopped by SIGINT after step 1,210)
+# Stage 7 (tried, not shipped; docs/results.md "levers"): stage 6 continued the same way for 1,300 steps, SEED=3,
+#   INIT = the stage-6 weights/inpnet-skip-recon-128 folder: restoration +0.04 to +0.13 dB, inpainting level.
 # Resumable. Usage: [RESTORE_WEIGHT=4] scripts/train_release_restore.sh RUN_DIR INIT_WEIGHTS [STEPS] [MAX_MINUTES]
 set -euo pipefail
 RUN=${1:?run directory}
