@@ -82,7 +82,8 @@ def scatter_to_grid(packed: VisibleTokens, values: torch.Tensor, fill: torch.Ten
 
     Done as a gather of whole rows (each grid position reads the row of its slot) and a select, not as a
     scatter of single elements: the same values, and in ONNX Runtime a Gather of rows instead of a
-    ScatterElements over an (B, N, D) index (measured ~0.27 -> ~0.05 ms per call at 256 tokens x 256 dims)."""
+    ScatterElements over an (B, N, D) index (the ops of the five calls of a 128-px int8 frame: 1.6-1.9 ms before,
+    ~0.6 ms after, ONNX Runtime's profiler, 2 threads)."""
     B, N, D = values.shape
     L = fill.shape[1]
     slot_of = torch.zeros(B, L, dtype=torch.long, device=values.device).scatter(
