@@ -1,6 +1,6 @@
 """Object removal on textured backgrounds (a wall, grass, a launch pad), at the photos' own size:
 original | masked | OpenCV Telea | PatchMatch | InP-Net network only | InP-Net default (with the texture step:
-PatchMatch guided by the network's fill) | InP-Net with the opt-in built-in synthesis as exemplar fill.
+the network's fill plus PatchMatch's detail) | InP-Net with the opt-in built-in synthesis as exemplar fill.
 
     python scripts/texture_figure.py -o docs/texture-figure.png
 
