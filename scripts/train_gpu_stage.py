@@ -1,0 +1,198 @@
+"""Continue the release model on one lent GPU for a fixed wall-clock budget (stage 8 of the release weights).
+
+`inpnet train` builds each step's masks and restoration degradations in the main process, one JPEG round trip
+after another, and restarts its DataLoader workers every epoch: right for these 2-core CPUs at batch 16, a
+bottleneck for a GPU that takes a batch of 256 in tens of milliseconds. This script trains the same model with
+the same recipe pieces, reused from `inpnet.train` (the dataset and its augmentation, `training_masks`,
+`apply_restoration_mix`, the reconstruction loss, validation) and changes only where the work runs and how
+long the schedule is:
+
+- a DataLoader item is a whole step (`StepBatches`): a worker draws the step's photos (a permutation per
+  epoch), augments them, makes the step's masks and degrades its restoration samples, so 14 workers build
+  batches in parallel and persist across epochs; batches travel as uint8 (the photos are 8-bit anyway);
+- the learning rate follows warmup + cosine over *wall-clock time* (`--seconds`), since the step rate of a
+  lent machine is not known in advance; validation every `--val-every` seconds on the fixed validation
+  masks keeps the best weights (`model.safetensors`) and the last (`model-last.safetensors`);
+- bf16 autocast (the harmonic prefill runs in float32 whatever the autocast state).
+
+Output: a run folder that `inpnet ablate --runs` and scripts/ship_weights.py read (config.json with the model
+and train sections, the weights, metrics.jsonl). Not reproducible step for step (workers race, the schedule
+follows the clock); the seeds fix each step's photos, augmentations, masks and degradations.
+
+    PYTHONPATH=src python scripts/train_gpu_stage.py --data PHOTOS --init weights/inpnet-skip-recon-128 \\
+        --recipe docs/release-native/stage7-config.json --out RUN --seconds 420
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from inpnet.checkpoint import LAST_FILE, MODEL_FILE, load_weights_into, read_state_dict, save_model
+from inpnet.config import ModelConfig, TrainConfig
+from inpnet.fileio import atomic_write_text
+from inpnet.models import build_model
+from inpnet.train import (
+    _adamw,
+    _datasets,
+    _reconstruction,
+    _update,
+    _validate,
+    apply_restoration_mix,
+    autocast_context,
+    restore_count,
+    step_generator,
+    training_masks,
+    validation_masks,
+)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item `step` -> (clean photos (B,3,H,W) uint8, degraded inputs of the first k restoration samples
+    (k,3,H,W) uint8, masks (B,1,H,W) uint8): one training step, built as `inpnet train` builds it."""
+
+    def __init__(self, train_set, mcfg: ModelConfig, tcfg: TrainConfig, steps: int) -> None:
+        self.train_set, self.mcfg, self.tcfg, self.steps = train_set, mcfg, tcfg, steps
+        self.per_epoch = len(train_set) // tcfg.batch_size
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, step: int):
+        tcfg, batch = self.tcfg, self.tcfg.batch_size
+        epoch, k = divmod(step, self.per_epoch)
+        order = torch.randperm(len(self.train_set), generator=torch.Generator().manual_seed(tcfg.seed * 1_009 + epoch))
+        self.train_set.set_epoch(epoch)
+        images = torch.stack([self.train_set[int(i)]["image"] for i in order[k * batch:(k + 1) * batch]])
+        masks = training_masks(tcfg, self.mcfg, batch, step, epoch + k / self.per_epoch)
+        inputs, masks = apply_restoration_mix(images, masks, tcfg.restore_fraction, step_generator(tcfg.seed + 1, step),
+                                              tcfg.restore_mix, tcfg.restore_jpeg_quality)
+        restored = restore_count(tcfg.restore_fraction, batch)
+        return to_uint8(images), to_uint8(inputs[:restored]), masks.to(torch.uint8)
+
+
+def learning_rate(progress: float, step: int, warmup: int, peak: float, floor: float) -> float:
+    """Linear warmup over `warmup` steps, then cosine from `peak` to `floor` over the time budget (0..1)."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def on_device(batch, device: torch.device):
+    """(images, inputs, masks) float on the device from a StepBatches item."""
+    images8, restored8, masks8 = (t.to(device, non_blocking=True) for t in batch)
+    images = images8.float() / 255
+    inputs = images.clone()
+    inputs[: restored8.shape[0]] = restored8.float() / 255
+    return images, inputs, masks8.float()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", required=True, help="photo folders (relative paths define the split)")
+    parser.add_argument("--init", required=True, help="weights folder to continue (its config.json is the model)")
+    parser.add_argument("--recipe", required=True, help="a run config.json whose train section is the recipe")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--seconds", type=float, default=420.0, help="training time (the schedule's length)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--min-lr", type=float, default=1e-5)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=14)
+    parser.add_argument("--val-every", type=float, default=60.0, help="seconds between validations")
+    parser.add_argument("--amp", default="bf16", choices=["bf16", "off"])
+    parser.add_argument("--device", default="cuda")
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True
+    mcfg = ModelConfig.load(Path(args.init) / "config.json")
+    recipe = json.loads(Path(args.recipe).read_text())["train"]
+    recipe.update(batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr, warmup_steps=args.warmup,
+                  seed=args.seed, amp=args.amp, steps=None, num_workers=args.workers)
+    tcfg = TrainConfig.from_dict(recipe)
+    train_set, val_set = _datasets(args.data, mcfg, tcfg)
+    print(f"{len(train_set)} training photos, {len(val_set)} validation photos", flush=True)
+
+    model = build_model(mcfg).to(device)
+    load_weights_into(model, read_state_dict(Path(args.init) / MODEL_FILE), source=args.init)
+    opt = _adamw(model.parameters(), tcfg.lr, tcfg.weight_decay, tcfg.betas, device)
+    autocast, _ = autocast_context(tcfg.amp, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=False)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.json", json.dumps({"model": mcfg.to_dict(), "train": tcfg.to_dict(),
+                                                        "gpu_stage": vars(args)}, indent=2))
+    log = (out / "metrics.jsonl").open("a")
+    val_masks = validation_masks(mcfg, len(val_set), tcfg.seed, restore=tcfg.restore_fraction > 0)
+
+    def validate(step: int) -> float:
+        summary = _validate(model, val_set, val_masks, 64, tcfg.seed, autocast, device)
+        row = {"step": step, "time": time.time(), "event": "validation",
+               **{k: v for k, v in summary.items() if k != "per_kind"}}
+        log.write(json.dumps(row, default=str) + "\n")
+        log.flush()
+        print(f"step {step}: validation psnr {summary['psnr']:.3f} hole {summary['psnr_hole']:.3f}", flush=True)
+        return summary["psnr"]
+
+    best = validate(0)  # the starting point, in this run's own terms
+    save_model(model, out, MODEL_FILE, dtype=torch.float16)
+    loader = torch.utils.data.DataLoader(
+        StepBatches(train_set, mcfg, tcfg, steps=10**7), batch_size=None, shuffle=False, num_workers=args.workers,
+        persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers > 0 else None,
+        pin_memory=device.type == "cuda")
+    model.train()
+    start = last_val = time.time()
+    step, wait = 0, 0.0
+    t_ready = time.time()
+    for batch in loader:
+        wait += time.time() - t_ready
+        progress = (time.time() - start) / args.seconds
+        if progress >= 1.0:
+            break
+        lr = learning_rate(progress, step, args.warmup, args.lr, args.min_lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        images, inputs, masks = on_device(batch, device)
+        with autocast:
+            result = model(inputs, masks)
+            loss = _reconstruction(model, mcfg, tcfg, result, images, masks)
+        grad_norm = _update(loss, opt, scaler, model, tcfg.grad_clip)
+        step += 1
+        if step % 100 == 0:
+            elapsed = time.time() - start
+            row = {"step": step, "time": time.time(), "loss": float(loss.detach()), "lr": lr, "grad_norm": float(grad_norm),
+                   "images_per_s": step * tcfg.batch_size / elapsed, "data_wait_s": wait}
+            log.write(json.dumps(row) + "\n")
+            print(json.dumps(row), flush=True)
+        if time.time() - last_val >= args.val_every:
+            psnr = validate(step)
+            if psnr > best:
+                best = psnr
+                save_model(model, out, MODEL_FILE, dtype=torch.float16)
+            model.train()
+            last_val = time.time()
+        t_ready = time.time()
+    save_model(model, out, LAST_FILE, dtype=torch.float16)
+    psnr = validate(step)
+    if psnr > best:
+        best = psnr
+        save_model(model, out, MODEL_FILE, dtype=torch.float16)
+    print(f"done: {step} steps, {step * tcfg.batch_size} images in {time.time() - start:.0f} s; best {best:.3f}",
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""scripts/train_gpu_stage.py (the lent-GPU continuation of the release model) and
+scripts/pack_training_photos.py (the photos made small enough to travel there), on CPU with tiny data."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import make_photos
+from inpnet.config import ModelConfig, TrainConfig
+from inpnet.data import split_fraction
+from inpnet.train import _datasets, restore_count
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def stage():
+    return _script("train_gpu_stage")
+
+
+def _configs(batch: int) -> tuple[ModelConfig, TrainConfig]:
+    mcfg = ModelConfig(variant="skip-recon", image_size=(32, 32), patch_size=8, embed_dim=32, depth=2, num_heads=2,
+                       in_chans=4, token_threshold=0.5)
+    tcfg = TrainConfig(batch_size=batch, restore_fraction=0.5, restore_weight=4, restore_mix=[1, 3, 0.5],
+                       restore_jpeg_quality=[10, 40], ratio_range=[0.1, 0.9], val_fraction=0.1, seed=2)
+    return mcfg, tcfg
+
+
+def test_a_step_batch_is_the_training_step_as_uint8(stage, tmp_path):
+    mcfg, tcfg = _configs(batch=8)
+    train_set, _ = _datasets([str(make_photos(tmp_path / "p", n=20))], mcfg, tcfg)
+    batches = stage.StepBatches(train_set, mcfg, tcfg, steps=10)
+    images, restored, masks = batches[3]
+    k = restore_count(tcfg.restore_fraction, 8)
+    assert images.shape == (8, 3, 32, 32) and restored.shape == (k, 3, 32, 32) and masks.shape == (8, 1, 32, 32)
+    assert images.dtype == restored.dtype == masks.dtype == torch.uint8
+    assert masks[:k].sum() == 0 and (masks[k:].flatten(1).amax(1) == 1).all()  # restoration first, then holes
+    assert not torch.equal(restored, images[:k])  # degraded inputs
+    again = batches[3]
+    assert all(torch.equal(a, b) for a, b in zip((images, restored, masks), again, strict=True))  # seeded by step
+    assert not torch.equal(batches[4][0], images)
+    full, inputs, float_masks = stage.on_device((images, restored, masks), torch.device("cpu"))
+    assert torch.equal(inputs[k:], full[k:]) and torch.equal(inputs[:k] * 255, restored.float())
+    assert float_masks.dtype == torch.float32 and float_masks.max() == 1
+
+
+def test_the_learning_rate_warms_up_then_follows_the_clock_down(stage):
+    lr = stage.learning_rate
+    assert lr(0.0, 0, 10, 1e-3, 1e-5) == pytest.approx(1e-4)
+    assert lr(0.0, 10, 10, 1e-3, 1e-5) == pytest.approx(1e-3)
+    assert lr(0.5, 500, 10, 1e-3, 1e-5) == pytest.approx(0.5 * (1e-3 + 1e-5))
+    assert lr(1.0, 900, 10, 1e-3, 1e-5) == pytest.approx(1e-5) == lr(1.7, 900, 10, 1e-3, 1e-5)
+
+
+def test_a_short_cpu_run_writes_a_loadable_run_folder(tmp_path):
+    from inpnet.checkpoint import save_model
+    from inpnet.models import build_model
+    from inpnet.predict import load_pipeline
+
+    mcfg, tcfg = _configs(batch=4)
+    init = tmp_path / "init"
+    save_model(build_model(mcfg), init)
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"train": tcfg.to_dict()}))
+    out = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "scripts" / "train_gpu_stage.py"), "--data", str(make_photos(tmp_path / "p")),
+           "--init", str(init), "--recipe", str(recipe), "--out", str(out), "--seconds", "1", "--batch-size", "4",
+           "--workers", "0", "--amp", "off", "--device", "cpu", "--warmup", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "done:" in done.stdout
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["event"] == "validation" and rows[0]["step"] == 0 and rows[-1]["event"] == "validation"
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["batch_size"] == 4 and config["gpu_stage"]["seconds"] == 1.0
+    assert (out / "model-last.safetensors").is_file()
+    assert load_pipeline(str(out)).model_size == (32, 32)
+
+
+def test_packed_photos_keep_their_relative_paths_and_split(tmp_path):
+    src = make_photos(tmp_path / "src", n=30, size=(300, 400))
+    out = tmp_path / "packed"
+    cmd = [sys.executable, str(ROOT / "scripts" / "pack_training_photos.py"), str(src), str(out),
+           "--short-side", "96", "--test-fraction", "0.1", "--parts", "0.5"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for p in sorted(src.rglob("*.png")):
+        rel = p.relative_to(src).as_posix()
+        f = split_fraction(rel)
+        where = [d for d in ("part0", "part1") if (out / d / rel).exists()]
+        if f < 0.1:
+            assert where == []  # the test split never travels
+        else:
+            assert where == ["part0" if f < 0.5 else "part1"]
+            with Image.open(out / where[0] / rel) as im:
+                assert min(im.size) == 96 and im.format == "JPEG"
