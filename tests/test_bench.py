@@ -185,3 +185,33 @@ def test_encoder_flops_count_only_the_visible_tokens():
     model = build_model("skip-recon", preset="nano").eval()
     assert inpnet_gflops(model, 0.0)["encoder"] * 1e9 == pytest.approx(nano_encoder_flops(16))
     assert inpnet_gflops(model, 0.75)["encoder"] * 1e9 == pytest.approx(nano_encoder_flops(4))
+
+
+def test_the_gpu_mfu_benchmark_counts_the_training_steps_flops():
+    """benchmarks/gpu_train_mfu.py: its FLOP count (run here on CPU) grows with the batch and matches the
+    forward + backward of the model's linear layers to within the other layers' share."""
+    import importlib.util
+    from pathlib import Path
+
+    from inpnet.bench import random_masks
+    from inpnet.config import ModelConfig
+    from inpnet.models import build_model
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("gpu_train_mfu", root / "benchmarks" / "gpu_train_mfu.py")
+    mfu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mfu)
+    config = ModelConfig.from_name("skip-recon", preset="nano", image_size=32, patch_size=8)
+    counts = []
+    for batch in (1, 2):
+        torch.manual_seed(0)
+        model = build_model(config)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        images = torch.rand(batch, 3, 32, 32)
+        step = mfu.training_step(model, optimizer, images, random_masks(config, batch, 0.0), "cpu")
+        counts.append(mfu.counted_flops(step))
+    tokens = config.num_patches  # ratio 0: every token through the encoder
+    linear = sum(m.weight.numel() for n, m in model.named_modules()
+                 if isinstance(m, torch.nn.Linear) and n.startswith("encoder.blocks"))
+    assert counts[1] == pytest.approx(2 * counts[0], rel=0.02)
+    assert counts[0] >= 3 * 2 * linear * tokens  # forward 2 FLOPs per MAC, backward twice that
