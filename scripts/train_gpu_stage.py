@@ -1,23 +1,20 @@
 """Continue the release model on one lent GPU for a fixed wall-clock budget (stage 8 of the release weights).
 
-`inpnet train` builds each step's masks and restoration degradations in the main process, one JPEG round trip
-after another, and restarts its DataLoader workers every epoch: right for these 2-core CPUs at batch 16, a
-bottleneck for a GPU that takes a batch of 256 in tens of milliseconds. This script trains the same model with
-the same recipe pieces, reused from `inpnet.train` (the dataset and its augmentation, `training_masks`,
-`apply_restoration_mix`, the reconstruction loss, validation) and changes only where the work runs and how
-long the schedule is:
+The same model and recipe pieces as `inpnet train` (the dataset and its augmentation, `inpnet.train.StepBatches`
+— whole steps, masks and degradations included, built by DataLoader workers —, the reconstruction loss,
+validation), with what a lent machine of unknown speed needs:
 
-- a DataLoader item is a whole step (`StepBatches`): a worker draws the step's photos (a permutation per
-  epoch), augments them, makes the step's masks and degrades its restoration samples, so 14 workers build
-  batches in parallel and persist across epochs; batches travel as uint8 (the photos are 8-bit anyway);
+- batches travel from the workers as uint8 (the photos are 8-bit anyway), a quarter of float32's bytes;
 - the learning rate follows warmup + cosine over *wall-clock time* (`--seconds`), since the step rate of a
   lent machine is not known in advance; validation every `--val-every` seconds on the fixed validation
   masks keeps the best weights (`model.safetensors`) and the last (`model-last.safetensors`);
 - bf16 autocast (the harmonic prefill runs in float32 whatever the autocast state).
 
 Output: a run folder that `inpnet ablate --runs` and scripts/ship_weights.py read (config.json with the model
-and train sections, the weights, metrics.jsonl). Not reproducible step for step (workers race, the schedule
-follows the clock); the seeds fix each step's photos, augmentations, masks and degradations.
+and train sections, the weights, metrics.jsonl). Not reproducible step for step (the schedule follows the
+clock); the seeds fix each step's photos, augmentations, masks and degradations. (Stage 8 ran an earlier copy
+of this script, whose own step batches drew each epoch's order from another permutation seed; it was folded
+into `inpnet.train.StepBatches` the same day.)
 
     PYTHONPATH=src python scripts/train_gpu_stage.py --data PHOTOS --init weights/inpnet-skip-recon-128 \\
         --recipe docs/release-native/stage7-config.json --out RUN --seconds 420
@@ -38,16 +35,15 @@ from inpnet.config import ModelConfig, TrainConfig
 from inpnet.fileio import atomic_write_text
 from inpnet.models import build_model
 from inpnet.train import (
+    Dist,
+    StepBatches,
     _adamw,
     _datasets,
     _reconstruction,
     _update,
     _validate,
-    apply_restoration_mix,
     autocast_context,
     restore_count,
-    step_generator,
-    training_masks,
     validation_masks,
 )
 
@@ -56,28 +52,14 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return (x.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
-class StepBatches(torch.utils.data.Dataset):
-    """Item `step` -> (clean photos (B,3,H,W) uint8, degraded inputs of the first k restoration samples
-    (k,3,H,W) uint8, masks (B,1,H,W) uint8): one training step, built as `inpnet train` builds it."""
+class Uint8StepBatches(StepBatches):
+    """`StepBatches` as (clean photos (B,3,H,W), degraded inputs of the k leading restoration samples (k,3,H,W),
+    masks (B,1,H,W)), all uint8."""
 
-    def __init__(self, train_set, mcfg: ModelConfig, tcfg: TrainConfig, steps: int) -> None:
-        self.train_set, self.mcfg, self.tcfg, self.steps = train_set, mcfg, tcfg, steps
-        self.per_epoch = len(train_set) // tcfg.batch_size
-
-    def __len__(self) -> int:
-        return self.steps
-
-    def __getitem__(self, step: int):
-        tcfg, batch = self.tcfg, self.tcfg.batch_size
-        epoch, k = divmod(step, self.per_epoch)
-        order = torch.randperm(len(self.train_set), generator=torch.Generator().manual_seed(tcfg.seed * 1_009 + epoch))
-        self.train_set.set_epoch(epoch)
-        images = torch.stack([self.train_set[int(i)]["image"] for i in order[k * batch:(k + 1) * batch]])
-        masks = training_masks(tcfg, self.mcfg, batch, step, epoch + k / self.per_epoch)
-        inputs, masks = apply_restoration_mix(images, masks, tcfg.restore_fraction, step_generator(tcfg.seed + 1, step),
-                                              tcfg.restore_mix, tcfg.restore_jpeg_quality)
-        restored = restore_count(tcfg.restore_fraction, batch)
-        return to_uint8(images), to_uint8(inputs[:restored]), masks.to(torch.uint8)
+    def __getitem__(self, j: int):
+        batch = super().__getitem__(j)
+        restored = restore_count(self.tcfg.restore_fraction, self.tcfg.batch_size)
+        return to_uint8(batch["image"]), to_uint8(batch["input"][:restored]), batch["mask"].to(torch.uint8)
 
 
 def learning_rate(progress: float, step: int, warmup: int, peak: float, floor: float) -> float:
@@ -150,7 +132,7 @@ def main() -> None:
     best = validate(0)  # the starting point, in this run's own terms
     save_model(model, out, MODEL_FILE, dtype=torch.float16)
     loader = torch.utils.data.DataLoader(
-        StepBatches(train_set, mcfg, tcfg, steps=10**7), batch_size=None, shuffle=False, num_workers=args.workers,
+        Uint8StepBatches(train_set, mcfg, tcfg, Dist(), None, (0, 0, 0), steps=10**7), batch_size=None, shuffle=False, num_workers=args.workers,
         persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers > 0 else None,
         pin_memory=device.type == "cuda")
     model.train()

@@ -44,7 +44,7 @@ def _configs(batch: int) -> tuple[ModelConfig, TrainConfig]:
 def test_a_step_batch_is_the_training_step_as_uint8(stage, tmp_path):
     mcfg, tcfg = _configs(batch=8)
     train_set, _ = _datasets([str(make_photos(tmp_path / "p", n=20))], mcfg, tcfg)
-    batches = stage.StepBatches(train_set, mcfg, tcfg, steps=10)
+    batches = stage.Uint8StepBatches(train_set, mcfg, tcfg, stage.Dist(), None, (0, 0, 0), steps=10)
     images, restored, masks = batches[3]
     k = restore_count(tcfg.restore_fraction, 8)
     assert images.shape == (8, 3, 32, 32) and restored.shape == (k, 3, 32, 32) and masks.shape == (8, 1, 32, 32)

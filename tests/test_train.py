@@ -93,6 +93,24 @@ def test_resume_continues_exactly(photos, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_workers_build_the_same_steps_as_the_main_process(photos, tmp_path):
+    """Whole steps (photos, masks, restoration degradations) built in DataLoader workers (StepBatches): the same
+    weights and validations as without workers, across a mid-epoch resume and a mid-epoch end of schedule."""
+    runs = {}
+    for workers in (0, 2):
+        mcfg, tcfg = configs(steps=11, num_workers=workers, restore_fraction=0.5, restore_weight=4,
+                             ratio_range=[0.1, 0.9])
+        run = tmp_path / f"w{workers}"
+        train(mcfg, tcfg, [str(photos)], run, progress=False, stop_at_step=6)
+        result = train(mcfg, tcfg, [str(photos)], run, resume=True, progress=False)
+        assert result.step == 11
+        runs[workers] = (read_state_dict(run / LAST_FILE),
+                         [(r["step"], r["psnr"]) for r in read_jsonl(run) if r.get("event") == "validation"])
+    (a, val_a), (b, val_b) = runs[0], runs[2]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert val_a == val_b and val_a[-1][0] == 11  # the last validation: the schedule's end, mid-epoch
+
+
 def test_early_stopping_then_resume_with_more_patience(photos, tmp_path):
     # lr 1e-30 (updates below float32 resolution) and GroupNorm (no running statistics): the weights never
     # change, so validation never improves

@@ -333,67 +333,70 @@ def train(
     bar = _progress_bar(total_steps, step, enabled=progress and d.main)
     model.train()
     try:
-        while step < total_steps:
-            epoch = state["epoch"]
-            batch_in_epoch = state.get("batch_in_epoch", 0)
-            for batch in _epoch_loader(train_set, tcfg, d, epoch, batch_in_epoch):
-                if step >= total_steps or stop_reason["why"]:
-                    break
-                progress_epochs = epoch + batch_in_epoch / batches_per_epoch
-                images, inputs, masks = _batch_inputs(batch, mcfg, tcfg, d, step, progress_epochs, mask_folder)
-                lr = get_lr(step, total_steps, tcfg.warmup_steps, tcfg.lr, tcfg.min_lr)
-                for group in opt.param_groups:
-                    group["lr"] = lr
-
-                with autocast:
-                    out = ddp_model(inputs, masks)
-                    rec = _reconstruction(model, mcfg, tcfg, out, images, masks)
-                adv = d_loss = None
-                if ddp_disc is not None:
-                    adv, d_loss = _adversarial(ddp_disc, opt_d, scaler, autocast, tcfg, out, inputs, images, masks)
-                loss = total_generator_loss(rec, adv, tcfg.lambda_rec, tcfg.lambda_gan)
-
-                if not torch.isfinite(loss):  # skip the update, count it, stop after too many in a row
-                    too_many = _skip_non_finite(state, loss, step, opt, logger, bar, tcfg.max_bad_steps)
-                    if too_many:
-                        stop_reason["why"] = too_many
-                        break
-                else:
-                    state["consecutive_bad"] = 0
-                    grad_norm = _update(loss, opt, scaler, model, tcfg.grad_clip)
-                    if step % tcfg.log_every == 0:
-                        done = step - step_at_start + 1  # steps finished by this invocation (this one too)
-                        ips = done * per_rank_batch * d.world / max(time.time() - t_start, 1e-6)
-                        _log_step(logger, step, loss, rec, adv, d_loss, lr, grad_norm, masks, ips)
-                    if step % tcfg.image_every == 0:
-                        logger.images(step, images, masks, out.composite.detach().float())
-                step += 1
-                batch_in_epoch += 1
-                state.update(step=step, batch_in_epoch=batch_in_epoch,
-                             images_seen=state["images_seen"] + per_rank_batch * d.world,
-                             wall_s=wall_before + time.time() - t_start)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}", epoch=epoch)
-                due_steps = tcfg.ckpt_every_steps and step % tcfg.ckpt_every_steps == 0
-                if time.time() - last_ckpt >= tcfg.ckpt_every_s or due_steps:
-                    checkpoint()
-                    last_ckpt = time.time()
-                if max_seconds is not None and time.time() - t_start > max_seconds:
-                    stop_reason["why"] = f"time limit {max_seconds:.0f}s"
-                if stop_at_step is not None and step >= stop_at_step:
-                    stop_reason["why"] = f"stopped at step {step} as asked"
+        epoch, batch_in_epoch = state["epoch"], state.get("batch_in_epoch", 0)
+        validated = False  # whether the last step ended an epoch (and was validated there)
+        for batch in _step_loader(train_set, mcfg, tcfg, d, mask_folder, step, total_steps, epoch, batch_in_epoch):
             if stop_reason["why"]:
                 break
-            epoch_done = batch_in_epoch >= batches_per_epoch
-            if epoch_done or step >= total_steps:
+            images, inputs, masks = (batch[k].to(d.device, non_blocking=True) for k in ("image", "input", "mask"))
+            lr = get_lr(step, total_steps, tcfg.warmup_steps, tcfg.lr, tcfg.min_lr)
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+            with autocast:
+                out = ddp_model(inputs, masks)
+                rec = _reconstruction(model, mcfg, tcfg, out, images, masks)
+            adv = d_loss = None
+            if ddp_disc is not None:
+                adv, d_loss = _adversarial(ddp_disc, opt_d, scaler, autocast, tcfg, out, inputs, images, masks)
+            loss = total_generator_loss(rec, adv, tcfg.lambda_rec, tcfg.lambda_gan)
+
+            if not torch.isfinite(loss):  # skip the update, count it, stop after too many in a row
+                too_many = _skip_non_finite(state, loss, step, opt, logger, bar, tcfg.max_bad_steps)
+                if too_many:
+                    stop_reason["why"] = too_many
+                    break
+            else:
+                state["consecutive_bad"] = 0
+                grad_norm = _update(loss, opt, scaler, model, tcfg.grad_clip)
+                if step % tcfg.log_every == 0:
+                    done = step - step_at_start + 1  # steps finished by this invocation (this one too)
+                    ips = done * per_rank_batch * d.world / max(time.time() - t_start, 1e-6)
+                    _log_step(logger, step, loss, rec, adv, d_loss, lr, grad_norm, masks, ips)
+                if step % tcfg.image_every == 0:
+                    logger.images(step, images, masks, out.composite.detach().float())
+            step += 1
+            batch_in_epoch += 1
+            state.update(step=step, batch_in_epoch=batch_in_epoch,
+                         images_seen=state["images_seen"] + per_rank_batch * d.world,
+                         wall_s=wall_before + time.time() - t_start)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", epoch=epoch)
+            due_steps = tcfg.ckpt_every_steps and step % tcfg.ckpt_every_steps == 0
+            if time.time() - last_ckpt >= tcfg.ckpt_every_s or due_steps:
+                checkpoint()
+                last_ckpt = time.time()
+            if max_seconds is not None and time.time() - t_start > max_seconds:
+                stop_reason["why"] = f"time limit {max_seconds:.0f}s"
+            if stop_at_step is not None and step >= stop_at_step:
+                stop_reason["why"] = f"stopped at step {step} as asked"
+            validated = batch_in_epoch >= batches_per_epoch
+            if stop_reason["why"]:
+                break
+            if validated:  # the end of an epoch: validate, keep the best, checkpoint
                 summary = _validate(model, val_set, val_masks, per_rank_batch, tcfg.seed, autocast, d.device)
-                _record_validation(state, summary, step, epoch, epoch_done, model, run_dir, logger, d)
+                _record_validation(state, summary, step, epoch, True, model, run_dir, logger, d)
+                epoch, batch_in_epoch = state["epoch"], state["batch_in_epoch"]
                 checkpoint()
                 last_ckpt = time.time()
                 if state["bad_epochs"] >= tcfg.patience:
                     stop_reason["why"] = f"early stopping (no validation gain in {tcfg.patience} epochs)"
                     break
+        if stop_reason["why"] is None and step >= total_steps and not validated:  # the schedule ended mid-epoch
+            summary = _validate(model, val_set, val_masks, per_rank_batch, tcfg.seed, autocast, d.device)
+            _record_validation(state, summary, step, epoch, False, model, run_dir, logger, d)
+            checkpoint()
         if stop_reason["why"] is None:
             stop_reason["why"] = "done"
         checkpoint()
@@ -436,25 +439,54 @@ def _distributed(model: nn.Module, disc: nn.Module | None, d: Dist) -> tuple[nn.
     return wrap(model), (wrap(disc) if disc is not None else None)
 
 
-def _epoch_loader(train_set, tcfg: TrainConfig, d: Dist, epoch: int, start_batch: int):
-    """The DataLoader of one epoch from batch `start_batch` on (a resumed epoch skips what was done)."""
-    sampler = EpochSampler(len(train_set), tcfg.batch_size, tcfg.seed, epoch, d.rank, d.world, start_batch)
-    train_set.set_epoch(epoch)
+class StepBatches(torch.utils.data.Dataset):
+    """Item j = the whole batch of the j-th step from a starting point: {"image": clean photos (B,3,H,W),
+    "input": what the model sees (restoration samples degraded), "mask": (B,1,H,W)}.
+
+    The photos of a step are its slice of the epoch's `EpochSampler` order, augmented by the dataset (seeded by
+    seed, epoch and index); the masks and degradations come from the step's own generators (`training_masks`,
+    `apply_restoration_mix`). So a step's batch depends on (seed, step, epoch, batch in epoch, rank) only, and
+    building it in a DataLoader worker gives exactly what the main process would: the workers make masks and
+    JPEG round trips in parallel, which a GPU needs (one core builds ~300 images/s of these), and one loader
+    spans every epoch, so its workers start once per run instead of once per epoch.
+    """
+
+    def __init__(self, train_set, mcfg: ModelConfig, tcfg: TrainConfig, d: Dist, mask_folder,
+                 start: tuple[int, int, int], steps: int) -> None:
+        self.train_set, self.mcfg, self.tcfg, self.mask_folder = train_set, mcfg, tcfg, mask_folder
+        self.rank, self.world, self.steps = d.rank, d.world, steps
+        self.step0, epoch0, batch0 = start
+        self.per_epoch = (len(train_set) // d.world) // tcfg.batch_size
+        self.first = epoch0 * self.per_epoch + batch0  # the batch index, counted over epochs, of item 0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, j: int) -> dict[str, torch.Tensor]:
+        tcfg, batch = self.tcfg, self.tcfg.batch_size
+        epoch, k = divmod(self.first + j, self.per_epoch)
+        step = self.step0 + j
+        sampler = EpochSampler(len(self.train_set), batch, tcfg.seed, epoch, self.rank, self.world, start_batch=k)
+        self.train_set.set_epoch(epoch)
+        indices = list(sampler)[:batch]
+        images = torch.stack([self.train_set[i]["image"] for i in indices])  # (B, 3, H, W)
+        masks = training_masks(tcfg, self.mcfg, batch, step, epoch + k / self.per_epoch, self.rank, self.mask_folder)
+        inputs, masks = apply_restoration_mix(images, masks, tcfg.restore_fraction,
+                                              step_generator(tcfg.seed + 1, step, self.rank),
+                                              tcfg.restore_mix, tcfg.restore_jpeg_quality)
+        return {"image": images, "input": inputs, "mask": masks}
+
+
+def _step_loader(train_set, mcfg: ModelConfig, tcfg: TrainConfig, d: Dist, mask_folder, step: int,
+                 total_steps: int, epoch: int, batch_in_epoch: int):
+    """The DataLoader of this invocation's steps, from (step, epoch, batch_in_epoch) to `total_steps`."""
+    steps = max(0, total_steps - step)
+    workers = tcfg.num_workers
     return torch.utils.data.DataLoader(
-        train_set, batch_size=tcfg.batch_size, sampler=sampler, num_workers=tcfg.num_workers,
-        drop_last=True, persistent_workers=False, worker_init_fn=_training_worker_init,
+        StepBatches(train_set, mcfg, tcfg, d, mask_folder, (step, epoch, batch_in_epoch), steps),
+        batch_size=None, shuffle=False, num_workers=workers, worker_init_fn=_training_worker_init,
+        prefetch_factor=4 if workers else None, pin_memory=d.device.type == "cuda",
     )
-
-
-def _batch_inputs(batch: dict, mcfg: ModelConfig, tcfg: TrainConfig, d: Dist, step: int, progress_epochs: float,
-                  mask_folder) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(clean images, model inputs, masks) of one step: the step's masks, then the restoration samples."""
-    images = batch["image"].to(d.device, non_blocking=True)  # (B, 3, H, W)
-    masks = training_masks(tcfg, mcfg, images.shape[0], step, progress_epochs, d.rank, mask_folder).to(d.device)
-    inputs, masks = apply_restoration_mix(images, masks, tcfg.restore_fraction,
-                                          step_generator(tcfg.seed + 1, step, d.rank),
-                                          tcfg.restore_mix, tcfg.restore_jpeg_quality)
-    return images, inputs, masks
 
 
 def _update(loss: torch.Tensor, opt, scaler, model: nn.Module, grad_clip: float) -> torch.Tensor:
