@@ -447,7 +447,7 @@ class StepBatches(torch.utils.data.Dataset):
     seed, epoch and index); the masks and degradations come from the step's own generators (`training_masks`,
     `apply_restoration_mix`). So a step's batch depends on (seed, step, epoch, batch in epoch, rank) only, and
     building it in a DataLoader worker gives exactly what the main process would: the workers make masks and
-    JPEG round trips in parallel, which a GPU needs (one core builds ~300 images/s of these), and one loader
+    JPEG round trips in parallel, which a GPU needs (one core builds ~140 images/s at 128 px), and one loader
     spans every epoch, so its workers start once per run instead of once per epoch.
     """
 
