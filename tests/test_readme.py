@@ -117,10 +117,12 @@ def test_demo_command_writes_the_figure_and_images(tmp_path, capsys, monkeypatch
     assert len({b[0].start for b in panels}) == 4 and len({b[1].start for b in panels}) == 3
 
 
-# (kind, ratio, margin over the harmonic prefill, margin over Telea) in dB. On free-form strokes the network
-# does not beat its own prefill on these photos (-0.2 dB; docs/results.md section 3): that case only bounds
-# the loss, so a network that spoils its prefill still fails.
-@pytest.mark.parametrize("kind, ratio, over_prefill, over_telea", [("random", 0.5, 0.2, 0.2), ("irregular", 0.3, -0.3, 0.2)])
+# (kind, ratio, margin over the harmonic prefill, margin over Telea) in dB, over the masks of seeds 3-8 (one
+# seed's masks alone swing the margin by +-0.4 dB: on seed 3's strokes stage 6 was 0.18 dB below its prefill,
+# stage 8 0.38, while stage 8 is ahead of stage 6 on the other five). Measured over the six seeds: random 0.5
+# +0.54 (stage 6) / +0.77 (stage 8) over the prefill, +1.02 / +1.25 over Telea; strokes +0.19 / +0.38 and
+# +0.96 / +1.14.
+@pytest.mark.parametrize("kind, ratio, over_prefill, over_telea", [("random", 0.5, 0.3, 0.5), ("irregular", 0.3, 0.1, 0.5)])
 def test_shipped_model_beats_its_own_prefill_and_telea(kind, ratio, over_prefill, over_telea):
     """The network must add something: it starts from the harmonic fill (its prefill), so the bar is that
     fill and OpenCV's Telea on the same masks, with a positive margin (a mean-colour fill was too easy:
@@ -138,9 +140,11 @@ def test_shipped_model_beats_its_own_prefill_and_telea(kind, ratio, over_prefill
     for name in ("astronaut", "coffee", "chelsea", "rocket"):
         img = ImageOps.fit(Image.fromarray(getattr(skimage.data, name)()).convert("RGB"), (w, h))
         photos.append(torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 255)
-    images = torch.stack(photos)
-    mask = make_pixel_mask(kind, len(photos), (h, w), model.config.patch_size, ratio,
-                           generator=torch.Generator().manual_seed(3), threshold=model.config.token_threshold)
+    seeds = range(3, 9)
+    images = torch.stack(photos).repeat(len(seeds), 1, 1, 1)  # (24, 3, h, w): each photo with six masks
+    mask = torch.cat([make_pixel_mask(kind, len(photos), (h, w), model.config.patch_size, ratio,
+                                      generator=torch.Generator().manual_seed(seed),
+                                      threshold=model.config.token_threshold) for seed in seeds])
     with torch.inference_mode():
         out = model(images, mask).composite
     ours = psnr(out, images, mask).mean()
