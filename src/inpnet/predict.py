@@ -385,22 +385,30 @@ class InpaintPipeline:
 
     def choose_strategy(self, hole: np.ndarray) -> str:
         """`crop` or `resize` for an (H, W) bool hole (the `auto` rule of the module docstring)."""
+        return self._windows(hole, "auto")[0]
+
+    def _windows(self, hole: np.ndarray, strategy: str) -> tuple[str, list[Window]]:
+        """(the strategy, the windows it fills) for an (H, W) bool hole; `auto` decides as the module docstring
+        says, reusing the crop windows it measured (finding them takes ~1 ms on a 256-px frame)."""
+        whole = [Window(0, 0, hole.shape[0], hole.shape[1])]
+        if strategy == "resize":
+            return "resize", whole
+        if strategy == "crop":
+            return "crop", hole_windows(hole, self.model_size)
         image_area = hole.size
         model_area = self.model_size[0] * self.model_size[1]
         if image_area <= model_area or hole.sum() > AUTO_CROP_MAX_FRACTION * image_area:
-            return "resize"
-        covered = sum(w.area for w in hole_windows(hole, self.model_size))
-        return "crop" if covered <= AUTO_CROP_MAX_FRACTION * image_area else "resize"
+            return "resize", whole
+        windows = hole_windows(hole, self.model_size)
+        covered = sum(w.area for w in windows)
+        return ("crop", windows) if covered <= AUTO_CROP_MAX_FRACTION * image_area else ("resize", whole)
 
     def _inpaint_one(self, image: ImageInput, mask: ImageInput, strategy: str, dilate: int) -> Image.Image:
         arr = as_rgb_array(image)  # (H, W, 3) uint8
         hole = self._hole_for(mask, arr.shape[:2], dilate)  # (H, W) bool
         if not hole.any():
             return Image.fromarray(arr)
-        if strategy == "auto":
-            strategy = self.choose_strategy(hole)
-        windows = (hole_windows(hole, self.model_size) if strategy == "crop"
-                   else [Window(0, 0, arr.shape[0], arr.shape[1])])
+        _, windows = self._windows(hole, strategy)
         out = arr.copy()
         for win in windows:
             rows, cols = win.slices
