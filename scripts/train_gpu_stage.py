@@ -7,7 +7,8 @@ validation), with what a lent machine of unknown speed needs:
 - batches travel from the workers as uint8 (the photos are 8-bit anyway), a quarter of float32's bytes;
 - the learning rate follows warmup + cosine over *wall-clock time* (`--seconds`), since the step rate of a
   lent machine is not known in advance; validation every `--val-every` seconds on the fixed validation
-  masks keeps the best weights (`model.safetensors`) and the last (`model-last.safetensors`);
+  masks keeps the best weights (`model.safetensors`) and the last (`model-last.safetensors`), both in fp16
+  (the shipped storage; a file comes back from a lent machine at 16 MiB at most);
 - bf16 autocast (the harmonic prefill runs in float32 whatever the autocast state).
 
 Output: a run folder that `inpnet ablate --runs` and scripts/ship_weights.py read (config.json with the model
