@@ -458,6 +458,7 @@ class StepBatches(torch.utils.data.Dataset):
         self.step0, epoch0, batch0 = start
         self.per_epoch = (len(train_set) // d.world) // tcfg.batch_size
         self.first = epoch0 * self.per_epoch + batch0  # the batch index, counted over epochs, of item 0
+        self._order: tuple[int, list[int]] = (-1, [])  # (epoch, EpochSampler order) last used
 
     def __len__(self) -> int:
         return self.steps
@@ -466,9 +467,11 @@ class StepBatches(torch.utils.data.Dataset):
         tcfg, batch = self.tcfg, self.tcfg.batch_size
         epoch, k = divmod(self.first + j, self.per_epoch)
         step = self.step0 + j
-        sampler = EpochSampler(len(self.train_set), batch, tcfg.seed, epoch, self.rank, self.world, start_batch=k)
+        if self._order[0] != epoch:  # this process's photo order of the epoch, drawn once per epoch
+            self._order = (epoch, list(EpochSampler(len(self.train_set), batch, tcfg.seed, epoch, self.rank,
+                                                    self.world)))
         self.train_set.set_epoch(epoch)
-        indices = list(sampler)[:batch]
+        indices = self._order[1][k * batch:(k + 1) * batch]
         images = torch.stack([self.train_set[i]["image"] for i in indices])  # (B, 3, H, W)
         masks = training_masks(tcfg, self.mcfg, batch, step, epoch + k / self.per_epoch, self.rank, self.mask_folder)
         inputs, masks = apply_restoration_mix(images, masks, tcfg.restore_fraction,
