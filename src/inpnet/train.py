@@ -325,6 +325,11 @@ def train(
         if d.main:
             _save_checkpoint(run_dir, model, opt, scaler, disc, opt_d, state)
 
+    def validate_and_checkpoint(epoch: int, epoch_done: bool) -> None:
+        summary = _validate(model, val_set, val_masks, per_rank_batch, tcfg.seed, autocast, d.device)
+        _record_validation(state, summary, state["step"], epoch, epoch_done, model, run_dir, logger, d)
+        checkpoint()
+
     step = state["step"]
     step_at_start = step
     t_start = time.time()
@@ -385,18 +390,14 @@ def train(
             if stop_reason["why"]:
                 break
             if validated:  # the end of an epoch: validate, keep the best, checkpoint
-                summary = _validate(model, val_set, val_masks, per_rank_batch, tcfg.seed, autocast, d.device)
-                _record_validation(state, summary, step, epoch, True, model, run_dir, logger, d)
+                validate_and_checkpoint(epoch, epoch_done=True)
                 epoch, batch_in_epoch = state["epoch"], state["batch_in_epoch"]
-                checkpoint()
                 last_ckpt = time.time()
                 if state["bad_epochs"] >= tcfg.patience:
                     stop_reason["why"] = f"early stopping (no validation gain in {tcfg.patience} epochs)"
                     break
         if stop_reason["why"] is None and step >= total_steps and not validated:  # the schedule ended mid-epoch
-            summary = _validate(model, val_set, val_masks, per_rank_batch, tcfg.seed, autocast, d.device)
-            _record_validation(state, summary, step, epoch, False, model, run_dir, logger, d)
-            checkpoint()
+            validate_and_checkpoint(epoch, epoch_done=False)
         if stop_reason["why"] is None:
             stop_reason["why"] = "done"
         checkpoint()
