@@ -121,22 +121,27 @@ def main() -> None:
     log = (out / "metrics.jsonl").open("a")
     val_masks = validation_masks(mcfg, len(val_set), tcfg.seed, restore=tcfg.restore_fraction > 0)
 
-    def validate(step: int) -> float:
+    best = None
+
+    def validate_and_keep_best(step: int) -> None:
+        """Validate (the model is back in training mode after), log it, save the weights when they are the best."""
+        nonlocal best
         summary = _validate(model, val_set, val_masks, 64, tcfg.seed, autocast, device)
         row = {"step": step, "time": time.time(), "event": "validation",
                **{k: v for k, v in summary.items() if k != "per_kind"}}
         log.write(json.dumps(row, default=str) + "\n")
         log.flush()
         print(f"step {step}: validation psnr {summary['psnr']:.3f} hole {summary['psnr_hole']:.3f}", flush=True)
-        return summary["psnr"]
+        if best is None or summary["psnr"] > best:
+            best = summary["psnr"]
+            save_model(model, out, MODEL_FILE, dtype=torch.float16)
 
-    best = validate(0)  # the starting point, in this run's own terms
-    save_model(model, out, MODEL_FILE, dtype=torch.float16)
+    validate_and_keep_best(0)  # the starting point, in this run's own terms
+    # one loader for the whole run: its workers start once
     loader = torch.utils.data.DataLoader(
-        Uint8StepBatches(train_set, mcfg, tcfg, Dist(), None, (0, 0, 0), steps=10**7), batch_size=None, shuffle=False, num_workers=args.workers,
-        persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers > 0 else None,
+        Uint8StepBatches(train_set, mcfg, tcfg, Dist(), None, (0, 0, 0), steps=10**7), batch_size=None,
+        shuffle=False, num_workers=args.workers, prefetch_factor=4 if args.workers > 0 else None,
         pin_memory=device.type == "cuda")
-    model.train()
     start = last_val = time.time()
     step, wait = 0, 0.0
     t_ready = time.time()
@@ -161,18 +166,11 @@ def main() -> None:
             log.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
         if time.time() - last_val >= args.val_every:
-            psnr = validate(step)
-            if psnr > best:
-                best = psnr
-                save_model(model, out, MODEL_FILE, dtype=torch.float16)
-            model.train()
+            validate_and_keep_best(step)
             last_val = time.time()
         t_ready = time.time()
     save_model(model, out, LAST_FILE, dtype=torch.float16)
-    psnr = validate(step)
-    if psnr > best:
-        best = psnr
-        save_model(model, out, MODEL_FILE, dtype=torch.float16)
+    validate_and_keep_best(step)
     print(f"done: {step} steps, {step * tcfg.batch_size} images in {time.time() - start:.0f} s; best {best:.3f}",
           flush=True)
 
