@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import signal
 from pathlib import Path
 
@@ -24,6 +25,14 @@ def make_photos(folder: Path, n: int = 24, size: tuple[int, int] = (48, 64), see
         img = np.clip(base + rng.normal(0, 0.4, (3, 1, 1)) * blob[None], 0, 1)
         Image.fromarray((img.transpose(1, 2, 0) * 255).astype(np.uint8)).save(folder / f"img_{i:03d}.png")
     return folder
+
+
+def load_file_module(path: Path):
+    """A script or benchmark file (not in a package) imported as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

@@ -190,17 +190,13 @@ def test_encoder_flops_count_only_the_visible_tokens():
 def test_the_gpu_mfu_benchmark_counts_the_training_steps_flops():
     """benchmarks/gpu_train_mfu.py: its FLOP count (run here on CPU) grows with the batch and matches the
     forward + backward of the model's linear layers to within the other layers' share."""
-    import importlib.util
     from pathlib import Path
 
+    from conftest import load_file_module
     from inpnet.bench import random_masks
     from inpnet.config import ModelConfig
-    from inpnet.models import build_model
 
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("gpu_train_mfu", root / "benchmarks" / "gpu_train_mfu.py")
-    mfu = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mfu)
+    mfu = load_file_module(Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_train_mfu.py")
     config = ModelConfig.from_name("skip-recon", preset="nano", image_size=32, patch_size=8)
     counts = []
     for batch in (1, 2):

@@ -3,7 +3,6 @@ scripts/pack_training_photos.py (the photos made small enough to travel there), 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_photos
+from conftest import load_file_module, make_photos
 from inpnet.config import ModelConfig, TrainConfig
 from inpnet.data import split_fraction
 from inpnet.train import _datasets, restore_count
@@ -21,16 +20,9 @@ from inpnet.train import _datasets, restore_count
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def stage():
-    return _script("train_gpu_stage")
+    return load_file_module(ROOT / "scripts" / "train_gpu_stage.py")
 
 
 def _configs(batch: int) -> tuple[ModelConfig, TrainConfig]:
