@@ -11,6 +11,11 @@ validation), with what a lent machine of unknown speed needs:
   (the shipped storage; a file comes back from a lent machine at 16 MiB at most);
 - bf16 autocast (the harmonic prefill runs in float32 whatever the autocast state).
 
+`--light-decoder C1 C2 C3` trains a second model on the same batches beside the first (one data pipeline for
+both): the same config with those decoder channels, initialised from `--init` wherever a tensor's shape still
+matches (patch embedding, encoder, fill block, decoder stem and pixel path) and freshly elsewhere, written to
+`--light-out`. Its purpose: a decoder whose fixed cost is a third of the default's, for the real-time path.
+
 Output: a run folder that `inpnet ablate --runs` and scripts/ship_weights.py read (config.json with the model
 and train sections, the weights, metrics.jsonl). Not reproducible step for step (the schedule follows the
 clock); the seeds fix each step's photos, augmentations, masks and degradations. (Stage 8 ran an earlier copy
@@ -27,7 +32,9 @@ import argparse
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import torch
 
@@ -79,6 +86,49 @@ def on_device(batch, device: torch.device):
     return images, inputs, masks8.float()
 
 
+@dataclass
+class Trainee:
+    """One model being trained: its optimizer, run folder, metrics log and best validation PSNR so far."""
+
+    name: str
+    mcfg: ModelConfig
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    out: Path
+    log: IO[str]
+    best: float | None = None
+
+
+def load_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Load every tensor of `state` whose name and shape the model shares; return the names left as initialised."""
+    own = model.state_dict()
+    kept = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    model.load_state_dict(kept, strict=False)
+    return sorted(set(own) - set(kept))
+
+
+def make_trainee(name: str, mcfg: ModelConfig, tcfg: TrainConfig, init: Path, out: Path, device: torch.device,
+                 run_args: dict, partial: bool = False) -> Trainee:
+    """Build, initialise from `init` (strictly, or where shapes match with `partial`) and open the run folder."""
+    model = build_model(mcfg).to(device)
+    state = read_state_dict(init / MODEL_FILE)
+    if partial:
+        fresh = load_matching(model, state)
+        print(f"{name}: {len(fresh)} tensors freshly initialised, e.g. {fresh[:3]}", flush=True)
+    else:
+        load_weights_into(model, state, source=str(init))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.json", json.dumps({"model": mcfg.to_dict(), "train": tcfg.to_dict(),
+                                                        "gpu_stage": run_args}, indent=2))
+    opt = _adamw(model.parameters(), tcfg.lr, tcfg.weight_decay, tcfg.betas, device)
+    return Trainee(name, mcfg, model, opt, out, (out / "metrics.jsonl").open("a"))
+
+
+def log_row(t: Trainee, row: dict) -> None:
+    t.log.write(json.dumps(row, default=str) + "\n")
+    t.log.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", required=True, help="photo folders (relative paths define the split)")
@@ -95,13 +145,18 @@ def main() -> None:
     parser.add_argument("--val-every", type=float, default=60.0, help="seconds between validations")
     parser.add_argument("--amp", default="bf16", choices=["bf16", "off"])
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--light-decoder", type=int, nargs="+", help="also train this decoder (channels per stage)")
+    parser.add_argument("--light-out", help="run folder of the --light-decoder model")
     args = parser.parse_args()
+    if args.light_decoder and not args.light_out:
+        parser.error("--light-decoder needs --light-out")
 
     device = torch.device(args.device)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     torch.backends.cudnn.benchmark = True
-    mcfg = ModelConfig.load(Path(args.init) / "config.json")
+    init = Path(args.init)
+    mcfg = ModelConfig.load(init / "config.json")
     recipe = json.loads(Path(args.recipe).read_text())["train"]
     recipe.update(batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr, warmup_steps=args.warmup,
                   seed=args.seed, amp=args.amp, steps=None, num_workers=args.workers)
@@ -109,35 +164,29 @@ def main() -> None:
     train_set, val_set = _datasets(args.data, mcfg, tcfg)
     print(f"{len(train_set)} training photos, {len(val_set)} validation photos", flush=True)
 
-    model = build_model(mcfg).to(device)
-    load_weights_into(model, read_state_dict(Path(args.init) / MODEL_FILE), source=args.init)
-    opt = _adamw(model.parameters(), tcfg.lr, tcfg.weight_decay, tcfg.betas, device)
+    trainees = [make_trainee("main", mcfg, tcfg, init, Path(args.out), device, vars(args))]
+    if args.light_decoder:
+        light_cfg = mcfg.replace(decoder_channels=list(args.light_decoder))
+        trainees.append(make_trainee("light", light_cfg, tcfg, init, Path(args.light_out), device, vars(args),
+                                     partial=True))
     autocast, _ = autocast_context(tcfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=False)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.json", json.dumps({"model": mcfg.to_dict(), "train": tcfg.to_dict(),
-                                                        "gpu_stage": vars(args)}, indent=2))
-    log = (out / "metrics.jsonl").open("a")
     val_masks = validation_masks(mcfg, len(val_set), tcfg.seed, restore=tcfg.restore_fraction > 0)
 
-    best = None
-
-    def validate_and_keep_best(step: int) -> None:
+    def validate_and_keep_best(t: Trainee, step: int) -> None:
         """Validate (the model is back in training mode after), log it, save the weights when they are the best."""
-        nonlocal best
-        summary = _validate(model, val_set, val_masks, 64, tcfg.seed, autocast, device)
-        row = {"step": step, "time": time.time(), "event": "validation",
-               **{k: v for k, v in summary.items() if k != "per_kind"}}
-        log.write(json.dumps(row, default=str) + "\n")
-        log.flush()
-        print(f"step {step}: validation psnr {summary['psnr']:.3f} hole {summary['psnr_hole']:.3f}", flush=True)
-        if best is None or summary["psnr"] > best:
-            best = summary["psnr"]
-            save_model(model, out, MODEL_FILE, dtype=torch.float16)
+        summary = _validate(t.model, val_set, val_masks, 64, tcfg.seed, autocast, device)
+        log_row(t, {"step": step, "time": time.time(), "event": "validation",
+                    **{k: v for k, v in summary.items() if k != "per_kind"}})
+        print(f"{t.name} step {step}: validation psnr {summary['psnr']:.3f} hole {summary['psnr_hole']:.3f}",
+              flush=True)
+        if t.best is None or summary["psnr"] > t.best:
+            t.best = summary["psnr"]
+            save_model(t.model, t.out, MODEL_FILE, dtype=torch.float16)
 
-    validate_and_keep_best(0)  # the starting point, in this run's own terms
-    # one loader for the whole run: its workers start once
+    for t in trainees:
+        validate_and_keep_best(t, 0)  # the starting point, in this run's own terms
+    # one loader for the whole run: its workers start once; every model trains on the same batches
     loader = torch.utils.data.DataLoader(
         Uint8StepBatches(train_set, mcfg, tcfg, Dist(), None, (0, 0, 0), steps=10**7), batch_size=None,
         shuffle=False, num_workers=args.workers, prefetch_factor=4 if args.workers > 0 else None,
@@ -151,28 +200,34 @@ def main() -> None:
         if progress >= 1.0:
             break
         lr = learning_rate(progress, step, args.warmup, args.lr, args.min_lr)
-        for group in opt.param_groups:
-            group["lr"] = lr
         images, inputs, masks = on_device(batch, device)
-        with autocast:
-            result = model(inputs, masks)
-            loss = _reconstruction(model, mcfg, tcfg, result, images, masks)
-        grad_norm = _update(loss, opt, scaler, model, tcfg.grad_clip)
+        stats = []
+        for t in trainees:
+            for group in t.opt.param_groups:
+                group["lr"] = lr
+            with autocast:
+                result = t.model(inputs, masks)
+                loss = _reconstruction(t.model, t.mcfg, tcfg, result, images, masks)
+            stats.append((loss, _update(loss, t.opt, scaler, t.model, tcfg.grad_clip)))
         step += 1
         if step % 100 == 0:
             elapsed = time.time() - start
-            row = {"step": step, "time": time.time(), "loss": float(loss.detach()), "lr": lr, "grad_norm": float(grad_norm),
-                   "images_per_s": step * tcfg.batch_size / elapsed, "data_wait_s": wait}
-            log.write(json.dumps(row) + "\n")
-            print(json.dumps(row), flush=True)
+            for t, (loss, grad_norm) in zip(trainees, stats):
+                row = {"step": step, "time": time.time(), "loss": float(loss.detach()), "lr": lr,
+                       "grad_norm": float(grad_norm), "images_per_s": step * tcfg.batch_size / elapsed,
+                       "data_wait_s": wait}
+                log_row(t, row)
+                print(t.name, json.dumps(row), flush=True)
         if time.time() - last_val >= args.val_every:
-            validate_and_keep_best(step)
+            for t in trainees:
+                validate_and_keep_best(t, step)
             last_val = time.time()
         t_ready = time.time()
-    save_model(model, out, LAST_FILE, dtype=torch.float16)
-    validate_and_keep_best(step)
-    print(f"done: {step} steps, {step * tcfg.batch_size} images in {time.time() - start:.0f} s; best {best:.3f}",
-          flush=True)
+    for t in trainees:
+        save_model(t.model, t.out, LAST_FILE, dtype=torch.float16)
+        validate_and_keep_best(t, step)
+        print(f"{t.name} done: {step} steps, {step * tcfg.batch_size} images in {time.time() - start:.0f} s; "
+              f"best {t.best:.3f}", flush=True)
 
 
 if __name__ == "__main__":
