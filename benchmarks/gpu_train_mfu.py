@@ -8,10 +8,10 @@ steps between CUDA synchronisations. MFU = counted FLOPs / time / peak. Two peak
 rate (`--peak-tflops`, 989 for an H100/H200 SXM) and a bf16 8192^3 matrix product measured in the same run (the
 rate this machine actually reaches on one large matmul).
 
-Written 2026-11-29 (session 6) for a lent H200 whose loan ended before it ran: the FLOP count is tested on CPU
-(tests/test_bench.py), the CUDA timing has not run yet, and docs/benchmarks.md still says "not measured here".
+The FLOP count is tested on CPU (tests/test_bench.py); benchmarks/gpu-mfu.json is its run on a lent H200
+(2026-11-30), which docs/benchmarks.md's target table reads.
 
-    python benchmarks/gpu_train_mfu.py --preset base --batch-size 256 --json docs/gpu-mfu.json
+    python benchmarks/gpu_train_mfu.py --preset base --batch-size 64 128 256 512 --json benchmarks/gpu-mfu.json
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks"
 FILES = {"bench": DATA / "bench.json", "export": DATA / "export.json", "quality": DATA / "quality.json",
          "run": DATA / "run.json"}
+GPU_MFU = DATA / "gpu-mfu.json"
 TARGETS = {
     "export_s": 30.0,  # inpnet export-onnx of the shipped model (issue 15)
     "bench_s": 90.0,  # the default `inpnet bench` (issue 15; the --realtime section included here)
@@ -183,7 +184,10 @@ def main() -> int:
             _write(FILES["run"], run)
     from render_benchmarks import render_page  # the page from the files alone
 
-    render_page({name: _read(path) for name, path in FILES.items()}, Path(args.out))
+    files = {name: _read(path) for name, path in FILES.items()}
+    if GPU_MFU.is_file():  # measured on a lent GPU by benchmarks/gpu_train_mfu.py, not by this script
+        files["gpu_mfu"] = json.loads(GPU_MFU.read_text())
+    render_page(files, Path(args.out))
     return 0
 
 
