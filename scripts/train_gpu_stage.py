@@ -1,4 +1,4 @@
-"""Continue the release model on one lent GPU for a fixed wall-clock budget (stage 8 of the release weights).
+"""Continue the release model on one lent GPU for a fixed wall-clock budget (stages 8 and 9 of the release weights).
 
 The same model and recipe pieces as `inpnet train` (the dataset and its augmentation, `inpnet.train.StepBatches`
 — whole steps, masks and degradations included, built by DataLoader workers —, the reconstruction loss,

@@ -20,8 +20,9 @@
 #   (STAGE5: the weights/inpnet-skip-recon-128 folder of commit 6dd8ef8; stopped by SIGINT after step 1,210)
 # Stage 7 (tried, not shipped; docs/results.md "levers"): stage 6 continued the same way for 1,300 steps, SEED=3,
 #   INIT = the stage-6 weights/inpnet-skip-recon-128 folder: restoration +0.04 to +0.13 dB, inpainting level.
-# Stage 8 (the default since 2026-11-29 session 6): stage 6 continued with the stage-7 recipe for 8 minutes on a lent
+# Stage 8 (the default from 2026-11-29 session 6 to stage 9): stage 6 continued with the stage-7 recipe for 8 minutes on a lent
 #   GPU, batch 256: scripts/train_gpu_stage.py (its docstring and weights/inpnet-skip-recon-128/MODEL_CARD.md).
+# Stage 9 (the default since 2026-11-30): stage 8 continued the same way for 9 minutes (the model card's commands).
 # Resumable. Usage: [RESTORE_WEIGHT=4] scripts/train_release_restore.sh RUN_DIR INIT_WEIGHTS [STEPS] [MAX_MINUTES]
 set -euo pipefail
 RUN=${1:?run directory}

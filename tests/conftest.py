@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +29,11 @@ def make_photos(folder: Path, n: int = 24, size: tuple[int, int] = (48, 64), see
 
 
 def load_file_module(path: Path):
-    """A script or benchmark file (not in a package) imported as a module."""
+    """A script or benchmark file (not in a package) imported as a module (registered in sys.modules, as
+    importlib's recipe does, so that dataclasses and pickling can find it by name)."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

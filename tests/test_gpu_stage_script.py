@@ -72,16 +72,39 @@ def test_a_short_cpu_run_writes_a_loadable_run_folder(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, str(ROOT / "scripts" / "train_gpu_stage.py"), "--data", str(make_photos(tmp_path / "p")),
            "--init", str(init), "--recipe", str(recipe), "--out", str(out), "--seconds", "1", "--batch-size", "4",
-           "--workers", "0", "--amp", "off", "--device", "cpu", "--warmup", "1"]
+           "--workers", "0", "--amp", "off", "--device", "cpu", "--warmup", "1",
+           "--light-decoder", "16", "8", "4", "--light-out", str(tmp_path / "light")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "done:" in done.stdout
+    assert "main done:" in done.stdout and "light done:" in done.stdout
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[0]["event"] == "validation" and rows[0]["step"] == 0 and rows[-1]["event"] == "validation"
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["batch_size"] == 4 and config["gpu_stage"]["seconds"] == 1.0
     assert (out / "model-last.safetensors").is_file()
     assert load_pipeline(str(out)).model_size == (32, 32)
+    light = load_pipeline(str(tmp_path / "light"))  # the second model, trained on the same batches
+    assert light.model.config.decoder_channels == (16, 8, 4) and light.model_size == (32, 32)
+    light_rows = [json.loads(line) for line in (tmp_path / "light" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in light_rows if r.get("event")] == [r["step"] for r in rows if r.get("event")]
+
+
+def test_a_lighter_decoder_starts_from_every_tensor_whose_shape_still_matches(stage):
+    from inpnet.models import build_model
+
+    mcfg, _ = _configs(batch=4)
+    torch.manual_seed(0)
+    source = build_model(mcfg)
+    light = build_model(mcfg.replace(decoder_channels=[16, 8, 4]))
+    fresh = stage.load_matching(light, source.state_dict())
+    own, theirs = light.state_dict(), source.state_dict()
+    assert fresh and all(k.startswith("decoder.") for k in fresh)  # only decoder tensors change shape
+    assert "decoder.stem.weight" not in fresh and not any(k.startswith("encoder.") for k in fresh)
+    for k in own:
+        if k not in fresh:
+            assert torch.equal(own[k], theirs[k]), k
+        else:
+            assert k not in theirs or own[k].shape != theirs[k].shape, k
 
 
 def test_packed_photos_keep_their_relative_paths_and_split(tmp_path):
