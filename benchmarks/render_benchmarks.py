@@ -268,7 +268,11 @@ def _steal_text(bench_run: dict, export: dict) -> str:
     return (f"CPU steal (time the hypervisor gave this virtual machine's cores to other machines): "
             f"{' and '.join(parts)}. Wall times on this virtual machine moved between runs of the same day by up "
             "to 1.5x, with and without steal (the int8 real-time frame: 32.6-33.9 ms in three runs, 36.7-37.1 ms "
-            "in two, 50 ms in one check; the next session: 46.5 ms, then 39.2 ms in the committed run 15 minutes later; the session after: 35.1 ms in a quiet profile at 20:50 UTC, 42.1 ms in the committed run at 22:00 UTC, whose ONNX Runtime ratio-0 times were also 15-20 % above the run before; the next: 43.2 ms at 23:18 UTC in a run that shared the cores with other work (its 128-px ONNX Runtime times at ratios 0.5 and 0.75 came out level), 35.5 ms in the committed run at 00:02 UTC with nothing else running), so compare numbers within one run, not across runs. ")
+            "in two, 50 ms in one check; the next session: 46.5 ms, then 39.2 ms in the committed run 15 minutes later; the session after: 35.1 ms in a quiet profile at 20:50 UTC, 42.1 ms in the committed run at 22:00 UTC, whose ONNX Runtime ratio-0 times were also 15-20 % above the run before; the next: 43.2 ms at 23:18 UTC in a run that shared the cores with other work (its 128-px ONNX Runtime times at ratios 0.5 and 0.75 came out level), 35.5 ms in the committed run at 00:02 UTC with nothing else running; "
+            "the next day, with the stage-9 weights (the same network and cost): 44.1 ms at 01:31 UTC and 45.1 ms "
+            "in the committed run at 01:43 UTC, both with nothing else running, whose export, quality and PyTorch "
+            "times were also 10-25 % above the night before's), so compare numbers within one run, not across "
+            "runs. ")
 
 
 def render_page(files: dict, out: Path) -> None:
