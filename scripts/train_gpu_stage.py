@@ -124,6 +124,17 @@ def make_trainee(name: str, mcfg: ModelConfig, tcfg: TrainConfig, init: Path, ou
     return Trainee(name, mcfg, model, opt, out, (out / "metrics.jsonl").open("a"))
 
 
+def train_step(t: Trainee, images: torch.Tensor, inputs: torch.Tensor, masks: torch.Tensor, lr: float,
+               tcfg: TrainConfig, autocast, scaler) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step of one model on the shared batch: (loss, gradient norm before clipping)."""
+    for group in t.opt.param_groups:
+        group["lr"] = lr
+    with autocast:
+        result = t.model(inputs, masks)
+        loss = _reconstruction(t.model, t.mcfg, tcfg, result, images, masks)
+    return loss, _update(loss, t.opt, scaler, t.model, tcfg.grad_clip)
+
+
 def log_row(t: Trainee, row: dict) -> None:
     t.log.write(json.dumps(row, default=str) + "\n")
     t.log.flush()
@@ -201,14 +212,7 @@ def main() -> None:
             break
         lr = learning_rate(progress, step, args.warmup, args.lr, args.min_lr)
         images, inputs, masks = on_device(batch, device)
-        stats = []
-        for t in trainees:
-            for group in t.opt.param_groups:
-                group["lr"] = lr
-            with autocast:
-                result = t.model(inputs, masks)
-                loss = _reconstruction(t.model, t.mcfg, tcfg, result, images, masks)
-            stats.append((loss, _update(loss, t.opt, scaler, t.model, tcfg.grad_clip)))
+        stats = [train_step(t, images, inputs, masks, lr, tcfg, autocast, scaler) for t in trainees]
         step += 1
         if step % 100 == 0:
             elapsed = time.time() - start
