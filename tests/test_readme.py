@@ -120,8 +120,8 @@ def test_demo_command_writes_the_figure_and_images(tmp_path, capsys, monkeypatch
 # (kind, ratio, margin over the harmonic prefill, margin over Telea) in dB, over the masks of seeds 3-8 (one
 # seed's masks alone swing the margin by +-0.4 dB: on seed 3's strokes stage 6 was 0.18 dB below its prefill,
 # stage 8 0.38, while stage 8 is ahead of stage 6 on the other five). Measured over the six seeds: random 0.5
-# +0.54 (stage 6) / +0.77 (stage 8) over the prefill, +1.02 / +1.25 over Telea; strokes +0.19 / +0.38 and
-# +0.96 / +1.14.
+# +0.54 (stage 6) / +0.77 (stage 8) / +0.98 (stage 9) over the prefill, +1.02 / +1.25 / +1.46 over Telea;
+# strokes +0.19 / +0.38 / +0.47 and +0.96 / +1.14 / +1.24.
 @pytest.mark.parametrize("kind, ratio, over_prefill, over_telea", [("random", 0.5, 0.3, 0.5), ("irregular", 0.3, 0.1, 0.5)])
 def test_shipped_model_beats_its_own_prefill_and_telea(kind, ratio, over_prefill, over_telea):
     """The network must add something: it starts from the harmonic fill (its prefill), so the bar is that
