@@ -191,6 +191,11 @@ def setup_distributed(device: str | None = None) -> Dist:
     return Dist(rank, world, local, dev)
 
 
+def batches_per_epoch(n: int, world: int, batch_size: int) -> int:
+    """Whole batches of `batch_size` in one process's share of `n` training images (the rest is dropped)."""
+    return (n // world) // batch_size
+
+
 class EpochSampler(torch.utils.data.Sampler):
     """Indices of one epoch: a (seed, epoch)-seeded permutation, this rank's share, from batch `start` on.
 
@@ -201,7 +206,7 @@ class EpochSampler(torch.utils.data.Sampler):
         self.rank, self.world, self.start_batch = rank, world, start_batch
 
     def batches_per_epoch(self) -> int:
-        return (self.n // self.world) // self.batch_size
+        return batches_per_epoch(self.n, self.world, self.batch_size)
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
@@ -289,12 +294,12 @@ def train(
 
     train_set, val_set = _datasets(data, mcfg, tcfg)
     per_rank_batch = tcfg.batch_size
-    batches_per_epoch = (len(train_set) // d.world) // per_rank_batch
-    if batches_per_epoch == 0:
+    per_epoch = batches_per_epoch(len(train_set), d.world, per_rank_batch)
+    if per_epoch == 0:
         raise InpNetError(
             f"{len(train_set)} training images are fewer than one batch of {per_rank_batch} per process"
         )
-    total_steps = tcfg.steps if tcfg.steps is not None else tcfg.epochs * batches_per_epoch
+    total_steps = tcfg.steps if tcfg.steps is not None else tcfg.epochs * per_epoch
     mask_folder = MaskFolder(tcfg.mask_dir, size=mcfg.image_size) if tcfg.mask_dir else None
 
     model = _initial_model(mcfg, d, init_from, () if resume else reinit, init_from_backbone)
@@ -386,7 +391,7 @@ def train(
                 stop_reason["why"] = f"time limit {max_seconds:.0f}s"
             if stop_at_step is not None and step >= stop_at_step:
                 stop_reason["why"] = f"stopped at step {step} as asked"
-            validated = batch_in_epoch >= batches_per_epoch
+            validated = batch_in_epoch >= per_epoch
             if stop_reason["why"]:
                 break
             if validated:  # the end of an epoch: validate, keep the best, checkpoint
@@ -457,7 +462,7 @@ class StepBatches(torch.utils.data.Dataset):
         self.train_set, self.mcfg, self.tcfg, self.mask_folder = train_set, mcfg, tcfg, mask_folder
         self.rank, self.world, self.steps = d.rank, d.world, steps
         self.step0, epoch0, batch0 = start
-        self.per_epoch = (len(train_set) // d.world) // tcfg.batch_size
+        self.per_epoch = batches_per_epoch(len(train_set), d.world, tcfg.batch_size)
         self.first = epoch0 * self.per_epoch + batch0  # the batch index, counted over epochs, of item 0
         self._order: tuple[int, list[int]] = (-1, [])  # (epoch, EpochSampler order) last used
 
