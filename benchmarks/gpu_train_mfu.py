@@ -1,7 +1,8 @@
 """Model FLOPs utilisation (MFU) of the InP-Net training step on a GPU in bf16 (the issue-8 target: >= 40 %
 for `base`).
 
-The step is `inpnet.bench.bench_train`'s (forward, MSE on all pixels, backward, fused AdamW) at mask ratio 0.5.
+The step is `inpnet.bench.training_step` (forward, MSE on all pixels, backward, fused AdamW), `inpnet bench`'s, at
+mask ratio 0.5.
 Its FLOPs are counted, not estimated: one step under `torch.utils.flop_counter.FlopCounterMode` (matmuls,
 convolutions and attention, forward and backward). Its time: the median of `--repeats` blocks of `--steps`
 steps between CUDA synchronisations. MFU = counted FLOPs / time / peak. Two peaks: the datasheet's dense bf16
@@ -24,10 +25,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from inpnet.bench import TRAIN_RATIO, _images, random_masks
+from inpnet.bench import TRAIN_RATIO, training_step
 from inpnet.config import ModelConfig
-from inpnet.losses import reconstruction_loss
-from inpnet.models import build_model
 
 
 def timed(fn, steps: int, repeats: int) -> float:
@@ -42,20 +41,6 @@ def timed(fn, steps: int, repeats: int) -> float:
         if block:
             times.append((time.perf_counter() - start) / steps)
     return statistics.median(times)
-
-
-def training_step(model, optimizer, images: torch.Tensor, mask: torch.Tensor, device_type: str):
-    """bench_train's step as a function: bf16 autocast forward, MSE on all pixels, backward, AdamW."""
-
-    def step() -> None:
-        with torch.autocast(device_type, dtype=torch.bfloat16):
-            out = model(images, mask)
-            loss = reconstruction_loss(out.prediction.float(), images, mask, mode="all")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return step
 
 
 def counted_flops(step) -> int:
@@ -92,13 +77,7 @@ def main() -> None:
     measured_peak = matmul_tflops()
     rows = []
     for batch in args.batch_size:
-        torch.manual_seed(0)
-        model = build_model(config).to(device).train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-        images = _images(config, batch, device, seed=1)
-        mask = random_masks(config, batch, TRAIN_RATIO, seed=1).to(device)
-
-        step = training_step(model, optimizer, images, mask, "cuda")
+        step = training_step(config, batch, device)
         step()
         flops = counted_flops(step)
         seconds = timed(step, args.steps, args.repeats)
@@ -108,7 +87,7 @@ def main() -> None:
                      "mfu_datasheet": achieved / args.peak_tflops, "mfu_measured_peak": achieved / measured_peak,
                      "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30})
         print(json.dumps(rows[-1]), flush=True)
-        del model, optimizer
+        del step  # the model and optimizer it holds
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     result = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "config": config.to_dict(),

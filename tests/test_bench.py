@@ -193,19 +193,13 @@ def test_the_gpu_mfu_benchmark_counts_the_training_steps_flops():
     from pathlib import Path
 
     from conftest import load_file_module
-    from inpnet.bench import random_masks
+    from inpnet.bench import training_step
     from inpnet.config import ModelConfig
 
     mfu = load_file_module(Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_train_mfu.py")
     config = ModelConfig.from_name("skip-recon", preset="nano", image_size=32, patch_size=8)
-    counts = []
-    for batch in (1, 2):
-        torch.manual_seed(0)
-        model = build_model(config)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        images = torch.rand(batch, 3, 32, 32)
-        step = mfu.training_step(model, optimizer, images, random_masks(config, batch, 0.0), "cpu")
-        counts.append(mfu.counted_flops(step))
+    counts = [mfu.counted_flops(training_step(config, batch, torch.device("cpu"), ratio=0.0)) for batch in (1, 2)]
+    model = build_model(config)
     tokens = config.num_patches  # ratio 0: every token through the encoder
     linear = sum(m.weight.numel() for n, m in model.named_modules()
                  if isinstance(m, torch.nn.Linear) and n.startswith("encoder.blocks"))

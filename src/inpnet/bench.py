@@ -252,8 +252,12 @@ def _peak_memory_mb(device: torch.device) -> Callable[[], float]:
     return lambda: (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale - before) / 2**20
 
 
-def bench_train(config: ModelConfig, opts: BenchOptions, device: torch.device) -> dict[str, Any]:
-    """Training steps (forward, MSE on all pixels, backward, fused AdamW): images/s and peak memory."""
+def training_step(config: ModelConfig, batch: int, device: torch.device,
+                  ratio: float = TRAIN_RATIO) -> Callable[[], None]:
+    """The benchmarked training step, as a closure over a fresh seeded model and its optimizer: forward (bf16
+    autocast on a GPU that has it), MSE on all pixels, backward, AdamW (fused where the build has it), on
+    seeded images with `ratio` random masks. `bench_train` times it; benchmarks/gpu_train_mfu.py counts its
+    FLOPs too."""
     from inpnet.losses import reconstruction_loss
     from inpnet.models import build_model
 
@@ -263,9 +267,8 @@ def bench_train(config: ModelConfig, opts: BenchOptions, device: torch.device) -
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     except (RuntimeError, TypeError):  # no fused kernel for this device / build
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    B = opts.batch_size
-    images = _images(config, B, device, seed=1)
-    mask = random_masks(config, B, TRAIN_RATIO, seed=1).to(device)
+    images = _images(config, batch, device, seed=1)
+    mask = random_masks(config, batch, ratio, seed=1).to(device)
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
@@ -277,6 +280,13 @@ def bench_train(config: ModelConfig, opts: BenchOptions, device: torch.device) -
         loss.backward()
         optimizer.step()
 
+    return step
+
+
+def bench_train(config: ModelConfig, opts: BenchOptions, device: torch.device) -> dict[str, Any]:
+    """Training steps (`training_step`): images/s and peak memory."""
+    B = opts.batch_size
+    step = training_step(config, B, device)
     peak = _peak_memory_mb(device)
     ms = median_ms(step, opts.repeats, opts.warmup, device)
     return {"model": f"{config.variant}/{config.preset}", "images_per_s": B * 1000.0 / ms, "peak_mem_mb": peak()}
