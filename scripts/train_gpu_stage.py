@@ -52,6 +52,7 @@ from inpnet.train import (
     _validate,
     autocast_context,
     restore_count,
+    step_loader,
     validation_masks,
 )
 
@@ -198,10 +199,8 @@ def main() -> None:
     for t in trainees:
         validate_and_keep_best(t, 0)  # the starting point, in this run's own terms
     # one loader for the whole run: its workers start once; every model trains on the same batches
-    loader = torch.utils.data.DataLoader(
-        Uint8StepBatches(train_set, mcfg, tcfg, Dist(), None, (0, 0, 0), steps=10**7), batch_size=None,
-        shuffle=False, num_workers=args.workers, prefetch_factor=4 if args.workers > 0 else None,
-        pin_memory=device.type == "cuda")
+    loader = step_loader(Uint8StepBatches(train_set, mcfg, tcfg, Dist(), None, (0, 0, 0), steps=10**7),
+                         args.workers, device)
     start = last_val = time.time()
     step, wait = 0, 0.0
     t_ready = time.time()

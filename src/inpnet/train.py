@@ -490,11 +490,15 @@ def _step_loader(train_set, mcfg: ModelConfig, tcfg: TrainConfig, d: Dist, mask_
                  total_steps: int, epoch: int, batch_in_epoch: int):
     """The DataLoader of this invocation's steps, from (step, epoch, batch_in_epoch) to `total_steps`."""
     steps = max(0, total_steps - step)
-    workers = tcfg.num_workers
+    batches = StepBatches(train_set, mcfg, tcfg, d, mask_folder, (step, epoch, batch_in_epoch), steps)
+    return step_loader(batches, tcfg.num_workers, d.device)
+
+
+def step_loader(batches: StepBatches, workers: int, device: torch.device):
+    """A DataLoader over a `StepBatches` (each item already a whole step), built by `workers` processes."""
     return torch.utils.data.DataLoader(
-        StepBatches(train_set, mcfg, tcfg, d, mask_folder, (step, epoch, batch_in_epoch), steps),
-        batch_size=None, shuffle=False, num_workers=workers, worker_init_fn=_training_worker_init,
-        prefetch_factor=4 if workers else None, pin_memory=d.device.type == "cuda",
+        batches, batch_size=None, shuffle=False, num_workers=workers, worker_init_fn=_training_worker_init,
+        prefetch_factor=4 if workers else None, pin_memory=device.type == "cuda",
     )
 
 
