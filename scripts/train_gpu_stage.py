@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +50,7 @@ from inpnet.train import (
     _update,
     _validate,
     autocast_context,
+    cosine_lr,
     restore_count,
     step_loader,
     validation_masks,
@@ -75,7 +75,7 @@ def learning_rate(progress: float, step: int, warmup: int, peak: float, floor: f
     """Linear warmup over `warmup` steps, then cosine from `peak` to `floor` over the time budget (0..1)."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
+    return cosine_lr(min(1.0, progress), peak, floor)
 
 
 def on_device(batch, device: torch.device):

@@ -68,7 +68,11 @@ def get_lr(step: int, total: int, warmup: int, lr: float, min_lr: float) -> floa
     """Linear warm-up to `lr`, then cosine decay to `min_lr` at `total` steps."""
     if step < warmup:
         return lr * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return cosine_lr(min(1.0, (step - warmup) / max(1, total - warmup)), lr, min_lr)
+
+
+def cosine_lr(progress: float, lr: float, min_lr: float) -> float:
+    """Cosine from `lr` at progress 0 to `min_lr` at progress 1."""
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
 
 
