@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 from pathlib import Path
 
@@ -396,7 +395,6 @@ def render_page(files: dict, out: Path) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    names = {"bench": "bench.json", "export": "export.json", "quality": "quality.json", "run": "run.json",
-             "gpu_mfu": "gpu-mfu.json"}
-    render_page({k: json.loads((ROOT / "benchmarks" / v).read_text()) for k, v in names.items()
-                 if (ROOT / "benchmarks" / v).is_file()}, ROOT / "docs")
+    from run_benchmarks import read_files
+
+    render_page(read_files(), ROOT / "docs")

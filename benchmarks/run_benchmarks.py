@@ -165,6 +165,14 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def read_files() -> dict:
+    """What the page is written from: the recorded files, and the GPU MFU run when there is one."""
+    files = {name: _read(path) for name, path in FILES.items()}
+    if GPU_MFU.is_file():  # measured on a lent GPU by benchmarks/gpu_train_mfu.py, not by this script
+        files["gpu_mfu"] = json.loads(GPU_MFU.read_text())
+    return files
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", nargs="+", choices=["bench", "export", "quality"],
@@ -184,10 +192,7 @@ def main() -> int:
             _write(FILES["run"], run)
     from render_benchmarks import render_page  # the page from the files alone
 
-    files = {name: _read(path) for name, path in FILES.items()}
-    if GPU_MFU.is_file():  # measured on a lent GPU by benchmarks/gpu_train_mfu.py, not by this script
-        files["gpu_mfu"] = json.loads(GPU_MFU.read_text())
-    render_page(files, Path(args.out))
+    render_page(read_files(), Path(args.out))
     return 0
 
 
