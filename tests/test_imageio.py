@@ -352,3 +352,16 @@ def test_pair_masks_cycles_in_sorted_order_when_stems_differ():
 def test_pair_masks_empty_raises():
     with pytest.raises(InpNetError, match="no masks"):
         pair_masks([Path("a.jpg")], [])
+
+
+def test_is_grey_needs_equal_channels_in_every_pixel_and_at_least_one_pixel():
+    grey = np.repeat(np.arange(12, dtype=np.uint8).reshape(3, 4, 1), 3, axis=-1)
+    assert imageio.is_grey(grey)
+    grey[2, 3, 1] += 1
+    assert not imageio.is_grey(grey)
+    assert not imageio.is_grey(np.zeros((0, 3), np.uint8))
+
+
+def test_as_grey_sets_each_pixel_to_the_rounded_mean_of_its_channels():
+    rgb = np.array([[[10, 20, 31], [0, 0, 1], [255, 255, 254]]], np.uint8)
+    assert imageio.as_grey(rgb).tolist() == [[[20] * 3, [0] * 3, [255] * 3]]

@@ -339,6 +339,47 @@ def test_restore_tiles_a_non_multiple_size_with_the_real_model(pipe):
     assert out.size == (75, 50)
 
 
+class TintModel(FakeModel):
+    """The identity plus a colour tint (+6 levels red, -6 blue): what the real network does faintly to a
+    black-and-white photo, exaggerated and exact."""
+
+    def __call__(self, images: torch.Tensor, mask: torch.Tensor) -> InpaintOutput:
+        self.shapes.append(tuple(images.shape))
+        pred = images + torch.tensor([6.0, 0.0, -6.0]).view(1, 3, 1, 1) / 255
+        return InpaintOutput(pred, composite(images, mask, pred), None)
+
+
+def grey_photo(h: int, w: int) -> Image.Image:
+    """An L image whose levels stay 6 away from 0 and 255, so that the tint is not clipped."""
+    return Image.fromarray(np.clip(photo(h, w)[..., 0], 6, 249), mode="L")
+
+
+def channel_spread(image: Image.Image) -> int:
+    arr = np.asarray(image).astype(int)
+    return int((arr.max(-1) - arr.min(-1)).max())
+
+
+def test_a_black_and_white_photo_is_restored_without_colour():
+    grey = grey_photo(32, 32)
+    out = InpaintPipeline(TintModel(), self_ensemble=1).restore(grey)
+    # the tint averages out over the channels: the identity's grey comes back exactly
+    assert np.array_equal(np.asarray(out), np.asarray(grey.convert("RGB")))
+    colour = InpaintPipeline(TintModel(), self_ensemble=1).restore(photo(32, 32))
+    assert channel_spread(colour) > 0  # a colour photo keeps what the model gives it
+
+
+def test_a_black_and_white_photo_gets_a_grey_fill_and_its_known_pixels_exact():
+    grey = grey_photo(48, 40)
+    hole = box_hole(48, 40, 10, 8, 20, 16)
+    out = np.asarray(InpaintPipeline(TintModel(), texture=0)(grey, hole))
+    assert channel_spread(Image.fromarray(out)) == 0
+    assert np.array_equal(out[~hole], np.asarray(grey.convert("RGB"))[~hole])
+    almost = np.asarray(grey.convert("RGB")).copy()
+    almost[0, 0] = (10, 20, 30)  # one coloured known pixel: a colour photo, the model's fill is kept as it is
+    tinted = np.asarray(InpaintPipeline(TintModel(), texture=0)(almost, hole))
+    assert channel_spread(Image.fromarray(tinted[hole].reshape(-1, 1, 3))) > 0
+
+
 def test_restore_of_a_list_gives_a_list(pipe):
     assert [o.size for o in pipe.restore([photo(32, 32), photo(40, 24)])] == [(32, 32), (24, 40)]
 

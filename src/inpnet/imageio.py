@@ -9,6 +9,8 @@ masks as `(1, H, W)` float, 1 = hole (`load_mask`). Conversions at load time:
 - 16-bit data (`I;16*`, and `I`, which Pillow uses for 16-bit PNGs) is scaled by 1/257, so 65535 -> 255.
   Float data (`F`, float arrays) is read as [0, 1] and clipped.
 - CMYK, YCbCr, HSV, bilevel and palette images go through Pillow's conversion; LAB through LittleCMS.
+- A grayscale image becomes RGB with three equal channels; `is_grey` / `as_grey` let the pipeline hand a
+  black-and-white photo back without colour.
 
 Images whose header declares more than `MAX_PIXELS` pixels are refused before any pixel is decoded.
 """
@@ -183,6 +185,20 @@ def open_image(src: ImageSource, *, name: str | None = None) -> Image.Image:
     """
     img, label = _raw(src, name)
     return _to_rgb(img, label)
+
+
+def is_grey(pixels: np.ndarray) -> bool:
+    """(..., 3) uint8 pixels -> True when there is at least one and each has R = G = B (a black-and-white photo,
+    however it was stored: an L file, or RGB with equal channels)."""
+    flat = pixels.reshape(-1, 3)
+    return flat.size > 0 and bool((flat[:, 0] == flat[:, 1]).all() and (flat[:, 1] == flat[:, 2]).all())
+
+
+def as_grey(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 -> the same shape with each pixel's three channels set to their rounded mean: a colour
+    estimate of a black-and-white photo with the model's faint tints (up to ~10 levels) taken out."""
+    grey = np.rint(rgb.astype(np.float32).mean(axis=-1, keepdims=True)).astype(np.uint8)
+    return np.repeat(grey, 3, axis=-1)
 
 
 def load_image(src: ImageSource, *, name: str | None = None) -> torch.Tensor:

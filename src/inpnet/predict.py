@@ -23,7 +23,10 @@ How any image size is handled (the model sees `config.image_size` pixels, in mul
   overlapping model-size tiles whose predictions are blended with linear ramps.
 
 Guarantees: the output has the input's size; every pixel outside the hole is bit-exact (uint8) equal to the
-input (EXIF orientation applied, alpha composited on white, as `inpnet.imageio.open_image` does).
+input (EXIF orientation applied, alpha composited on white, as `inpnet.imageio.open_image` does). A
+black-and-white photo (every known pixel R = G = B) comes back without colour: the network, trained on
+colour photos, tints its fills and restorations faintly (up to ~10 levels apart between channels), and
+those pixels get their channels' mean.
 Masks: any nonzero value is a hole (files, arrays and tensors alike). No dilation by default, so that
 the pixels outside the given hole stay identical; pass `dilate=N` to grow the hole by N pixels (then the
 pixels within N of the hole may change). A mask of another size than its image is resized to it with
@@ -51,7 +54,7 @@ from PIL import Image
 from torch import nn
 
 from inpnet.errors import InpNetError
-from inpnet.imageio import load_mask, open_image
+from inpnet.imageio import as_grey, is_grey, load_mask, open_image
 
 STRATEGIES = ("auto", "crop", "resize")
 CONTEXT_SCALE = 2.0  # crop window side / hole extent: the hole covers about 1/4 of its window
@@ -363,7 +366,8 @@ class InpaintPipeline:
         if isinstance(image, (list, tuple)) or _is_batch_tensor(image):
             return [self.restore(i) for i in image]
         arr = as_rgb_array(image)
-        return Image.fromarray(tensor_to_rgb(self._restore_tensor(rgb_to_tensor(arr))))
+        out = tensor_to_rgb(self._restore_tensor(rgb_to_tensor(arr)))  # (H, W, 3) uint8
+        return Image.fromarray(as_grey(out) if is_grey(arr) else out)
 
     # ---- steps -------------------------------------------------------------------------------------
     def _hole_for(self, mask: ImageInput, image_hw: tuple[int, int], dilate: int) -> np.ndarray:
@@ -419,6 +423,8 @@ class InpaintPipeline:
             from inpnet.texture import transfer_texture
 
             out = transfer_texture(arr, hole, out, strength=self.texture, method=self.texture_method)
+        if is_grey(arr[~hole]):  # a black-and-white photo: the fill has no business adding colour
+            out[hole] = as_grey(out[hole])
         return Image.fromarray(out)
 
     def _fill(self, region: np.ndarray, hole: np.ndarray) -> np.ndarray:
