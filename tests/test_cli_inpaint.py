@@ -73,6 +73,18 @@ def test_restore_needs_no_mask(ckpt, tmp_path):
     assert Image.open(out).size == (70, 40)
 
 
+def test_restore_of_a_large_photo_shows_a_tile_progress_bar_unless_told_not_to(ckpt, tmp_path, capsys):
+    write_photo(tmp_path / "photo.png", h=200, w=200)  # 64 tiles of the nano model's 32 px: 4 batches
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--restore", "-o",
+                   tmp_path / "a.png") == 0
+    err = capsys.readouterr().err
+    assert "restore:" in err and "/64 [" in err and "tile" in err  # tqdm redraws at most every 0.1 s
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--restore", "--no-progress", "-o",
+                   tmp_path / "b.png") == 0
+    assert capsys.readouterr().err == ""
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
+
+
 def test_restore_self_ensemble_flag_sets_the_views_and_is_refused_without_restore(ckpt, tmp_path, capsys):
     write_photo(tmp_path / "photo.png", h=40, w=70)
     write_mask(tmp_path / "hole.png", h=40, w=70)

@@ -380,6 +380,20 @@ def test_a_black_and_white_photo_gets_a_grey_fill_and_its_known_pixels_exact():
     assert channel_spread(Image.fromarray(tinted[hole].reshape(-1, 1, 3))) > 0
 
 
+def test_restore_reports_each_batch_of_tiles_and_a_one_batch_image_gets_no_bar(capsys):
+    from inpnet.restoration import restore_tiled
+
+    calls: list[tuple[int, int]] = []
+    x = torch.rand(1, 3, 100, 100)  # 32-px tiles overlapping by 8: 4 x 4 = 16 tiles
+    out = restore_tiled(lambda tiles, empty: tiles, x, (32, 32), batch_size=5, views=1,
+                        on_batch=lambda done, total: calls.append((done, total)))
+    assert calls == [(5, 16), (10, 16), (15, 16), (16, 16)]
+    assert torch.allclose(out, x, atol=1e-6)
+    pipe = InpaintPipeline(FakeModel(identity=True), batch_size=16)
+    pipe.restore(photo(100, 100), progress=True)  # 16 tiles: one batch
+    assert capsys.readouterr().err == ""
+
+
 def test_restore_of_a_list_gives_a_list(pipe):
     assert [o.size for o in pipe.restore([photo(32, 32), photo(40, 24)])] == [(32, 32), (24, 40)]
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -360,13 +361,15 @@ class InpaintPipeline:
             while pending:
                 yield pending.popleft().result()
 
-    def restore(self, image: ImageInput | Sequence[ImageInput]) -> Image.Image | list[Image.Image]:
+    def restore(self, image: ImageInput | Sequence[ImageInput], *,
+                progress: bool = False) -> Image.Image | list[Image.Image]:
         """Ratio 0: reconstruct the whole image (no hole); large images are processed in blended tiles, each
-        tile the mean over `self_ensemble` flipped / rotated views."""
+        tile the mean over `self_ensemble` flipped / rotated views. `progress`: a bar on stderr over the tiles
+        of an image that takes more than one batch of them."""
         if isinstance(image, (list, tuple)) or _is_batch_tensor(image):
-            return [self.restore(i) for i in image]
+            return [self.restore(i, progress=progress) for i in image]
         arr = as_rgb_array(image)
-        out = tensor_to_rgb(self._restore_tensor(rgb_to_tensor(arr)))  # (H, W, 3) uint8
+        out = tensor_to_rgb(self._restore_tensor(rgb_to_tensor(arr), progress))  # (H, W, 3) uint8
         return Image.fromarray(as_grey(out) if is_grey(arr) else out)
 
     # ---- steps -------------------------------------------------------------------------------------
@@ -437,12 +440,28 @@ class InpaintPipeline:
         out = self._run(x, m).composite  # known cells: the downsized image, so the seam blends in
         return tensor_to_rgb(_resize(out.float().cpu(), (h, w)))
 
-    def _restore_tensor(self, x: torch.Tensor) -> torch.Tensor:
+    def _restore_tensor(self, x: torch.Tensor, progress: bool = False) -> torch.Tensor:
         """(1, 3, H, W) -> (1, 3, H, W): `inpnet.restoration.restore_tiled` with this pipeline's model."""
+        from tqdm import tqdm
+
         from inpnet.restoration import restore_tiled
 
-        return restore_tiled(lambda tiles, empty: self._run(tiles, empty).prediction, x, self.model_size,
-                             batch_size=self.batch_size, views=self.self_ensemble)
+        bar: tqdm | None = None
+
+        def on_batch(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None and done < total:  # more than one batch: worth a bar
+                bar = tqdm(total=total, desc="restore", unit="tile", file=sys.stderr, leave=False)
+            if bar is not None:
+                bar.update(done - bar.n)
+
+        try:
+            return restore_tiled(lambda tiles, empty: self._run(tiles, empty).prediction, x, self.model_size,
+                                 batch_size=self.batch_size, views=self.self_ensemble,
+                                 on_batch=on_batch if progress else None)
+        finally:
+            if bar is not None:
+                bar.close()
 
     def _run(self, images: torch.Tensor, mask: torch.Tensor) -> Any:
         """One forward pass: images (B, 3, h, w), mask (B, 1, h, w) -> InpaintOutput."""

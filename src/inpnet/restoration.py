@@ -71,8 +71,11 @@ def ensemble_predict(predict: Predict, tiles: torch.Tensor, views: int) -> torch
 
 
 def restore_tiled(predict: Predict, x: torch.Tensor, model_size: tuple[int, int], *, batch_size: int = 16,
-                  views: int = DEFAULT_VIEWS) -> torch.Tensor:
-    """(1, 3, H, W) in [0, 1] -> (1, 3, H, W): the restored image from model-size tiles (module docstring)."""
+                  views: int = DEFAULT_VIEWS, on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """(1, 3, H, W) in [0, 1] -> (1, 3, H, W): the restored image from model-size tiles (module docstring).
+
+    `on_batch(done, total)` is called after each batch of tiles (a progress bar: a 4-megapixel photo is 441
+    tiles, ~2 minutes on 2 cores with 4 views)."""
     _, _, H, W = x.shape
     mh, mw = model_size
     ph, pw = max(0, mh - H), max(0, mw - W)  # pad a small side up to the model size
@@ -93,4 +96,6 @@ def restore_tiled(predict: Predict, x: torch.Tensor, model_size: tuple[int, int]
         for (t, le), p in zip(chunk, pred):
             acc[..., t : t + mh, le : le + mw] += p * weight
             norm[..., t : t + mh, le : le + mw] += weight
+        if on_batch is not None:
+            on_batch(i + len(chunk), len(corners))
     return (acc / norm)[..., :H, :W]

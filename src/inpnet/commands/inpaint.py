@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "N times slower than 1 pass, measured better)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar in folder mode")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (folder mode; the tiles of a large --restore)")
     p.add_argument("--fps", type=float, metavar="RATE", help="--video: frame rate of a frame folder (default 25)")
 
 
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             with warnings.catch_warnings(record=True) as notes:
                 warnings.simplefilter("always")
                 if args.restore:
-                    result = pipe.restore(image)
+                    result = pipe.restore(image, progress=not args.no_progress)
                 else:
                     result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate)
             for note in notes:
