@@ -264,3 +264,41 @@ def test_build_model_accepts_a_config_and_overrides():
     model = build_model(cfg)
     assert len(model.encoder.blocks) == 3 and model.config.skip is False
     assert model.pos_embed.shape == (1, 4 * 8, 32)
+
+
+def _with_trained_batchnorm_statistics(model: torch.nn.Module) -> torch.nn.Module:
+    """Random running statistics and affine parameters, so that folding has something to fold."""
+    g = torch.Generator().manual_seed(3)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.3)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("norm", ["batch", "group"])
+def test_folding_the_decoder_batchnorms_keeps_the_output_and_removes_them(norm):
+    from inpnet.models.decoder import fold_batchnorms
+
+    torch.manual_seed(0)
+    config = replace(ModelConfig.from_name("skip-recon", preset="nano"), decoder_norm=norm)
+    model = _with_trained_batchnorm_statistics(build_model(config))
+    images, mask = torch.rand(3, 3, 32, 32), torch.zeros(3, 1, 32, 32)
+    mask[1:, :, 8:24, 4:20] = 1
+    with torch.no_grad():
+        before = model(images, mask).prediction
+        groups_before = sum(isinstance(m, torch.nn.GroupNorm) for m in model.modules())
+        assert fold_batchnorms(model) is model
+        after = model(images, mask).prediction
+    assert torch.allclose(before, after, atol=1e-5)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert sum(isinstance(m, torch.nn.GroupNorm) for m in model.modules()) == groups_before  # not foldable: kept
+
+
+def test_folding_refuses_a_model_in_training_mode():
+    from inpnet.models.decoder import fold_batchnorms
+
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorms(build_model("skip-recon", preset="nano").train())

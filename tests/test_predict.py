@@ -405,7 +405,10 @@ def test_from_pretrained_loads_a_saved_checkpoint(model, pipe, tmp_path):
     save_model(model, tmp_path / "ck")
     loaded = InpaintPipeline.from_pretrained(tmp_path / "ck")
     image, hole = photo(40, 56), box_hole(40, 56, 10, 20, 8, 12)
-    assert np.array_equal(np.asarray(loaded(image, hole)), np.asarray(pipe(image, hole)))
+    # its decoder's BatchNorms are folded into the convolutions (the same output up to float rounding)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.model.modules())
+    diff = np.abs(np.asarray(loaded(image, hole), np.int16) - np.asarray(pipe(image, hole), np.int16))
+    assert diff.max() <= 1
 
 
 def test_from_pretrained_without_shipped_weights_is_a_clear_error(tmp_path, monkeypatch):

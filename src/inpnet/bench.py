@@ -9,6 +9,7 @@ that a change in machine load falls on both sides. Masks are random patch masks 
 from __future__ import annotations
 
 import contextlib
+import copy
 import resource
 import statistics
 import sys
@@ -421,13 +422,15 @@ def bench_realtime(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str
     """End-to-end `InpaintPipeline` frames/s on one frame (photo in, PIL image out: pre-processing, the
     model, resizing back, compositing), batch 1, for PyTorch eager, ONNX Runtime fp32 and int8, timed in
     turn; with each path's largest pixel difference from the PyTorch output (uint8 levels)."""
+    from inpnet.models.decoder import fold_batchnorms
     from inpnet.predict import InpaintPipeline
 
     threads = torch.get_num_threads()
     photo, hole = realtime_frame(opts.realtime_size)
     pipes = {
         # the real-time path is the network's fill: the texture step (PatchMatch, seconds per photo) is off
-        "pytorch": InpaintPipeline(model.cpu().eval(), texture=0.0),
+        # as `from_pretrained` runs it: the decoder's BatchNorms folded, on a copy (the export uses `model`)
+        "pytorch": InpaintPipeline(fold_batchnorms(copy.deepcopy(model).cpu().eval()), texture=0.0),
         "onnxruntime_fp32": InpaintPipeline.from_onnx(path, threads=threads, texture=0.0),
         "onnxruntime_int8": InpaintPipeline.from_onnx(path, threads=threads, quantize="int8", texture=0.0),
     }
