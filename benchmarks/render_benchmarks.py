@@ -384,9 +384,19 @@ def render_page(files: dict, out: Path) -> None:
         "each run and took the cores from whatever ran next — the pipeline's prefill (16 ms instead of 9 on a "
         "256-px frame) and, in this page's interleaved timings, PyTorch eager. The earlier 'ONNX Runtime at "
         "0.54-0.66x PyTorch, batch 1' was largely that; without spinning the two are level at batch 1.",
+        "- **BatchNorms folded** (2026-11-30): `InpaintPipeline.from_pretrained` folds the decoder's "
+        "BatchNorms into the convolutions before them (`models.decoder.fold_batchnorms`, torch's "
+        "`fuse_conv_bn_eval`; the same output to 7e-7): the shipped model at 128 px, 2 threads, 16 "
+        "restoration tiles 798 → 706 ms, one inpainted frame 49.9 → 46.6 ms (eager PyTorch; ONNX Runtime "
+        "folds them itself). The real-time table's PyTorch path runs the folded copy.",
         "- earlier: channels-last conv decoder, sort-free packing of visible tokens, `torch.inference_mode`, "
         "SDPA attention.",
         "",
+        "Tried and not kept (2026-11-30, the graph alone at 128 px, 2 threads, timed in turn in one run): "
+        "each stride-2 ConvTranspose rewritten as a 1×1 convolution to 4× the channels and a DepthToSpace (the "
+        "same output; the 2×2 stride-2 ConvTranspose is 1.6-2.4 ms of the graph in ORT's profile): fp32 "
+        "+1.8 to +2.6 ms, int8 +1.1 to +3.2 ms slower; leaving the 3-channel head convolution unquantized "
+        "(1.15 ms, the costliest node of the int8 graph): level (−0.4 to +0.3 ms).",
     ]
     atomic_write_text(out / "benchmarks.md", "\n".join(lines) + "\n")
     plot(bench, out / PLOT)
