@@ -270,8 +270,12 @@ def _steal_text(bench_run: dict, export: dict) -> str:
             "in two, 50 ms in one check; the next session: 46.5 ms, then 39.2 ms in the committed run 15 minutes later; the session after: 35.1 ms in a quiet profile at 20:50 UTC, 42.1 ms in the committed run at 22:00 UTC, whose ONNX Runtime ratio-0 times were also 15-20 % above the run before; the next: 43.2 ms at 23:18 UTC in a run that shared the cores with other work (its 128-px ONNX Runtime times at ratios 0.5 and 0.75 came out level), 35.5 ms in the committed run at 00:02 UTC with nothing else running; "
             "the next day, with the stage-9 weights (the same network and cost): 44.1 ms at 01:31 UTC and 45.1 ms "
             "in the committed run at 01:43 UTC, both with nothing else running, whose export, quality and PyTorch "
-            "times were also 10-25 % above the night before's), so compare numbers within one run, not across "
-            "runs. ")
+            "times were also 10-25 % above the night before's; later that day, with the decoder's BatchNorms folded "
+            "for PyTorch: 44.3 ms at 03:43 UTC and 35.7 ms in the committed run at 03:54 UTC, both with nothing "
+            "else running, between which ONNX Runtime's ratio 0.75 / ratio 0 moved from 0.60 to 0.71 at batch 1 "
+            "and from 0.73 to 0.57 at batch 8 at 128 px, and from 0.43 to 0.54 at batch 1 at 256 px — and the "
+            "same graph fed all its token slots at ratio 0, 'ORT padded', differed from 'ORT' by up to 28 % "
+            "within one run), so compare numbers within one run, not across runs. ")
 
 
 def render_page(files: dict, out: Path) -> None:
