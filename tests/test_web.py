@@ -5,8 +5,10 @@ Chromium in test_web_browser.py; the API over HTTP in test_web_reliability.py.""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import gradio as gr
@@ -231,6 +233,30 @@ def test_restore_yields_progress_then_the_restored_photo(page, restorer):
     image = photo(40, 70)
     progress, done = list(page.restore(editor_value(image), {"name": "noisy.png"}, []))
     assert progress[2] == "Restoring the whole photo with restore-model…"
+    assert np.array_equal(np.asarray(Image.open(done[5])), np.asarray(restorer.restore(image)))
+
+
+class SlowModel:
+    """The nano model, 30 ms slower a call: a restoration long enough for the page to count its tiles."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model, self.config = model, model.config
+
+    def __call__(self, images: torch.Tensor, mask: torch.Tensor):
+        time.sleep(0.03)
+        return self.model(images, mask)
+
+
+def test_a_long_restore_counts_its_tiles_on_the_page_then_shows_the_photo(restorer, monkeypatch):
+    monkeypatch.setattr(events, "TILE_POLL_SECONDS", 0.01)
+    slow = InpaintPipeline(SlowModel(restorer.model), batch_size=8)  # 200 px: 64 tiles of 32 px, 8 batches
+    page = events.PageEvents(WebInpainter(slow, model_name="m"))
+    image = photo(200, 200)
+    *updates, done = list(page.restore(editor_value(image), {"name": "big.png"}, []))
+    counts = [re.fullmatch(r"Restoring the whole photo with m… (\d+) of 64 tiles", u[2]) for u in updates[1:]]
+    assert updates[0][2] == "Restoring the whole photo with m…" and counts and all(counts)
+    done_counts = [int(c.group(1)) for c in counts]
+    assert done_counts == sorted(set(done_counts)) and done_counts[-1] <= 64
     assert np.array_equal(np.asarray(Image.open(done[5])), np.asarray(restorer.restore(image)))
 
 

@@ -41,7 +41,7 @@ import os
 import sys
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -365,10 +365,11 @@ class InpaintPipeline:
                 yield pending.popleft().result()
 
     def restore(self, image: ImageInput | Sequence[ImageInput], *,
-                progress: bool = False) -> Image.Image | list[Image.Image]:
+                progress: bool | Callable[[int, int], None] = False) -> Image.Image | list[Image.Image]:
         """Ratio 0: reconstruct the whole image (no hole); large images are processed in blended tiles, each
-        tile the mean over `self_ensemble` flipped / rotated views. `progress`: a bar on stderr over the tiles
-        of an image that takes more than one batch of them."""
+        tile the mean over `self_ensemble` flipped / rotated views. `progress`: True shows a bar on stderr over
+        the tiles of an image that takes more than one batch of them; a function is called with (tiles done,
+        tiles in all) after each batch instead (the web page's counter)."""
         if isinstance(image, (list, tuple)) or _is_batch_tensor(image):
             return [self.restore(i, progress=progress) for i in image]
         arr = as_rgb_array(image)
@@ -443,7 +444,7 @@ class InpaintPipeline:
         out = self._run(x, m).composite  # known cells: the downsized image, so the seam blends in
         return tensor_to_rgb(_resize(out.float().cpu(), (h, w)))
 
-    def _restore_tensor(self, x: torch.Tensor, progress: bool = False) -> torch.Tensor:
+    def _restore_tensor(self, x: torch.Tensor, progress: bool | Callable[[int, int], None] = False) -> torch.Tensor:
         """(1, 3, H, W) -> (1, 3, H, W): `inpnet.restoration.restore_tiled` with this pipeline's model."""
         from tqdm import tqdm
 
@@ -461,7 +462,7 @@ class InpaintPipeline:
         try:
             return restore_tiled(lambda tiles, empty: self._run(tiles, empty).prediction, x, self.model_size,
                                  batch_size=self.batch_size, views=self.self_ensemble,
-                                 on_batch=on_batch if progress else None)
+                                 on_batch=progress if callable(progress) else on_batch if progress else None)
         finally:
             if bar is not None:
                 bar.close()

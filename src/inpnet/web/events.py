@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ BRUSH_SCREEN_PX = 40  # default brush diameter as seen on the screen
 EDITOR_CHROME_PX = (110, 70)  # width, height of the editor box taken by its toolbar and margins, not the photo
 HISTORY_LENGTH = 12
 UNTITLED = "image.png"
+TILE_POLL_SECONDS = 0.5  # how often a long restoration updates its tile count on the page
 
 
 def _error(message: str) -> Exception:
@@ -170,10 +172,22 @@ class PageEvents:
         import gradio as gr
 
         image = editor_image(editor)
-        yield (*[gr.skip()] * 2, f"Restoring the whole photo with {self.runner.restore_model_name}…",
-               *[gr.skip()] * 4)
+        doing = f"Restoring the whole photo with {self.runner.restore_model_name}…"
+        yield (*[gr.skip()] * 2, doing, *[gr.skip()] * 4)
         name = (picked or {}).get("name") or UNTITLED
-        yield self._show(image, self.runner.restore(image, name=name), history)
+        tiles: list[tuple[int, int]] = []  # (done, total) after each batch, from the worker thread
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpnet-restore") as pool:
+            job = pool.submit(self.runner.restore, image, name=name,
+                              on_tiles=lambda done, total: tiles.append((done, total)))
+            shown = 0
+            while not job.done():
+                wait([job], timeout=TILE_POLL_SECONDS)
+                if len(tiles) > shown and not job.done():  # a large photo: count its tiles on the page
+                    shown = len(tiles)
+                    done, total = tiles[-1]
+                    yield (*[gr.skip()] * 2, f"{doing} {done} of {total} tiles", *[gr.skip()] * 4)
+            outcome = job.result()  # re-raises the worker's error, for @user_errors
+        yield self._show(image, outcome, history)
 
     def _show(self, before: np.ndarray, outcome: Outcome, history: list | None) -> tuple:
         """-> (before/after, download, status, gallery, history, latest, keep-editing button)"""

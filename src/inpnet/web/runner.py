@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,12 +138,14 @@ class WebInpainter:
                    f"{seconds:.1f} s · model {self.model_name} · {chosen}: {STRATEGY_WORDS[chosen]} · {detail}")
         return Outcome(result, self._save(result, result_name(name, "inpainted")), summary)
 
-    def restore(self, image: np.ndarray, *, name: str | None = None) -> Outcome:
-        """Reconstruct the whole photo (ratio 0: denoise, clean up compression)."""
+    def restore(self, image: np.ndarray, *, name: str | None = None,
+                on_tiles: Callable[[int, int], None] | None = None) -> Outcome:
+        """Reconstruct the whole photo (ratio 0: denoise, clean up compression). `on_tiles(done, total)`: called
+        after each batch of tiles (a large photo is hundreds of tiles, minutes on a CPU)."""
         check_pixels(image.shape[1], image.shape[0], "the image")
         with self._lock:
             start = time.perf_counter()
-            result = np.asarray(self.restorer.restore(image))
+            result = np.asarray(self.restorer.restore(image, progress=on_tiles or False))
             seconds = time.perf_counter() - start
         summary = (f"Restored the whole photo ({image.shape[1]}x{image.shape[0]}) in {seconds:.1f} s · "
                    f"model {self.restore_model_name}")
