@@ -253,7 +253,8 @@ def test_a_long_restore_counts_its_tiles_on_the_page_then_shows_the_photo(restor
     page = events.PageEvents(WebInpainter(slow, model_name="m"))
     image = photo(200, 200)
     *updates, done = list(page.restore(editor_value(image), {"name": "big.png"}, []))
-    counts = [re.fullmatch(r"Restoring the whole photo with m… (\d+) of 64 tiles", u[2]) for u in updates[1:]]
+    counts = [re.fullmatch(r"Restoring the whole photo with m… (\d+) of 64 tiles, (about \d+ s left|finishing)", u[2])
+              for u in updates[1:]]
     assert updates[0][2] == "Restoring the whole photo with m…" and counts and all(counts)
     done_counts = [int(c.group(1)) for c in counts]
     assert done_counts == sorted(set(done_counts)) and done_counts[-1] <= 64

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
@@ -177,6 +178,7 @@ class PageEvents:
         name = (picked or {}).get("name") or UNTITLED
         tiles: list[tuple[int, int]] = []  # (done, total) after each batch, from the worker thread
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpnet-restore") as pool:
+            start = time.perf_counter()
             job = pool.submit(self.runner.restore, image, name=name,
                               on_tiles=lambda done, total: tiles.append((done, total)))
             shown = 0
@@ -185,7 +187,9 @@ class PageEvents:
                 if len(tiles) > shown and not job.done():  # a large photo: count its tiles on the page
                     shown = len(tiles)
                     done, total = tiles[-1]
-                    yield (*[gr.skip()] * 2, f"{doing} {done} of {total} tiles", *[gr.skip()] * 4)
+                    left = (time.perf_counter() - start) / done * (total - done)
+                    when = f"about {left:.0f} s left" if done < total else "finishing"
+                    yield (*[gr.skip()] * 2, f"{doing} {done} of {total} tiles, {when}", *[gr.skip()] * 4)
             outcome = job.result()  # re-raises the worker's error, for @user_errors
         yield self._show(image, outcome, history)
 
