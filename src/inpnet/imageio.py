@@ -195,8 +195,8 @@ def is_grey(pixels: np.ndarray) -> bool:
 
 
 def as_grey(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) uint8 -> the same shape with each pixel's three channels set to their rounded mean: a colour
-    estimate of a black-and-white photo with the model's faint tints (up to ~10 levels) taken out."""
+    """(..., 3) uint8 -> the same shape, each pixel's three channels set to their rounded mean: grey, with the
+    faint tints the network gives a black-and-white photo (up to ~10 levels between channels) taken out."""
     grey = np.rint(rgb.astype(np.float32).mean(axis=-1, keepdims=True)).astype(np.uint8)
     return np.repeat(grey, 3, axis=-1)
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -446,26 +445,11 @@ class InpaintPipeline:
 
     def _restore_tensor(self, x: torch.Tensor, progress: bool | Callable[[int, int], None] = False) -> torch.Tensor:
         """(1, 3, H, W) -> (1, 3, H, W): `inpnet.restoration.restore_tiled` with this pipeline's model."""
-        from tqdm import tqdm
+        from inpnet.restoration import restore_tiled, tile_progress
 
-        from inpnet.restoration import restore_tiled
-
-        bar: tqdm | None = None
-
-        def on_batch(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None and done < total:  # more than one batch: worth a bar
-                bar = tqdm(total=total, desc="restore", unit="tile", file=sys.stderr, leave=False)
-            if bar is not None:
-                bar.update(done - bar.n)
-
-        try:
+        with tile_progress(progress) as on_batch:
             return restore_tiled(lambda tiles, empty: self._run(tiles, empty).prediction, x, self.model_size,
-                                 batch_size=self.batch_size, views=self.self_ensemble,
-                                 on_batch=progress if callable(progress) else on_batch if progress else None)
-        finally:
-            if bar is not None:
-                bar.close()
+                                 batch_size=self.batch_size, views=self.self_ensemble, on_batch=on_batch)
 
     def _run(self, images: torch.Tensor, mask: torch.Tensor) -> Any:
         """One forward pass: images (B, 3, h, w), mask (B, 1, h, w) -> InpaintOutput."""

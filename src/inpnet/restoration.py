@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -99,3 +101,29 @@ def restore_tiled(predict: Predict, x: torch.Tensor, model_size: tuple[int, int]
         if on_batch is not None:
             on_batch(i + len(chunk), len(corners))
     return (acc / norm)[..., :H, :W]
+
+
+@contextlib.contextmanager
+def tile_progress(progress: bool | Callable[[int, int], None]) -> Iterator[Callable[[int, int], None] | None]:
+    """The `on_batch` for `restore_tiled`: `progress` itself when it is a function, None when False, and for
+    True a tqdm bar on stderr over the tiles, opened only when an image takes more than one batch and closed
+    on leaving the block."""
+    if callable(progress) or not progress:
+        yield progress or None
+        return
+    from tqdm import tqdm
+
+    bar: tqdm | None = None
+
+    def on_batch(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and done < total:  # more than one batch: worth a bar
+            bar = tqdm(total=total, desc="restore", unit="tile", file=sys.stderr, leave=False)
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    try:
+        yield on_batch
+    finally:
+        if bar is not None:
+            bar.close()
