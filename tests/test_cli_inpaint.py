@@ -85,6 +85,18 @@ def test_restore_of_a_large_photo_shows_a_tile_progress_bar_unless_told_not_to(c
     assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
 
 
+def test_the_output_file_keeps_the_photos_icc_profile(ckpt, tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(write_photo(tmp_path / "plain.png")).save(tmp_path / "phone.jpg", icc_profile=icc)
+    write_mask(tmp_path / "hole.png")
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "phone.jpg", "--mask", tmp_path / "hole.png",
+                   "--texture", "0", "-o", tmp_path / "out.jpg") == 0
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert out.info.get("icc_profile") == icc
+
+
 def test_restore_self_ensemble_flag_sets_the_views_and_is_refused_without_restore(ckpt, tmp_path, capsys):
     write_photo(tmp_path / "photo.png", h=40, w=70)
     write_mask(tmp_path / "hole.png", h=40, w=70)

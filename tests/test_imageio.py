@@ -365,3 +365,36 @@ def test_is_grey_needs_equal_channels_in_every_pixel_and_at_least_one_pixel():
 def test_as_grey_sets_each_pixel_to_the_rounded_mean_of_its_channels():
     rgb = np.array([[[10, 20, 31], [0, 0, 1], [255, 255, 254]]], np.uint8)
     assert imageio.as_grey(rgb).tolist() == [[[20] * 3, [0] * 3, [255] * 3]]
+
+
+def _profile(space: bytes = b"RGB ") -> bytes:
+    """An ICC profile (littleCMS's sRGB) with its header's data colour space set to `space`."""
+    from PIL import ImageCms
+
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    icc[16:20] = space
+    return bytes(icc)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tiff"])
+def test_an_rgb_icc_profile_survives_open_and_save(tmp_path, suffix):
+    icc = _profile()
+    src = tmp_path / f"p3{suffix}"
+    Image.fromarray(np.full((8, 8, 3), 120, np.uint8)).save(src, icc_profile=icc)
+    img = imageio.open_image(src)
+    assert imageio.rgb_profile(img) == icc
+    out = imageio.save_image(img, tmp_path / f"out{suffix}")
+    with Image.open(out) as saved:
+        assert saved.info.get("icc_profile") == icc
+
+
+@pytest.mark.parametrize(("mode", "space"), [("CMYK", b"CMYK"), ("L", b"GRAY")])
+def test_a_profile_of_another_colour_space_is_dropped_with_the_conversion(tmp_path, mode, space):
+    src = tmp_path / "other.jpg"
+    Image.new(mode, (8, 8)).save(src, icc_profile=_profile(space))
+    with Image.open(src) as raw:
+        assert raw.info.get("icc_profile")  # the file has it
+    img = imageio.open_image(src)
+    assert img.mode == "RGB" and "icc_profile" not in img.info
+    with Image.open(imageio.save_image(img, tmp_path / "out.png")) as saved:
+        assert "icc_profile" not in saved.info

@@ -394,6 +394,19 @@ def test_restore_reports_each_batch_of_tiles_and_a_one_batch_image_gets_no_bar(c
     assert capsys.readouterr().err == ""
 
 
+def test_outputs_carry_the_photos_rgb_icc_profile(tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    path = tmp_path / "tagged.png"
+    Image.fromarray(photo(32, 40)).save(path, icc_profile=icc)
+    pipe = InpaintPipeline(FakeModel(), texture=0)
+    hole = box_hole(32, 40, 8, 8, 10, 12)
+    for out in (pipe(path, hole), pipe(path, np.zeros((32, 40), bool)), pipe.restore(path)):
+        assert out.info.get("icc_profile") == icc
+    assert "icc_profile" not in pipe(photo(32, 40), hole).info  # an untagged photo stays untagged
+
+
 def test_restore_of_a_list_gives_a_list(pipe):
     assert [o.size for o in pipe.restore([photo(32, 32), photo(40, 24)])] == [(32, 32), (24, 40)]
 

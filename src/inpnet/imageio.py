@@ -11,6 +11,9 @@ masks as `(1, H, W)` float, 1 = hole (`load_mask`). Conversions at load time:
 - CMYK, YCbCr, HSV, bilevel and palette images go through Pillow's conversion; LAB through LittleCMS.
 - A grayscale image becomes RGB with three equal channels; `is_grey` / `as_grey` let the pipeline hand a
   black-and-white photo back without colour.
+- An embedded ICC profile that describes RGB pixels (a phone's Display P3, Adobe RGB) stays on the image, so
+  that the pipeline's outputs and `save_image` carry it: saved without it, a whole photo's colours would shift
+  in a colour-managed viewer. Other profiles (CMYK, grey, LAB) are dropped with the conversion to RGB.
 
 Images whose header declares more than `MAX_PIXELS` pixels are refused before any pixel is decoded.
 """
@@ -38,6 +41,7 @@ ImageSource = str | Path | bytes | Image.Image | np.ndarray
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+_ICC_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")  # formats whose Pillow writer embeds an ICC profile
 
 
 # ---- decoding --------------------------------------------------------------------------------------
@@ -155,8 +159,28 @@ def _has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "RGBa", "LA", "PA") or "transparency" in img.info
 
 
+def rgb_profile(img: Image.Image) -> bytes | None:
+    """The image's embedded ICC profile when it describes RGB data (its header's colour space is 'RGB '),
+    else None: a CMYK, grey or LAB profile does not describe the RGB pixels Pillow converts such images to."""
+    icc = img.info.get("icc_profile")
+    return icc if isinstance(icc, bytes) and len(icc) >= 20 and icc[16:20] == b"RGB " else None
+
+
+def with_profile(img: Image.Image, icc: bytes | None) -> Image.Image:
+    """`img` with `icc` as its ICC profile (None: none), which `save_image` and Pillow's own save embed."""
+    img.info.pop("icc_profile", None)
+    if icc is not None:
+        img.info["icc_profile"] = icc
+    return img
+
+
 def _to_rgb(img: Image.Image, name: str) -> Image.Image:
-    """Any Pillow mode -> 8-bit RGB (see the module docstring for the rules)."""
+    """Any Pillow mode -> 8-bit RGB (see the module docstring for the rules), keeping an RGB ICC profile."""
+    icc = rgb_profile(img) if img.mode in ("RGB", "RGBA", "RGBX", "P", "PA") else None
+    return with_profile(_convert_to_rgb(img, name), icc)
+
+
+def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
     mode = img.mode
     if mode in _SIXTEEN_BIT_MODES:
         arr = np.asarray(img).astype(np.float64)
@@ -295,9 +319,10 @@ def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: boo
     pil = to_pil(img) if isinstance(img, torch.Tensor) else img
     if pil.mode not in ("RGB", "L"):
         pil = open_image(pil)
+    icc = {"icc_profile": pil.info["icc_profile"]} if rgb_profile(pil) and fmt in _ICC_FORMATS else {}
     buf = io.BytesIO()
     try:
-        pil.save(buf, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
+        pil.save(buf, format=fmt, **_SAVE_OPTIONS.get(fmt, {}), **icc)
     except (OSError, ValueError, KeyError) as exc:
         raise InpNetError(f"cannot save {path}: {exc}") from None
     try:

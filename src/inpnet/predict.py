@@ -26,7 +26,8 @@ Guarantees: the output has the input's size; every pixel outside the hole is bit
 input (EXIF orientation applied, alpha composited on white, as `inpnet.imageio.open_image` does). A
 black-and-white photo (every known pixel R = G = B) comes back without colour: the network, trained on
 colour photos, tints its fills and restorations faintly (up to ~10 levels apart between channels), and
-those pixels get their channels' mean.
+those pixels get their channels' mean. A photo's embedded RGB ICC profile (Display P3, Adobe RGB) travels to
+the output image's `info`, so that saving it keeps the photo's colours.
 Masks: any nonzero value is a hole (files, arrays and tensors alike). No dilation by default, so that
 the pixels outside the given hole stay identical; pass `dilate=N` to grow the hole by N pixels (then the
 pixels within N of the hole may change). A mask of another size than its image is resized to it with
@@ -54,7 +55,7 @@ from PIL import Image
 from torch import nn
 
 from inpnet.errors import InpNetError
-from inpnet.imageio import as_grey, is_grey, load_mask, open_image
+from inpnet.imageio import as_grey, is_grey, load_mask, open_image, rgb_profile, with_profile
 
 STRATEGIES = ("auto", "crop", "resize")
 CONTEXT_SCALE = 2.0  # crop window side / hole extent: the hole covers about 1/4 of its window
@@ -100,8 +101,9 @@ def _tensor_to_numpy(t: torch.Tensor, what: str) -> np.ndarray:
     return t.numpy()
 
 
-def as_rgb_array(image: ImageInput) -> np.ndarray:
-    """Any image input -> (H, W, 3) uint8, upright (EXIF), alpha composited on white.
+def as_rgb_image(image: ImageInput) -> Image.Image:
+    """Any image input -> an RGB PIL image, upright (EXIF), alpha composited on white, an RGB ICC profile
+    kept in its `info` (`inpnet.imageio.open_image`).
 
     Tensors are float in [0, 1] (or uint8), shaped (3, H, W) or (1, 3, H, W).
     """
@@ -109,7 +111,12 @@ def as_rgb_array(image: ImageInput) -> np.ndarray:
         image = _tensor_to_numpy(image, "image")
     if isinstance(image, os.PathLike):
         image = Path(image)
-    return np.asarray(open_image(image))
+    return open_image(image)
+
+
+def as_rgb_array(image: ImageInput) -> np.ndarray:
+    """Any image input -> (H, W, 3) uint8 (`as_rgb_image`'s pixels)."""
+    return np.asarray(as_rgb_image(image))
 
 
 def as_hole(mask: ImageInput) -> np.ndarray:
@@ -371,9 +378,10 @@ class InpaintPipeline:
         tiles in all) after each batch instead (the web page's counter)."""
         if isinstance(image, (list, tuple)) or _is_batch_tensor(image):
             return [self.restore(i, progress=progress) for i in image]
-        arr = as_rgb_array(image)
+        source = as_rgb_image(image)
+        arr = np.asarray(source)  # (H, W, 3) uint8
         out = tensor_to_rgb(self._restore_tensor(rgb_to_tensor(arr), progress))  # (H, W, 3) uint8
-        return Image.fromarray(as_grey(out) if is_grey(arr) else out)
+        return with_profile(Image.fromarray(as_grey(out) if is_grey(arr) else out), rgb_profile(source))
 
     # ---- steps -------------------------------------------------------------------------------------
     def _hole_for(self, mask: ImageInput, image_hw: tuple[int, int], dilate: int) -> np.ndarray:
@@ -414,10 +422,11 @@ class InpaintPipeline:
         return ("crop", windows) if covered <= AUTO_CROP_MAX_FRACTION * image_area else ("resize", whole)
 
     def _inpaint_one(self, image: ImageInput, mask: ImageInput, strategy: str, dilate: int) -> Image.Image:
-        arr = as_rgb_array(image)  # (H, W, 3) uint8
+        source = as_rgb_image(image)
+        arr = np.asarray(source)  # (H, W, 3) uint8
         hole = self._hole_for(mask, arr.shape[:2], dilate)  # (H, W) bool
         if not hole.any():
-            return Image.fromarray(arr)
+            return with_profile(Image.fromarray(arr), rgb_profile(source))
         _, windows = self._windows(hole, strategy)
         out = arr.copy()
         for win in windows:
@@ -431,7 +440,7 @@ class InpaintPipeline:
             out = transfer_texture(arr, hole, out, strength=self.texture, method=self.texture_method)
         if is_grey(arr[~hole]):  # a black-and-white photo: the fill has no business adding colour
             out[hole] = as_grey(out[hole])
-        return Image.fromarray(out)
+        return with_profile(Image.fromarray(out), rgb_profile(source))  # the photo's colour space, if it names one
 
     def _fill(self, region: np.ndarray, hole: np.ndarray) -> np.ndarray:
         """(h, w, 3) uint8 + (h, w) bool -> (h, w, 3) uint8 inpainted at the model's working size."""
