@@ -319,10 +319,10 @@ def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: boo
     pil = to_pil(img) if isinstance(img, torch.Tensor) else img
     if pil.mode not in ("RGB", "L"):
         pil = open_image(pil)
-    icc = {"icc_profile": pil.info["icc_profile"]} if rgb_profile(pil) and fmt in _ICC_FORMATS else {}
+    profile = rgb_profile(pil) if fmt in _ICC_FORMATS else None
     buf = io.BytesIO()
     try:
-        pil.save(buf, format=fmt, **_SAVE_OPTIONS.get(fmt, {}), **icc)
+        pil.save(buf, format=fmt, **_SAVE_OPTIONS.get(fmt, {}), **({"icc_profile": profile} if profile else {}))
     except (OSError, ValueError, KeyError) as exc:
         raise InpNetError(f"cannot save {path}: {exc}") from None
     try:
