@@ -362,6 +362,16 @@ def test_is_grey_needs_equal_channels_in_every_pixel_and_at_least_one_pixel():
     assert not imageio.is_grey(np.zeros((0, 3), np.uint8))
 
 
+def test_is_grey_where_looks_only_at_the_chosen_pixels():
+    grey = np.repeat(np.arange(12, dtype=np.uint8).reshape(3, 4, 1), 3, axis=-1)
+    grey[2, 3] = (200, 10, 10)  # one coloured pixel ...
+    known = np.ones((3, 4), bool)
+    assert not imageio.is_grey(grey, where=known)
+    known[2, 3] = False  # ... in the hole: the known pixels are grey
+    assert imageio.is_grey(grey, where=known)
+    assert not imageio.is_grey(grey, where=np.zeros((3, 4), bool))  # no pixel at all
+
+
 def test_as_grey_sets_each_pixel_to_the_rounded_mean_of_its_channels():
     rgb = np.array([[[10, 20, 31], [0, 0, 1], [255, 255, 254]]], np.uint8)
     assert imageio.as_grey(rgb).tolist() == [[[20] * 3, [0] * 3, [255] * 3]]

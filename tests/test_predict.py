@@ -14,7 +14,8 @@ from inpnet.export import export_onnx
 from inpnet.imageio import to_pil
 from inpnet.models import build_model
 from inpnet.models.output import InpaintOutput, composite
-from inpnet.predict import InpaintPipeline, Window, hole_windows, work_size
+from inpnet.predict import InpaintPipeline
+from inpnet.regions import Window, hole_windows, work_size
 
 FILL = 0.25  # what the constant fake model paints: round(0.25 * 255) = 64
 FILL_U8 = 64
@@ -122,16 +123,16 @@ def test_windows_are_disjoint_and_cover_every_hole_pixel():
 @pytest.mark.parametrize("count", [3, 40])
 def test_window_coverage_is_the_same_by_rectangles_and_by_difference_array(monkeypatch, count):
     """_coverage_labels fills a few windows directly and many through a difference array: same labels."""
-    from inpnet import predict
+    from inpnet import regions
 
     rng = np.random.default_rng(count)
     tops, lefts = rng.integers(0, 250, count), rng.integers(0, 350, count)
     sizes = rng.integers(5, 50, (count, 2))
     wins = np.stack([tops, lefts, sizes[:, 0], sizes[:, 1]], axis=1)
-    monkeypatch.setattr(predict, "FEW_WINDOWS", 10**6)
-    by_rectangles = predict._coverage_labels(wins, (300, 400))
-    monkeypatch.setattr(predict, "FEW_WINDOWS", 0)
-    by_difference = predict._coverage_labels(wins, (300, 400))
+    monkeypatch.setattr(regions, "FEW_WINDOWS", 10**6)
+    by_rectangles = regions._coverage_labels(wins, (300, 400))
+    monkeypatch.setattr(regions, "FEW_WINDOWS", 0)
+    by_difference = regions._coverage_labels(wins, (300, 400))
     assert np.array_equal(by_rectangles, by_difference) and by_rectangles.max() >= 1
 
 
@@ -249,8 +250,9 @@ def test_a_mask_without_hole_returns_the_image_unchanged_without_running_the_mod
 
 def test_a_mask_of_another_size_is_resized_with_a_warning():
     image = photo(64, 64)
-    with pytest.warns(UserWarning, match="mask 32x32 resized to the image size 64x64"):
+    with pytest.warns(UserWarning, match="mask 32x32 resized to the image size 64x64") as caught:
         out = InpaintPipeline(FakeModel(), texture=0.0)(image, box_hole(32, 32, 8, 8, 4, 4), strategy="crop")
+    assert caught[0].filename == __file__  # the warning points at the caller's line, not into inpnet
     changed = np.any(np.asarray(out) != image, axis=2)
     assert np.array_equal(changed, box_hole(64, 64, 16, 16, 8, 8))
 
@@ -488,3 +490,17 @@ def test_stream_rejects_a_bad_in_flight_count(bad):
     pipe = InpaintPipeline(build_model("skip-recon", preset="nano").eval(), texture=0.0)
     with pytest.raises(InpNetError, match="in_flight"):
         next(pipe.stream([np.zeros((8, 8, 3), np.uint8)], np.zeros((8, 8), bool), in_flight=bad))
+
+
+def test_paste_copies_the_source_exactly_where_asked_into_views_of_any_layout():
+    from inpnet.predict import paste
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    source = np.ascontiguousarray(rng.integers(0, 256, (3, 30, 20), dtype=np.uint8)).transpose(1, 2, 0)  # strided
+    where = rng.random((40, 50)) < 0.3
+    expected = image.copy()
+    expected[5:35, 10:30][where[5:35, 10:30]] = source[where[5:35, 10:30]]
+    out = image.copy()
+    out[5:35, 10:30] = paste(out[5:35, 10:30], source, where[5:35, 10:30])  # a view of the image, a strided mask
+    assert np.array_equal(out, expected)

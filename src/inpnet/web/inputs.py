@@ -111,7 +111,7 @@ def preset_hole(size: tuple[int, int], preset: str, ratio: float, seed: int, pat
     import torch
 
     from inpnet.masks import make_pixel_mask, structured_token_mask, token_to_pixel_mask, validate_ratio
-    from inpnet.predict import work_size
+    from inpnet.regions import work_size
 
     if preset not in preset_choices() or preset == NO_PRESET:
         raise WebInputError(f"unknown mask preset {preset!r}")

@@ -79,7 +79,7 @@ class WebInpainter:
 
     def strategy_for(self, hole: np.ndarray, strategy: str) -> str:
         """`crop` or `resize`: what `strategy` ("auto", "crop" or "resize") means for this hole."""
-        from inpnet.predict import STRATEGIES
+        from inpnet.regions import STRATEGIES
 
         if strategy not in STRATEGIES:
             raise WebInputError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
