@@ -379,6 +379,10 @@ def render_page(files: dict, out: Path) -> None:
         "Where and an IsNaN per attention layer (27.3 → 25.8 ms int8 on the frame).",
         "- **hole windows**: the `auto` strategy's window cover is drawn as rectangles when there are few "
         "windows (1.6 → 0.8 ms on the frame).",
+        "- **pasting and the grey check without boolean indexing** (2026-11-30): the fill goes into the hole "
+        "with OpenCV's masked copy (`cv2.copyTo`, 1.0 → 0.01 ms on the frame) and the black-and-white test "
+        "looks at the known pixels through a mask instead of gathering them (1.3 → 0.2 ms; 52 → 2.5 ms at 1 "
+        "megapixel). The same pixels (tests).",
         "- **streams** (`InpaintPipeline.stream(frames, masks, in_flight=2)`): two frames filled at once on "
         "threads, each batch 1. ONNX Runtime's int8 graph is only ~10 % faster on 2 threads than on 1 (28.8 → "
         "25.9 ms), so the cores are better used by two frames: ~1.5× the frames/s, at the price of about one "
@@ -401,6 +405,23 @@ def render_page(files: dict, out: Path) -> None:
         "same output; the 2×2 stride-2 ConvTranspose is 1.6-2.4 ms of the graph in ORT's profile): fp32 "
         "+1.8 to +2.6 ms, int8 +1.1 to +3.2 ms slower; leaving the 3-channel head convolution unquantized "
         "(1.15 ms, the costliest node of the int8 graph): level (−0.4 to +0.3 ms).",
+        "",
+        "Tried and not kept (2026-11-30, session 9; scripts not in the repository, timed in turn in one run "
+        "each): where the int8 frame's graph time goes (ORT's profiler, 256-px frame, 29 % hole, 2 threads, in a "
+        "slow phase of the machine: 42 ms a run): dynamically quantized MatMuls 9.0 ms, quantized convolutions "
+        "7.2, Transpose 3.5, Add 2.3, the fp32 ConvTranspose 2.3, Quantize/DequantizeLinear 3.3, attention "
+        "scores (FusedMatMul, MatMul, Softmax) 3.9, GELU 1.6, LayerNorm 2.0; 457 nodes. (1) Also quantizing "
+        "the decoder's Add, Concat, Relu and Resize statically, with and without ORT's `quant_pre_process`: 28.6-29.1 "
+        "against 29.2 ms, for twice the mean error (0.0027 against 0.0014). (2) ORT's fused "
+        "`com.microsoft.MultiHeadAttention` instead of the exported reshape / transpose / MatMul / Softmax "
+        "chain, measured as one attention layer of this model (256 tokens, width 256, 4 heads; the same output "
+        "to 0): 0.74-0.82 against 0.86 ms at batch 1, 4.44 against 5.14 ms at batch 8 — about 1 ms over the 9 "
+        "attention layers of a frame, not worth a custom export op. `onnxruntime.transformers.optimizer` "
+        "(model types vit and bert) fused no attention in this graph (only BiasGelu, which ORT fuses anyway). "
+        "(3) Spinning threads during a run and stopping them after it (`session.intra_op.allow_spinning = 1` "
+        "with `session.force_spinning_stop = 1`): the graph 1.7 ms faster in one run and 2.6 ms slower in "
+        "another, graph + the next prefill −2.5 / −0.1 / +3.2 ms in three runs: within this machine's noise; "
+        "spinning without the stop took 25-30 ms from the prefill after it, as before.",
     ]
     atomic_write_text(out / "benchmarks.md", "\n".join(lines) + "\n")
     plot(bench, out / PLOT)

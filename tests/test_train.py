@@ -93,6 +93,15 @@ def test_resume_continues_exactly(photos, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_time_limit_ends_the_invocation_with_a_checkpoint_that_resumes(photos, tmp_path):
+    mcfg, tcfg = configs(steps=6)
+    result = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False, max_seconds=0.0)
+    assert (result.step, result.stopped_because) == (1, "time limit 0s")  # one step, then the limit
+    events = [r for r in read_jsonl(tmp_path / "run") if r.get("event") == "stopped"]
+    assert events and events[-1]["reason"] == "time limit 0s"
+    assert train(mcfg, tcfg, [str(photos)], tmp_path / "run", resume=True, progress=False).step == 6
+
+
 def test_workers_build_the_same_steps_as_the_main_process(photos, tmp_path):
     """Whole steps (photos, masks, restoration degradations) built in DataLoader workers (StepBatches): the same
     weights and validations as without workers, across a mid-epoch resume and a mid-epoch end of schedule."""

@@ -225,10 +225,6 @@ class EpochSampler(torch.utils.data.Sampler):
 
 
 # ---- the trainer ----------------------------------------------------------------------------
-class StopTraining(Exception):
-    """Raised inside the loop to end it cleanly (signal, early stopping, too many bad steps)."""
-
-
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -290,6 +286,133 @@ def train(
     `max_seconds` / `stop_at_step` end this invocation early with a checkpoint (the schedule still
     targets the full length, so `resume=True` later continues exactly where it stopped)."""
 
+    run = _start_run(mcfg, tcfg, data, out, resume=resume, init_from=init_from,
+                     init_from_backbone=init_from_backbone, reinit=reinit, device=device)
+    d, tcfg, state = run.d, run.tcfg, run.state
+    ddp_model, ddp_disc = _distributed(run.model, run.disc, d)
+
+    # the run directory is created only now, so that a setup error (bad data, options, checkpoint) leaves nothing
+    _prepare_run_dir(run.run_dir, run.mcfg, tcfg, d)
+    logger = RunLogger(run.run_dir, enabled=d.main)
+    stop_reason = {"why": None}
+
+    def on_signal(signum, frame):  # save and stop at the end of the current step
+        stop_reason["why"] = f"signal {signal.Signals(signum).name}"
+
+    old_handlers = _install_signal_handlers(on_signal)
+    val_masks = validation_masks(run.mcfg, len(run.val_set), tcfg.seed, restore=tcfg.restore_fraction > 0)
+
+    def validate_and_checkpoint(epoch: int, epoch_done: bool) -> None:
+        summary = _validate(run.model, run.val_set, val_masks, tcfg.batch_size, tcfg.seed, run.autocast, d.device)
+        _record_validation(state, summary, state["step"], epoch, epoch_done, run.model, run.run_dir, logger, d)
+        run.checkpoint()
+
+    step = state["step"]
+    step_at_start = step
+    t_start = time.time()
+    wall_before = state["wall_s"]
+    last_ckpt = time.time()
+    bar = _progress_bar(run.total_steps, step, enabled=progress and d.main)
+    run.model.train()
+    try:
+        epoch, batch_in_epoch = state["epoch"], state.get("batch_in_epoch", 0)
+        validated = False  # whether the last step ended an epoch (and was validated there)
+        for batch in _step_loader(run.train_set, run.mcfg, tcfg, d, run.mask_folder, step, run.total_steps, epoch,
+                                  batch_in_epoch):
+            if stop_reason["why"]:
+                break
+            s = _forward_step(run, ddp_model, ddp_disc, batch, step)
+            if not torch.isfinite(s.loss):  # skip the update, count it, stop after too many in a row
+                too_many = _skip_non_finite(state, s.loss, step, run.opt, logger, bar, tcfg.max_bad_steps)
+                if too_many:
+                    stop_reason["why"] = too_many
+                    break
+            else:
+                state["consecutive_bad"] = 0
+                grad_norm = _update(s.loss, run.opt, run.scaler, run.model, tcfg.grad_clip)
+                if step % tcfg.log_every == 0:
+                    done = step - step_at_start + 1  # steps finished by this invocation (this one too)
+                    ips = done * tcfg.batch_size * d.world / max(time.time() - t_start, 1e-6)
+                    _log_step(logger, step, s.loss, s.rec, s.adv, s.d_loss, s.lr, grad_norm, s.masks, ips)
+                if step % tcfg.image_every == 0:
+                    logger.images(step, s.images, s.masks, s.out.composite.detach().float())
+            step += 1
+            batch_in_epoch += 1
+            state.update(step=step, batch_in_epoch=batch_in_epoch,
+                         images_seen=state["images_seen"] + tcfg.batch_size * d.world,
+                         wall_s=wall_before + time.time() - t_start)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(s.loss.detach()):.4f}", epoch=epoch)
+            due_steps = tcfg.ckpt_every_steps and step % tcfg.ckpt_every_steps == 0
+            if time.time() - last_ckpt >= tcfg.ckpt_every_s or due_steps:
+                run.checkpoint()
+                last_ckpt = time.time()
+            stop_reason["why"] = stop_reason["why"] or _limit_reached(step, time.time() - t_start, max_seconds,
+                                                                      stop_at_step)
+            validated = batch_in_epoch >= run.per_epoch
+            if stop_reason["why"]:
+                break
+            if validated:  # the end of an epoch: validate, keep the best, checkpoint
+                validate_and_checkpoint(epoch, epoch_done=True)
+                epoch, batch_in_epoch = state["epoch"], state["batch_in_epoch"]
+                last_ckpt = time.time()
+                if state["bad_epochs"] >= tcfg.patience:
+                    stop_reason["why"] = f"early stopping (no validation gain in {tcfg.patience} epochs)"
+                    break
+        if stop_reason["why"] is None and step >= run.total_steps and not validated:  # the schedule ended mid-epoch
+            validate_and_checkpoint(epoch, epoch_done=False)
+        if stop_reason["why"] is None:
+            stop_reason["why"] = "done"
+        run.checkpoint()
+        if stop_reason["why"] != "done":
+            logger.event(step, "stopped", reason=stop_reason["why"])
+    finally:
+        _restore_signal_handlers(old_handlers)
+        if bar is not None:
+            bar.close()
+        logger.close()
+    if d.world > 1 and dist.is_initialized():
+        dist.barrier()
+    if "non-finite" in stop_reason["why"]:
+        raise InpNetError(f"training stopped at step {step}: {stop_reason['why']} (checkpoint saved in {run.run_dir})")
+    return TrainResult(run.run_dir, step, state["epoch"], state["best_psnr"], stop_reason["why"], state["bad_steps"])
+
+
+# ---- the named steps of train() ------------------------------------------------------------------
+@dataclass
+class _Run:
+    """What one invocation of `train` works with: the process group, the configs (the run's own on a resume),
+    the data, the model and its optimizers, and the counters a checkpoint saves (`state`)."""
+
+    d: Dist
+    run_dir: Path
+    mcfg: ModelConfig
+    tcfg: TrainConfig
+    train_set: Any
+    val_set: Any
+    per_epoch: int  # steps per epoch for each process
+    total_steps: int
+    mask_folder: MaskFolder | None
+    model: nn.Module
+    disc: nn.Module | None
+    opt: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer | None
+    autocast: Any  # a context manager
+    scaler: torch.amp.GradScaler
+    state: dict[str, Any]
+
+    def checkpoint(self) -> None:
+        """Save the weights and the training state (the main process only)."""
+        if self.d.main:
+            _save_checkpoint(self.run_dir, self.model, self.opt, self.scaler, self.disc, self.opt_d, self.state)
+
+
+def _start_run(mcfg: ModelConfig, tcfg: TrainConfig, data: Sequence[str], out: str | os.PathLike, *, resume: bool,
+               init_from: str | None, init_from_backbone: str | None, reinit: tuple[str, ...],
+               device: str | None) -> _Run:
+    """Everything `train` needs before its first step, checked before anything is written: configs, data,
+    model (fresh, fine-tuned or resumed), optimizers, mixed precision and the counters."""
     d = setup_distributed(device)
     run_dir = Path(out)
     _check_run_dir(run_dir, resume)
@@ -297,11 +420,10 @@ def train(
     torch.manual_seed(tcfg.seed)
 
     train_set, val_set = _datasets(data, mcfg, tcfg)
-    per_rank_batch = tcfg.batch_size
-    per_epoch = batches_per_epoch(len(train_set), d.world, per_rank_batch)
+    per_epoch = batches_per_epoch(len(train_set), d.world, tcfg.batch_size)
     if per_epoch == 0:
         raise InpNetError(
-            f"{len(train_set)} training images are fewer than one batch of {per_rank_batch} per process"
+            f"{len(train_set)} training images are fewer than one batch of {tcfg.batch_size} per process"
         )
     total_steps = tcfg.steps if tcfg.steps is not None else tcfg.epochs * per_epoch
     mask_folder = MaskFolder(tcfg.mask_dir, size=mcfg.image_size) if tcfg.mask_dir else None
@@ -317,114 +439,52 @@ def train(
                                  wall_s=0.0)
     if resume:
         state.update(_resume_from(run_dir, model, opt, scaler, disc, opt_d))
-    ddp_model, ddp_disc = _distributed(model, disc, d)
-
-    # the run directory is created only now, so that a setup error (bad data, options, checkpoint) leaves nothing
-    _prepare_run_dir(run_dir, mcfg, tcfg, d)
-    logger = RunLogger(run_dir, enabled=d.main)
-    stop_reason = {"why": None}
-
-    def on_signal(signum, frame):  # save and stop at the end of the current step
-        stop_reason["why"] = f"signal {signal.Signals(signum).name}"
-
-    old_handlers = _install_signal_handlers(on_signal)
-    val_masks = validation_masks(mcfg, len(val_set), tcfg.seed, restore=tcfg.restore_fraction > 0)
-
-    def checkpoint() -> None:
-        if d.main:
-            _save_checkpoint(run_dir, model, opt, scaler, disc, opt_d, state)
-
-    def validate_and_checkpoint(epoch: int, epoch_done: bool) -> None:
-        summary = _validate(model, val_set, val_masks, per_rank_batch, tcfg.seed, autocast, d.device)
-        _record_validation(state, summary, state["step"], epoch, epoch_done, model, run_dir, logger, d)
-        checkpoint()
-
-    step = state["step"]
-    step_at_start = step
-    t_start = time.time()
-    wall_before = state["wall_s"]
-    last_ckpt = time.time()
-    bar = _progress_bar(total_steps, step, enabled=progress and d.main)
-    model.train()
-    try:
-        epoch, batch_in_epoch = state["epoch"], state.get("batch_in_epoch", 0)
-        validated = False  # whether the last step ended an epoch (and was validated there)
-        for batch in _step_loader(train_set, mcfg, tcfg, d, mask_folder, step, total_steps, epoch, batch_in_epoch):
-            if stop_reason["why"]:
-                break
-            images, inputs, masks = (batch[k].to(d.device, non_blocking=True) for k in ("image", "input", "mask"))
-            lr = get_lr(step, total_steps, tcfg.warmup_steps, tcfg.lr, tcfg.min_lr)
-            for group in opt.param_groups:
-                group["lr"] = lr
-
-            with autocast:
-                out = ddp_model(inputs, masks)
-                rec = _reconstruction(model, mcfg, tcfg, out, images, masks)
-            adv = d_loss = None
-            if ddp_disc is not None:
-                adv, d_loss = _adversarial(ddp_disc, opt_d, scaler, autocast, tcfg, out, inputs, images, masks)
-            loss = total_generator_loss(rec, adv, tcfg.lambda_rec, tcfg.lambda_gan)
-
-            if not torch.isfinite(loss):  # skip the update, count it, stop after too many in a row
-                too_many = _skip_non_finite(state, loss, step, opt, logger, bar, tcfg.max_bad_steps)
-                if too_many:
-                    stop_reason["why"] = too_many
-                    break
-            else:
-                state["consecutive_bad"] = 0
-                grad_norm = _update(loss, opt, scaler, model, tcfg.grad_clip)
-                if step % tcfg.log_every == 0:
-                    done = step - step_at_start + 1  # steps finished by this invocation (this one too)
-                    ips = done * per_rank_batch * d.world / max(time.time() - t_start, 1e-6)
-                    _log_step(logger, step, loss, rec, adv, d_loss, lr, grad_norm, masks, ips)
-                if step % tcfg.image_every == 0:
-                    logger.images(step, images, masks, out.composite.detach().float())
-            step += 1
-            batch_in_epoch += 1
-            state.update(step=step, batch_in_epoch=batch_in_epoch,
-                         images_seen=state["images_seen"] + per_rank_batch * d.world,
-                         wall_s=wall_before + time.time() - t_start)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", epoch=epoch)
-            due_steps = tcfg.ckpt_every_steps and step % tcfg.ckpt_every_steps == 0
-            if time.time() - last_ckpt >= tcfg.ckpt_every_s or due_steps:
-                checkpoint()
-                last_ckpt = time.time()
-            if max_seconds is not None and time.time() - t_start > max_seconds:
-                stop_reason["why"] = f"time limit {max_seconds:.0f}s"
-            if stop_at_step is not None and step >= stop_at_step:
-                stop_reason["why"] = f"stopped at step {step} as asked"
-            validated = batch_in_epoch >= per_epoch
-            if stop_reason["why"]:
-                break
-            if validated:  # the end of an epoch: validate, keep the best, checkpoint
-                validate_and_checkpoint(epoch, epoch_done=True)
-                epoch, batch_in_epoch = state["epoch"], state["batch_in_epoch"]
-                last_ckpt = time.time()
-                if state["bad_epochs"] >= tcfg.patience:
-                    stop_reason["why"] = f"early stopping (no validation gain in {tcfg.patience} epochs)"
-                    break
-        if stop_reason["why"] is None and step >= total_steps and not validated:  # the schedule ended mid-epoch
-            validate_and_checkpoint(epoch, epoch_done=False)
-        if stop_reason["why"] is None:
-            stop_reason["why"] = "done"
-        checkpoint()
-        if stop_reason["why"] != "done":
-            logger.event(step, "stopped", reason=stop_reason["why"])
-    finally:
-        _restore_signal_handlers(old_handlers)
-        if bar is not None:
-            bar.close()
-        logger.close()
-    if d.world > 1 and dist.is_initialized():
-        dist.barrier()
-    if "non-finite" in stop_reason["why"]:
-        raise InpNetError(f"training stopped at step {step}: {stop_reason['why']} (checkpoint saved in {run_dir})")
-    return TrainResult(run_dir, step, state["epoch"], state["best_psnr"], stop_reason["why"], state["bad_steps"])
+    return _Run(d, run_dir, mcfg, tcfg, train_set, val_set, per_epoch, total_steps, mask_folder, model, disc, opt,
+                opt_d, autocast, scaler, state)
 
 
-# ---- the named steps of train() ------------------------------------------------------------------
+@dataclass
+class _StepOutput:
+    """One step's batch, forward pass and losses (before the update)."""
+
+    images: torch.Tensor  # (B, 3, H, W) the clean photos
+    masks: torch.Tensor  # (B, 1, H, W)
+    out: Any  # the model's output (InpaintOutput)
+    rec: torch.Tensor
+    adv: torch.Tensor | None
+    d_loss: torch.Tensor | None
+    loss: torch.Tensor  # what the generator's update minimises
+    lr: float
+
+
+def _forward_step(run: _Run, ddp_model: nn.Module, ddp_disc: nn.Module | None, batch: dict[str, torch.Tensor],
+                  step: int) -> _StepOutput:
+    """Set the step's learning rate, run the model on the batch and compute its losses (with a GAN, the
+    discriminator is updated here)."""
+    tcfg = run.tcfg
+    images, inputs, masks = (batch[k].to(run.d.device, non_blocking=True) for k in ("image", "input", "mask"))
+    lr = get_lr(step, run.total_steps, tcfg.warmup_steps, tcfg.lr, tcfg.min_lr)
+    for group in run.opt.param_groups:
+        group["lr"] = lr
+    with run.autocast:
+        out = ddp_model(inputs, masks)
+        rec = _reconstruction(run.model, run.mcfg, tcfg, out, images, masks)
+    adv = d_loss = None
+    if ddp_disc is not None:
+        adv, d_loss = _adversarial(ddp_disc, run.opt_d, run.scaler, run.autocast, tcfg, out, inputs, images, masks)
+    loss = total_generator_loss(rec, adv, tcfg.lambda_rec, tcfg.lambda_gan)
+    return _StepOutput(images, masks, out, rec, adv, d_loss, loss, lr)
+
+
+def _limit_reached(step: int, seconds: float, max_seconds: float | None, stop_at_step: int | None) -> str | None:
+    """Why this invocation stops early after `step` steps and `seconds` of its own wall time, if it does."""
+    if max_seconds is not None and seconds > max_seconds:
+        return f"time limit {max_seconds:.0f}s"
+    if stop_at_step is not None and step >= stop_at_step:
+        return f"stopped at step {step} as asked"
+    return None
+
+
 def _resolved_configs(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig,
                       resume: bool) -> tuple[ModelConfig, TrainConfig]:
     """The configs to train with: the run's own on `resume` (with the overrides a resume may change), checked."""
