@@ -208,3 +208,39 @@ def test_the_pipeline_adds_texture_by_default_and_keeps_known_pixels():
     assert texture(_t(b), _t(image), _m(hole)).item() > texture(_t(a), _t(image), _m(hole)).item() + 0.3
     with pytest.raises(InpNetError, match="strength"):
         InpaintPipeline(plain.model, texture=2.0)
+
+
+def test_a_region_larger_than_max_pixels_gets_its_exemplar_at_reduced_size(monkeypatch):
+    import inpnet.texture as texture_module
+
+    image, hole = _stripes(64, 80), _box(64, 80)
+    seen = []
+
+    def fake_exemplar(img, region_hole, method, guide=None):  # records the size, fills the hole with 200
+        seen.append(region_hole.shape)
+        assert img.shape[:2] == region_hole.shape == guide.shape[:2]
+        return np.where(region_hole[..., None], 200, img).astype(np.uint8)
+
+    monkeypatch.setattr(texture_module, "exemplar_fill", fake_exemplar)
+    fill = np.where(hole[..., None], 128, image).astype(np.uint8)
+    transfer_texture(image, hole, fill, max_pixels=10**9)
+    (region,) = hole_regions(hole)
+    area = (region[2] - region[0]) * (region[3] - region[1])
+    reduced = transfer_texture(image, hole, fill, max_pixels=area // 4)
+    assert seen[0] == (region[2] - region[0], region[3] - region[1])  # full resolution
+    h, w = seen[1]
+    assert h * w <= area // 4 * 1.05 and abs(h / w - seen[0][0] / seen[0][1]) < 0.1  # scaled down, same shape
+    assert np.array_equal(reduced[~hole], image[~hole])  # known pixels untouched
+    # the exemplar scaled back up: known pixels exact, the hole the small fill's colour away from its edge
+    ex = texture_module._exemplar_within(image, hole, "patchmatch", fill, max_pixels=image.shape[0] * image.shape[1] // 4)
+    inner = erode_hole(_m(hole), 4)[0, 0].numpy() > 0.5
+    assert np.array_equal(ex[~hole], image[~hole]) and np.all(ex[inner] == 200)
+
+
+@pytest.mark.skipif(not texture_available(), reason="pypatchmatch not installed")
+def test_a_capped_patchmatch_region_still_fills_with_detail_and_keeps_known_pixels():
+    image, hole = _stripes(96, 120), _box(96, 120)
+    smooth = np.where(hole[..., None], image[hole].mean(0).astype(np.uint8), image)
+    out = transfer_texture(image, hole, smooth, max_pixels=2_000)  # the region is ~9,000 px: run at ~1/2 size
+    assert np.array_equal(out[~hole], image[~hole])
+    assert texture(_t(out), _t(image), _m(hole)).item() > 0.4

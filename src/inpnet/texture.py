@@ -18,7 +18,8 @@ Measured on the test photos in docs/results.md section 3 and docs/release-native
 The exemplar fill (`method`):
 - "patchmatch" (default): PatchMatch from the `pypatchmatch` package (MIT; a compiled library in its Linux
   x86-64 wheel); its cost grows faster than the region (~0.4 s at 216 x 216, ~7 s at 648 x 648 on one core,
-  unguided; the guided search about twice that).
+  unguided; the guided search about twice that), so a region above MAX_EXEMPLAR_PIXELS is filled at reduced
+  size and scaled back up.
   Where it does not load, `texture_available()` is False and the pipeline returns the plain network fill.
   *Guided by the network's fill* (GUIDE_WEIGHT > 0; off by default): PatchMatch's patch distance gets a
   second term that compares a guide image between the hole patch and the candidate (pypatchmatch's
@@ -48,6 +49,14 @@ import numpy as np
 from inpnet.errors import InpNetError
 
 DEFAULT_SIGMA = 6.0  # pixels: the Gaussian that separates layout (network) from detail (PatchMatch)
+# The exemplar fill of a region larger than this runs on a copy scaled down to it and is scaled back up.
+# PatchMatch costs ~15 us per pixel of its window on one of these cores: a 6-megapixel phone photo with a
+# tenth of it painted took 49 s (a 3-megapixel window), now 8.1 s; at 12 megapixels 10 s instead of ~1.5 min.
+# The price is the finest detail (a region at half resolution, measured on native test photos viewed at
+# 100 %: texture 0.87 -> 0.70 on thick strokes, 0.73 -> 0.59 on a box, hole PSNR within 0.3 dB), which in a
+# photo this large lies below the scale it is seen at. Photos up to ~1 megapixel, and every photo of the
+# measured tables, stay below the cap (docs/results.md section 3).
+MAX_EXEMPLAR_PIXELS = 500_000
 CONTEXT = 48  # pixels of known context (at least) around a hole region given to PatchMatch
 PATCH_SIZE = 5  # PatchMatch patch side of the classical baseline (pypatchmatch 2.2 itself defaults to 15)
 # The texture step's PatchMatch patch side: 5 too. On the 40 native test photos 3 scored more texture (0.85 /
@@ -130,7 +139,7 @@ def exemplar_fill(image: np.ndarray, hole: np.ndarray, method: str = "patchmatch
 
 def transfer_texture(
     image: np.ndarray, hole: np.ndarray, fill: np.ndarray, *, strength: float = 1.0, sigma: float = DEFAULT_SIGMA,
-    method: str = "patchmatch",
+    method: str = "patchmatch", max_pixels: int = MAX_EXEMPLAR_PIXELS,
 ) -> np.ndarray:
     """image (H,W,3) uint8 (hole content ignored), hole (H,W) bool, fill (H,W,3) uint8 = the image with the
     hole filled smoothly (the network) -> (H,W,3) uint8: the fill with the photo's own detail in the hole.
@@ -138,7 +147,9 @@ def transfer_texture(
     Pixels outside the hole are `image`'s, bit-exact. `strength` 0 returns the fill; 1 takes all the detail
     of the exemplar fill of `method` ("patchmatch" or "synthesis"; the module docstring's formula). With
     GUIDE_WEIGHT > 0 (not the default) PatchMatch is guided by the fill and the result is the fill blended
-    towards that exemplar, 1 = the exemplar itself. Deterministic (both exemplar fills are seeded)."""
+    towards that exemplar, 1 = the exemplar itself. Deterministic (both exemplar fills are seeded).
+    `max_pixels`: the largest region the exemplar fill runs on at full resolution (a larger one runs scaled
+    down to that many pixels, and its fill is scaled back up)."""
     if not is_strength(strength):
         raise InpNetError(f"texture strength must be in [0, 1], got {strength}")
     check_method(method)
@@ -149,7 +160,7 @@ def transfer_texture(
     for top, left, bottom, right in hole_regions(hole):
         win = (slice(top, bottom), slice(left, right))
         region_hole = hole[win]
-        exemplar = exemplar_fill(image[win], region_hole, method, guide=out[win])  # unguided at weight 0
+        exemplar = _exemplar_within(image[win], region_hole, method, out[win], max_pixels)  # unguided at weight 0
         region, ex = out[win].astype(np.float32), exemplar.astype(np.float32)  # (h, w, 3)
         if guided:
             mixed = region + strength * (ex - region)
@@ -157,6 +168,23 @@ def transfer_texture(
             mixed = region + strength * ((ex - _blur(ex, sigma)) - (region - _blur(region, sigma)))
         out[win] = np.where(region_hole[..., None], np.clip(np.rint(mixed), 0, 255).astype(np.uint8), out[win])
     return out
+
+
+def _exemplar_within(image: np.ndarray, hole: np.ndarray, method: str, guide: np.ndarray,
+                     max_pixels: int) -> np.ndarray:
+    """`exemplar_fill` of an (h, w) region, on a copy scaled down to at most `max_pixels` pixels when it is
+    larger (INTER_AREA; a cell is hole when any of its pixels is), scaled back up (bicubic) for the hole."""
+    h, w = hole.shape
+    if h * w <= max_pixels:
+        return exemplar_fill(image, hole, method, guide=guide)
+    factor = (h * w / max_pixels) ** 0.5
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))  # (w, h) for OpenCV
+    small_hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_guide = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)
+    filled = exemplar_fill(small, small_hole, method, guide=small_guide)
+    up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)  # uint8, saturated
+    return np.where(hole[..., None], up, image)
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
