@@ -275,7 +275,11 @@ def _steal_text(bench_run: dict, export: dict) -> str:
             "else running, between which ONNX Runtime's ratio 0.75 / ratio 0 moved from 0.60 to 0.71 at batch 1 "
             "and from 0.73 to 0.57 at batch 8 at 128 px, and from 0.43 to 0.54 at batch 1 at 256 px — and the "
             "same graph fed all its token slots at ratio 0, 'ORT padded', differed from 'ORT' by up to 28 % "
-            "within one run), so compare numbers within one run, not across runs. ")
+            "within one run; the day after, three runs in a row with nothing else running, after the frame's "
+            "paste and grey check lost ~2 ms: 35.2 ms (stream 32.5 frames/s, steal 1 %) at 05:58 UTC, 47.7 ms "
+            "(stream 26.8, steal 10 %, its 256-px ratio-0 times 2.5x the run before) at 06:03 UTC and 38.5 ms "
+            "(stream 28.8, steal 4 %) in the committed run at 06:07 UTC), so compare numbers within one run, not "
+            "across runs. ")
 
 
 def render_page(files: dict, out: Path) -> None:
