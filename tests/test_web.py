@@ -188,22 +188,36 @@ def test_a_chosen_preset_is_the_hole_without_painting(page):
     assert changed[8:24, 8:24].mean() > 0.9 and not changed[:8].any() and not changed[24:].any()
 
 
+def refused(page, *args, **kwargs) -> str:
+    """The status line a Remove run ends with when it refuses its input (a warning toast says the same); the
+    other outputs untouched."""
+    with pytest.warns(UserWarning) as toast:  # gr.Warning outside a page session
+        updates = run_remove(page, *args, **kwargs)
+    (*_, last) = updates
+    assert all(isinstance(u, type(gr.skip())) for i, u in enumerate(last) if i != 2)
+    assert last[2] == f"**{toast[-1].message}**"
+    return last[2]
+
+
 def test_painting_with_nothing_painted_asks_for_a_hole(page):
-    with pytest.raises(gr.Error, match="no hole: paint over the part to remove"):
-        run_remove(page, editor_value(photo()))
+    assert refused(page, editor_value(photo())).startswith("**no hole: paint over the part to remove")
 
 
 def test_running_without_a_photo_asks_for_one(page):
-    with pytest.raises(gr.Error, match="upload a photo first"):
-        run_remove(page, None)
+    assert "upload a photo first" in refused(page, None)
+
+
+def test_restoring_without_a_photo_asks_for_one_in_the_status_line(page):
+    with pytest.warns(UserWarning, match="upload a photo first"):
+        (*_, last) = list(page.restore(None, None, []))
+    assert "upload a photo first" in last[2] and last[2].startswith("**")
 
 
 def test_a_bad_mask_file_message_names_the_file_and_no_server_folder(page, tmp_path):
     # issue 17, point 2: the message showed the server's temporary folder and said "image"
     (tmp_path / "notes.png").write_text("not an image")
-    with pytest.raises(gr.Error) as exc:
-        run_remove(page, editor_value(photo()), mask_file=str(tmp_path / "notes.png"))
-    assert exc.value.message == "the mask file notes.png: not an image, or an unsupported format"
+    status = refused(page, editor_value(photo()), mask_file=str(tmp_path / "notes.png"))
+    assert status == "**the mask file notes.png: not an image, or an unsupported format**"
 
 
 def test_an_uploaded_mask_file_is_the_hole(page, tmp_path):

@@ -185,6 +185,10 @@ def test_a_bad_mask_file_gets_a_message_naming_it_and_no_server_path(page, tmp_p
     page.click("#run-button")
     message = page.wait_for_selector("text=the mask file notes.png: not an image").inner_text()
     assert "/tmp" not in page.inner_text("body") and "gradio" not in message.lower()
+    # the status line says it too, readable: no "Error" badge over it
+    page.wait_for_selector("#status >> text=the mask file notes.png: not an image")
+    page.screenshot(path=str(tmp_path / "refused.png"))
+    assert "Error" not in page.locator("#status").inner_text()
 
 
 def test_a_chosen_preset_is_used_and_center_middle_is_one_centred_box(page, tmp_path):

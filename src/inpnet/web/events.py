@@ -1,5 +1,6 @@
 """What the page's widgets do: Gradio event handlers that take widget values and return widget updates.
-The model work itself is `WebInpainter`'s; user mistakes become one-line `gr.Error` messages."""
+The model work itself is `WebInpainter`'s; a user mistake becomes a one-line message in the status line and a
+warning toast."""
 
 from __future__ import annotations
 
@@ -24,32 +25,28 @@ UNTITLED = "image.png"
 TILE_POLL_SECONDS = 0.5  # how often a long restoration updates its tile count on the page
 
 
-def _error(message: str) -> Exception:
+def status_update(text: str) -> tuple:
+    """The Remove / Restore outputs with only the status line changed (the other six skipped)."""
     import gradio as gr
 
-    return gr.Error(message, print_exception=False)
+    return (*[gr.skip()] * 2, text, *[gr.skip()] * 4)
 
 
 def user_errors(fn: Any) -> Any:
-    """A handler (function or generator) whose `InpNetError` becomes a one-line `gr.Error`."""
-    import inspect
-
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def gen(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            try:
-                yield from fn(*args, **kwargs)
-            except InpNetError as exc:
-                raise _error(str(exc)) from None
-        return gen
+    """A Remove / Restore handler (a generator of the run outputs) whose `InpNetError` ends the run with its
+    one-line message in the status line, in bold, and in a warning toast; the result shown so far stays.
+    (Raising `gr.Error` instead put Gradio's red "Error" badge over the status line, hiding the message.)"""
 
     @functools.wraps(fn)
-    def call(*args: Any, **kwargs: Any) -> Any:
+    def gen(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        import gradio as gr
+
         try:
-            return fn(*args, **kwargs)
+            yield from fn(*args, **kwargs)
         except InpNetError as exc:
-            raise _error(str(exc)) from None
-    return call
+            gr.Warning(str(exc))
+            yield status_update(f"**{exc}**")
+    return gen
 
 
 def editor_image(editor: Any) -> np.ndarray:
@@ -156,25 +153,23 @@ class PageEvents:
     @user_errors
     def remove(self, editor: Any, picked: dict | None, mask_file: Any, preset: str, ratio: float, seed: Any,
                strategy: str, history: list | None, texture: float | None = None) -> Iterator[tuple]:
-        import gradio as gr
 
         image = editor_image(editor)
         hole = self.hole(editor, image.shape[:2], mask_file, preset, ratio, seed)
         if not hole.any():
             raise inputs.WebInputError("no hole: paint over the part to remove (or upload a mask file, or "
                                        "choose a preset under Advanced)")
-        yield (*[gr.skip()] * 2, self.runner.progress_text(hole, strategy), *[gr.skip()] * 4)
+        yield status_update(self.runner.progress_text(hole, strategy))
         name = (picked or {}).get("name") or UNTITLED
         yield self._show(image, self.runner.inpaint(image, hole, strategy=strategy, name=name, texture=texture),
                          history)
 
     @user_errors
     def restore(self, editor: Any, picked: dict | None, history: list | None) -> Iterator[tuple]:
-        import gradio as gr
 
         image = editor_image(editor)
         doing = f"Restoring the whole photo with {self.runner.restore_model_name}…"
-        yield (*[gr.skip()] * 2, doing, *[gr.skip()] * 4)
+        yield status_update(doing)
         name = (picked or {}).get("name") or UNTITLED
         tiles: list[tuple[int, int]] = []  # (done, total) after each batch, from the worker thread
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpnet-restore") as pool:
@@ -189,7 +184,7 @@ class PageEvents:
                     done, total = tiles[-1]
                     left = (time.perf_counter() - start) / done * (total - done)
                     when = f"about {left:.0f} s left" if done < total else "finishing"
-                    yield (*[gr.skip()] * 2, f"{doing} {done} of {total} tiles, {when}", *[gr.skip()] * 4)
+                    yield status_update(f"{doing} {done} of {total} tiles, {when}")
             outcome = job.result()  # re-raises the worker's error, for @user_errors
         yield self._show(image, outcome, history)
 
