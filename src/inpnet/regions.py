@@ -131,7 +131,8 @@ def dilate_hole(hole: np.ndarray, pixels: int) -> np.ndarray:
 def prepare_hole(hole: np.ndarray, image_hw: tuple[int, int], dilate: int = 0, resize_mask: bool = True,
                  stacklevel: int = 2) -> np.ndarray:
     """An (h, w) bool hole -> the (H, W) = `image_hw` hole to fill: a mask of another size is resized to the
-    image (nearest, with a warning; `resize_mask=False` makes that an error), then grown by `dilate` pixels."""
+    image (nearest, with a warning; `resize_mask=False` makes that an error), then grown by `dilate` pixels.
+    `stacklevel`: the warning's, counted from the caller (2: the caller's caller, as `warnings.warn` counts)."""
     if hole.shape != image_hw:
         (h, w), (H, W) = hole.shape, image_hw
         if not resize_mask:
