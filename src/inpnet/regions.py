@@ -142,10 +142,10 @@ def prepare_hole(hole: np.ndarray, image_hw: tuple[int, int], dilate: int = 0, r
     return dilate_hole(hole, dilate)
 
 
-def check_strategy(strategy: str) -> str:
-    """`strategy` if it is one of STRATEGIES, else a one-line error."""
+def check_strategy(strategy: str, error: type[InpNetError] = InpNetError) -> str:
+    """`strategy` if it is one of STRATEGIES, else a one-line `error` (the web page raises its own kind)."""
     if strategy not in STRATEGIES:
-        raise InpNetError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+        raise error(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     return strategy
 
 

@@ -153,7 +153,6 @@ class PageEvents:
     @user_errors
     def remove(self, editor: Any, picked: dict | None, mask_file: Any, preset: str, ratio: float, seed: Any,
                strategy: str, history: list | None, texture: float | None = None) -> Iterator[tuple]:
-
         image = editor_image(editor)
         hole = self.hole(editor, image.shape[:2], mask_file, preset, ratio, seed)
         if not hole.any():
@@ -166,7 +165,6 @@ class PageEvents:
 
     @user_errors
     def restore(self, editor: Any, picked: dict | None, history: list | None) -> Iterator[tuple]:
-
         image = editor_image(editor)
         doing = f"Restoring the whole photo with {self.runner.restore_model_name}…"
         yield status_update(doing)

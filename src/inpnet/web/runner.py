@@ -79,10 +79,9 @@ class WebInpainter:
 
     def strategy_for(self, hole: np.ndarray, strategy: str) -> str:
         """`crop` or `resize`: what `strategy` ("auto", "crop" or "resize") means for this hole."""
-        from inpnet.regions import STRATEGIES
+        from inpnet.regions import check_strategy
 
-        if strategy not in STRATEGIES:
-            raise WebInputError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+        check_strategy(strategy, WebInputError)
         return self.pipeline.choose_strategy(hole) if strategy == "auto" else strategy
 
     def progress_text(self, hole: np.ndarray, strategy: str) -> str:
