@@ -230,8 +230,8 @@ def test_an_uploaded_mask_file_is_the_hole(page, tmp_path):
 
 def test_keep_editing_puts_the_last_result_in_the_editor_with_no_strokes(page):
     _, done = run_remove(page, editor_value(photo(), two_holes()))
-    value, status = page.keep_editing(done[5])
-    assert value == {"background": done[5], "layers": [], "composite": done[5]}
+    value, status, working = page.keep_editing(done[5])
+    assert value == {"background": done[5], "layers": [], "composite": done[5]} and working is None
     assert status.startswith("Editing the result")
 
 
@@ -239,8 +239,8 @@ def test_results_pile_up_in_the_history_and_any_can_be_edited_again(page):
     _, first = run_remove(page, editor_value(photo(), two_holes()))
     _, second = run_remove(page, editor_value(photo(), ~two_holes()), history=first[4])
     assert [p for p, _ in second[4]] == [first[5], second[5]]
-    value, latest, _ = page.from_history(second[4], SimpleNamespace(index=0))
-    assert value["background"] == latest == first[5]
+    value, latest, _, working = page.from_history(second[4], SimpleNamespace(index=0))
+    assert value["background"] == latest == first[5] and working is None
 
 
 def test_restore_yields_progress_then_the_restored_photo(page, restorer):
@@ -278,16 +278,16 @@ def test_a_long_restore_counts_its_tiles_on_the_page_then_shows_the_photo(restor
 def test_a_file_the_browser_cannot_decode_gets_a_visible_message(page):
     # issue 17, point 1: the editor dropped such a file without a word; the browser hook reports it
     report = json.dumps({"name": "notes.png", "ok": False, "box": [900, 700]})
-    _, status, _ = page.picked(report, 40)
+    _, status, _, _ = page.picked(report, 40)
     assert status == "**notes.png: not an image, or an unsupported format. Choose a PNG, JPEG or WebP photo.**"
 
 
 def test_a_picked_photo_names_the_download_and_sets_a_brush_that_follows_the_scale(page):
-    report = json.dumps({"name": "big.jpg", "ok": True, "width": 3000, "height": 2000, "box": [1110, 770]})
-    picked, status, editor = page.picked(report, 40)
-    assert picked["name"] == "big.jpg" and status.startswith("big.jpg (3000x2000)")
-    # the photo shows at 1000 / 3000 = 1/3 on screen: 40 screen px across = a 60-px radius in the photo
-    assert editor.brush.default_size == 60
+    report = json.dumps({"name": "big.jpg", "ok": True, "width": 1500, "height": 1000, "box": [1110, 770]})
+    picked, status, editor, working = page.picked(report, 40)
+    assert picked["name"] == "big.jpg" and status.startswith("big.jpg (1500x1000)") and working is None
+    # the photo shows at 1000 / 1500 = 2/3 on screen: 40 screen px across = a 30-px radius in the photo
+    assert editor.brush.default_size == 30
 
 
 def test_the_brush_is_the_same_on_screen_for_small_and_large_photos():

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -250,3 +251,55 @@ def test_paint_run_keep_editing_paint_run_downloads_the_original_name_and_size(p
     for stroke_row, x0, x1 in ((60, 60, 120), (150, 180, 250)):  # both holes filled
         assert changed[stroke_row - 2 : stroke_row + 3, x0:x1].mean() > 0.5
     assert page.locator("#history img").count() == 2  # both results kept in the history
+
+
+# ---- large photos and dropped files ---------------------------------------------------------------------
+
+
+def test_a_large_photo_is_painted_on_a_copy_and_filled_at_full_size(page, tmp_path):
+    # 2.16 Mpx, just over what the editor is given (inpnet.web.photo.EDITOR_PIXELS, 2.07 Mpx): the browser
+    # uploads the file as it is, the editor gets a smaller copy, the download is the full photo
+    big = np.asarray(Image.fromarray(skimage.data.coffee()).resize((1800, 1200), Image.Resampling.BICUBIC))
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(big).save(path, quality=90)
+    original = np.asarray(Image.open(path).convert("RGB"))
+    page.locator("#image-editor input[type=file]").set_input_files(str(path))
+    page.wait_for_selector("#status >> text=the result is full size")
+    width, height = map(int, re.search(r"you paint on a (\d+)x(\d+) copy", page.inner_text("#status")).groups())
+    assert width * height <= 1920 * 1080 and abs(width / height - 1.5) < 0.01
+    page.wait_for_selector("#image-editor >> text=Upload an image", state="hidden")
+    page.wait_for_timeout(1500)  # the editor draws the copy
+    stroke = paint(page, (height, width), 500, 700, 1000)  # in the copy's pixels
+    status = run_and_wait(page, "#run-button", "Filled")
+    assert "1 region" in status
+    name, result = download(page, tmp_path)
+    assert name == "phone_inpainted.png" and result.shape == original.shape
+    # the stroke's reach, scaled to the photo and grown by 2 px for the scaled outline's rounding
+    may_change = cv2.dilate(cv2.resize(stroke.astype(np.uint8), (1800, 1200), interpolation=cv2.INTER_NEAREST),
+                            np.ones((5, 5), np.uint8)) > 0
+    changed = (result != original).any(axis=2)
+    assert not changed[~may_change].any()  # the full photo, every pixel outside the (scaled) stroke as it was
+    scale = 1800 / width
+    row, x0, x1 = round(500 * scale), round(700 * scale), round(1000 * scale)
+    assert changed[row - 2 : row + 3, x0:x1].mean() > 0.5
+
+
+def test_a_photo_dropped_on_the_editor_is_opened_and_named(page, tmp_path):
+    photo = skimage.data.chelsea()[::2, ::2]  # 150x226
+    encoded = save_photo(tmp_path, "dropped.png", photo).read_bytes()
+    page.evaluate(
+        """([bytes, name]) => {
+             const file = new File([new Uint8Array(bytes)], name, {type: 'image/png'});
+             const files = new DataTransfer();
+             files.items.add(file);
+             const target = document.querySelector('#image-editor input[type=file]').parentElement;
+             target.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: files}));
+           }""", [list(encoded), "dropped.png"])
+    page.wait_for_selector("#status >> text=dropped.png (226x150)")
+    page.wait_for_selector("#image-editor >> text=Upload an image", state="hidden")
+    page.wait_for_timeout(1000)
+    stroke = paint(page, photo.shape[:2], 75, 80, 140)
+    run_and_wait(page, "#run-button", "Filled")
+    name, result = download(page, tmp_path)
+    changed = (result != photo).any(axis=2)
+    assert name == "dropped_inpainted.png" and not changed[~stroke].any() and changed[stroke].any()

@@ -174,6 +174,21 @@ def with_profile(img: Image.Image, icc: bytes | None) -> Image.Image:
     return img
 
 
+def in_srgb(img: Image.Image) -> Image.Image:
+    """An RGB image's pixels converted from its embedded RGB ICC profile to sRGB, which is what a browser
+    assumes of pixels with no profile (a phone's Display P3 photo would look washed out otherwise); the image
+    itself when it has no such profile, or one that Little CMS cannot use. The result carries no profile."""
+    icc = rgb_profile(img)
+    if icc is None or img.mode != "RGB":
+        return img
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        converted = ImageCms.profileToProfile(img, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except (OSError, ValueError, ImageCms.PyCMSError):
+        return img
+    return with_profile(converted, None)
+
+
 def _to_rgb(img: Image.Image, name: str) -> Image.Image:
     """Any Pillow mode -> 8-bit RGB (see the module docstring for the rules), keeping an RGB ICC profile."""
     icc = rgb_profile(img) if img.mode in ("RGB", "RGBA", "RGBX", "P", "PA") else None

@@ -6,7 +6,8 @@ mask-file upload sit in folds. Programs use the stable endpoints of `inpnet.web.
 
 `build_app(pipeline, restore_pipeline)` builds the page (nothing happens at import time); `launch(app, host,
 port)` serves it, on 127.0.0.1 unless told otherwise. Uploads over `MAX_UPLOAD_MB` or `MAX_PIXELS`, and files
-that are not images, are refused with a message; the server keeps running. Works offline: analytics are off,
+that are not images, are refused with a message; the server keeps running. A photo above `EDITOR_PIXELS` is
+painted on a smaller copy and filled at full size (`inpnet.web.photo`). Works offline: analytics are off,
 no share buttons, the default theme uses local fonts.
 
 No JavaScript framework: Gradio's components, plus two small hooks where Gradio has no setting (see
@@ -22,41 +23,66 @@ from inpnet.errors import InpNetError
 from inpnet.web import inputs
 from inpnet.web.events import BRUSH_COLOUR, BRUSH_SCREEN_PX, PageEvents
 from inpnet.web.inputs import MAX_PIXELS, MAX_UPLOAD_MB, NO_PRESET, preset_choices  # noqa: F401 (re-export)
+from inpnet.web.photo import EDITOR_PIXELS
 from inpnet.web.runner import WebInpainter
 
 STRATEGY_CHOICES = ("auto", "crop", "resize")
 EDITOR_HEIGHT = "min(72vh, 900px)"  # the photo is fitted into this box (a 500 px photo shows at ~116 %)
 RESULT_HEIGHT = 560
 
-# Gradio's ImageEditor ignores a dropped or chosen file that the browser cannot decode (no event, no message)
-# and does not pass the file's name to the server. This hook, run by a gr.HTML component (Gradio's own
-# js_on_load), checks each file given to the editor in the browser and reports its name, whether it decodes,
-# its size and the editor box size through the component's change event; the server answers with a message,
-# the download name and a brush size that follows the displayed scale.
+# Gradio's ImageEditor ignores a dropped or chosen file that the browser cannot decode (no event, no message),
+# does not pass the file's name to the server, and is slow with a large photo (see inpnet.web.photo). This hook,
+# run by a gr.HTML component (Gradio's own js_on_load), takes each file chosen or dropped on the editor before
+# the editor does, checks that it decodes and reports its name, size and the editor box size through the
+# component's change event (the server answers with a message, the download name and a brush size that follows
+# the displayed scale); then it gives a photo up to EDITOR_PIXELS to the editor, and uploads a larger one as it
+# is through a hidden file component, whose upload event shows the editor a smaller copy.
 UPLOAD_WATCH_JS = """
+const EDITOR_PIXELS = __EDITOR_PIXELS__;
 const inEditor = (node) => node && node.closest && node.closest('#image-editor');
-const report = (file) => {
+let handing = false;  // our own change event, passing a file on
+const hand = (selector, file) => {
+  const input = document.querySelector(selector);
+  if (!input) return;
+  const files = new DataTransfer();
+  files.items.add(file);
+  input.files = files.files;
+  handing = true;
+  try { input.dispatchEvent(new Event('change', {bubbles: true})); } finally { handing = false; }
+};
+const open = (file) => {
   const editor = document.getElementById('image-editor');
   const box = editor ? [editor.clientWidth, editor.clientHeight] : [0, 0];
   const send = (info) => { props.value = JSON.stringify(Object.assign({name: file.name, box}, info));
                            trigger('change'); };
-  createImageBitmap(file).then((bmp) => { send({ok: true, width: bmp.width, height: bmp.height});
-                                          bmp.close(); })
-                         .catch(() => send({ok: false}));
+  createImageBitmap(file).then((bmp) => {
+    const large = bmp.width * bmp.height > EDITOR_PIXELS;
+    send({ok: true, width: bmp.width, height: bmp.height});
+    bmp.close();
+    hand(large ? '#original-upload input[type=file]' : '#image-editor input[type=file]', file);
+  }).catch(() => send({ok: false}));
 };
 document.addEventListener('change', (e) => {
-  if (e.target && e.target.type === 'file' && inEditor(e.target)) Array.from(e.target.files || []).forEach(report);
+  const files = e.target && e.target.type === 'file' ? Array.from(e.target.files || []) : [];
+  if (handing || !inEditor(e.target) || !files.length) return;
+  e.stopImmediatePropagation();
+  open(files[0]);
 }, true);
 document.addEventListener('drop', (e) => {
-  if (inEditor(e.target) && e.dataTransfer) Array.from(e.dataTransfer.files || []).forEach(report);
+  const files = e.dataTransfer ? Array.from(e.dataTransfer.files || []) : [];
+  if (!inEditor(e.target) || !files.length) return;
+  e.preventDefault();
+  e.stopImmediatePropagation();
+  e.target.dispatchEvent(new DragEvent('dragleave', {bubbles: true}));  // the editor's drop highlight off
+  open(files[0]);
 }, true);
 document.body.dataset.uploadWatch = 'ready';
-"""
+""".replace("__EDITOR_PIXELS__", str(EDITOR_PIXELS))
 
 # Gradio has no setting for these: no gap for the hidden watcher, a status line that does not jump, and
 # history thumbnails of one size (Gradio's gallery stretches a lone result across the whole row).
 PAGE_CSS = """
-#upload-watch { display: none; }
+#upload-watch, #original-upload { display: none; }
 #status { min-height: 3em; }
 #history .grid-container { grid-template-columns: repeat(auto-fill, 120px) !important;
                            grid-auto-rows: 120px !important; }
@@ -77,6 +103,7 @@ def _editor(**kwargs: Any) -> Any:
     return gr.ImageEditor(
         label="photo (paint over what to remove)", type="numpy", image_mode="RGBA",
         sources=("upload", "clipboard"), layers=False, transforms=(), height=EDITOR_HEIGHT,
+        format="png",  # photos the page puts in the editor (the sample, a large photo's copy) stay lossless
         brush=gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed", default_size=BRUSH_SCREEN_PX // 2),
         buttons=["fullscreen"], elem_id="image-editor", **kwargs)
 
@@ -138,22 +165,25 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
                  concurrency_id="model", concurrency_limit=1)
     # the page's own events are private and named apart from the stable API's /inpaint and /restore
     w["remove"].click(page.remove, [w["editor"], w["picked"], w["mask_file"], w["preset"], w["ratio"], w["seed"],
-                                    w["strategy"], w["history"], w["texture"]], run_outputs,
+                                    w["strategy"], w["history"], w["texture"], w["photo"]], run_outputs,
                       api_name="page_remove", **quiet)
-    w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"]], run_outputs,
+    w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"], w["photo"]], run_outputs,
                        api_name="page_restore", **quiet)
     private = dict(api_visibility="private", show_progress="hidden")
-    w["watch"].change(page.picked, [w["watch"], w["brush_size"]], [w["picked"], w["status"], w["editor"]],
-                      **private)
+    w["watch"].change(page.picked, [w["watch"], w["brush_size"], w["photo"]],
+                      [w["picked"], w["status"], w["editor"], w["photo"]], **private)
+    w["original"].upload(page.opened, [w["original"], w["picked"], w["brush_size"]],
+                         [w["editor"], w["photo"], w["picked"], w["status"], w["original"]], **private)
     w["brush_size"].release(page.brush, [w["picked"], w["brush_size"]], w["editor"], **private)
     w["preset"].change(page.preset_chosen, w["preset"], w["status"], **private)
-    w["keep"].click(page.keep_editing, w["latest"], [w["editor"], w["status"]], **private)
+    w["keep"].click(page.keep_editing, w["latest"], [w["editor"], w["status"], w["photo"]], **private)
     def pick_from_history(history: list, evt: Any) -> Any:
         return page.from_history(history, evt)
 
     pick_from_history.__annotations__ = {"evt": gr.SelectData}  # how Gradio knows to pass the selection
-    w["gallery"].select(pick_from_history, w["history"], [w["editor"], w["latest"], w["status"]], **private)
-    w["sample"].click(page.sample, None, [w["editor"], w["picked"], w["status"]], **private)
+    w["gallery"].select(pick_from_history, w["history"], [w["editor"], w["latest"], w["status"], w["photo"]],
+                        **private)
+    w["sample"].click(page.sample, None, [w["editor"], w["picked"], w["status"], w["photo"]], **private)
 
 
 def build_app(pipeline: Any, restore_pipeline: Any = None, *, model_name: str | None = None,
@@ -180,7 +210,9 @@ def build_app(pipeline: Any, restore_pipeline: Any = None, *, model_name: str | 
         w.update(_results())
         gr.Markdown(_models_line(runner), elem_id="models")
         w["watch"] = gr.HTML("", html_template="", js_on_load=UPLOAD_WATCH_JS, elem_id="upload-watch")
+        w["original"] = gr.File(type="filepath", elem_id="original-upload")  # hidden: a large photo, as it is
         w["picked"], w["history"], w["latest"] = gr.State(None), gr.State([]), gr.State(None)
+        w["photo"] = gr.State(None)  # a WorkingPhoto while the editor shows a smaller copy of a large photo
         _wire(page, w)
         add_gradio_endpoints(runner)
     app.inpnet_runner = runner

@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from inpnet.errors import InpNetError
 from inpnet.web import inputs
+from inpnet.web.photo import WorkingPhoto, shown_copy, shown_size
 from inpnet.web.runner import Outcome, WebInpainter
 
 BRUSH_COLOUR = ("#ff00ff", 0.6)  # see-through: the photo stays visible under the strokes
@@ -61,6 +63,15 @@ def editor_image(editor: Any) -> np.ndarray:
     return as_rgb_array(background)
 
 
+def working_image(editor: Any, photo: WorkingPhoto | None) -> tuple[np.ndarray, WorkingPhoto | None]:
+    """The photo to run on: the full photo behind the editor's smaller copy, or the editor's own photo (when it
+    is small, or the user has opened another photo since). -> ((H, W, 3) uint8, the working photo or None)"""
+    shown = editor_image(editor)
+    if photo is not None and photo.holds(shown):
+        return photo.full, photo
+    return shown, None
+
+
 def drawn_hole(editor: Any, size: tuple[int, int]) -> np.ndarray:
     """Union of the brush layers: (H, W) bool."""
     hole = np.zeros(size, dtype=bool)
@@ -82,11 +93,21 @@ def brush_radius(picked: dict | None, screen_px: float) -> int:
     return max(1, round(screen_px / 2 / scale))
 
 
-def brush_update(picked: dict | None, screen_px: float) -> Any:
+def brush_update(picked: dict | None, screen_px: float, **editor: Any) -> Any:
+    """An editor update whose brush shows `screen_px` across (and any other editor settings given)."""
     import gradio as gr
 
     return gr.ImageEditor(brush=gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed",
-                                         default_size=brush_radius(picked, screen_px)))
+                                         default_size=brush_radius(picked, screen_px)), format="png", **editor)
+
+
+def editor_value(image: Any) -> dict:
+    """The editor's value showing `image` (an array or a file path) with no strokes."""
+    return {"background": image, "layers": [], "composite": image}
+
+
+def ready_status(name: str, width: int, height: int) -> str:
+    return f"{name} ({width}x{height}): paint over what to remove, then press **Remove**."
 
 
 def parse_picked(text: Any) -> dict:
@@ -105,9 +126,11 @@ class PageEvents:
         self.runner = runner
 
     # ---- photo in -----------------------------------------------------------------------------------------
-    def picked(self, report: Any, screen_px: float) -> tuple[Any, str, Any]:
-        """A file was chosen or dropped on the editor: refuse a non-image with a visible message, else keep its
-        name (for the download) and size (for the brush). -> (picked, status, editor update)"""
+    def picked(self, report: Any, screen_px: float, photo: WorkingPhoto | None = None) -> tuple[Any, str, Any, Any]:
+        """A file was chosen or dropped on the editor (reported by the browser, which gives a photo up to
+        EDITOR_PIXELS to the editor and a larger one to `opened`): refuse a non-image with a visible message,
+        else keep its name (for the download) and size (for the brush). -> (picked, status, editor update,
+        working photo)"""
         import gradio as gr
 
         info = parse_picked(report)
@@ -115,22 +138,57 @@ class PageEvents:
         if not info.get("ok"):
             message = f"{name}: not an image, or an unsupported format. Choose a PNG, JPEG or WebP photo."
             gr.Warning(message)
-            return gr.skip(), f"**{message}**", gr.skip()
-        picked = {"name": name, "width": info.get("width"), "height": info.get("height"),
-                  "box": info.get("box")}
-        status = (f"{name} ({info.get('width')}x{info.get('height')}): paint over what to remove, "
-                  "then press **Remove**.")
-        return picked, status, brush_update(picked, screen_px)
+            return gr.skip(), f"**{message}**", gr.skip(), gr.skip()
+        width, height = info.get("width") or 0, info.get("height") or 0
+        picked = {"name": name, "width": width, "height": height, "box": info.get("box")}
+        if shown_size(height, width) != (height, width):  # `opened` shows its copy and sizes the brush
+            if photo is not None and photo.full_size == (height, width):  # ... and has done so already
+                return self._picked_large(picked, photo), self._large_status(name, photo), gr.skip(), gr.skip()
+            return picked, f"Opening {name} ({width}x{height})…", gr.skip(), gr.skip()
+        return picked, ready_status(name, width, height), brush_update(picked, screen_px), None
+
+    def opened(self, path: str | None, picked: dict | None, screen_px: float) -> tuple[Any, ...]:
+        """A photo too large for the editor, uploaded as it is (by the browser, in place of giving it to the
+        editor): read it here (EXIF turned, in sRGB) and show the editor a smaller copy; the runs use the full
+        photo. -> (editor update, working photo, picked, status, the upload cleared)"""
+        import gradio as gr
+
+        if not path:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        name = inputs.display_name(path, UNTITLED)
+        try:
+            full = inputs.read_image(path, name, srgb=True)
+        except InpNetError as exc:
+            gr.Warning(str(exc))
+            return gr.skip(), gr.skip(), gr.skip(), f"**{exc}**", None
+        photo = WorkingPhoto.of(full)
+        shown = full if photo is None else photo.shown
+        picked = {**(picked or {}), "name": name, "width": shown.shape[1], "height": shown.shape[0]}
+        status = self._large_status(name, photo) if photo else ready_status(name, shown.shape[1], shown.shape[0])
+        return brush_update(picked, screen_px, value=editor_value(shown)), photo, picked, status, None
+
+    @staticmethod
+    def _picked_large(picked: dict, photo: WorkingPhoto) -> dict:
+        """`picked` with the editor copy's size: the brush is sized on it."""
+        height, width = photo.shown.shape[:2]
+        return {**picked, "width": width, "height": height}
+
+    @staticmethod
+    def _large_status(name: str, photo: WorkingPhoto) -> str:
+        (height, width), (h, w) = photo.full_size, photo.shown.shape[:2]
+        return (f"{name} ({width}x{height}; you paint on a {w}x{h} copy, the result is full size): paint over "
+                "what to remove, then press **Remove**.")
 
     def brush(self, picked: dict | None, screen_px: float) -> Any:
         return brush_update(picked, screen_px)
 
-    def sample(self) -> tuple[np.ndarray, dict, str]:
+    def sample(self) -> tuple[np.ndarray, dict, str, None]:
+        """-> (editor value, picked, status, working photo: none, the sample is small)"""
         import skimage.data
 
         photo = skimage.data.astronaut()
         picked = {"name": "astronaut.png", "width": photo.shape[1], "height": photo.shape[0]}
-        return photo, picked, "Sample photo loaded: paint over what to remove, then press **Remove**."
+        return photo, picked, "Sample photo loaded: paint over what to remove, then press **Remove**.", None
 
     def preset_chosen(self, preset: str) -> str:
         if preset == inputs.NO_PRESET:
@@ -139,9 +197,10 @@ class PageEvents:
 
     # ---- runs ---------------------------------------------------------------------------------------------
     def hole(self, editor: Any, size: tuple[int, int], mask_file: Any, preset: str, ratio: float,
-             seed: Any) -> np.ndarray:
-        """Everything the user chose as the hole: brush strokes, the mask file, the preset. (H, W) bool."""
-        hole = drawn_hole(editor, size)
+             seed: Any, photo: WorkingPhoto | None = None) -> np.ndarray:
+        """Everything the user chose as the hole: brush strokes (painted on the editor's copy of `photo`, if
+        given), the mask file, the preset. (H, W) bool at `size`, the photo's size."""
+        hole = photo.full_hole(drawn_hole(editor, photo.shown.shape[:2])) if photo else drawn_hole(editor, size)
         if mask_file:
             hole |= inputs.read_mask(mask_file, size, f"the mask file {inputs.display_name(mask_file)}")
         if preset and preset != inputs.NO_PRESET:
@@ -152,9 +211,10 @@ class PageEvents:
 
     @user_errors
     def remove(self, editor: Any, picked: dict | None, mask_file: Any, preset: str, ratio: float, seed: Any,
-               strategy: str, history: list | None, texture: float | None = None) -> Iterator[tuple]:
-        image = editor_image(editor)
-        hole = self.hole(editor, image.shape[:2], mask_file, preset, ratio, seed)
+               strategy: str, history: list | None, texture: float | None = None,
+               photo: WorkingPhoto | None = None) -> Iterator[tuple]:
+        image, photo = working_image(editor, photo)
+        hole = self.hole(editor, image.shape[:2], mask_file, preset, ratio, seed, photo)
         if not hole.any():
             raise inputs.WebInputError("no hole: paint over the part to remove (or upload a mask file, or "
                                        "choose a preset under Advanced)")
@@ -164,8 +224,9 @@ class PageEvents:
                          history)
 
     @user_errors
-    def restore(self, editor: Any, picked: dict | None, history: list | None) -> Iterator[tuple]:
-        image = editor_image(editor)
+    def restore(self, editor: Any, picked: dict | None, history: list | None,
+                photo: WorkingPhoto | None = None) -> Iterator[tuple]:
+        image, _ = working_image(editor, photo)
         doing = f"Restoring the whole photo with {self.runner.restore_model_name}…"
         yield status_update(doing)
         name = (picked or {}).get("name") or UNTITLED
@@ -187,29 +248,46 @@ class PageEvents:
         yield self._show(image, outcome, history)
 
     def _show(self, before: np.ndarray, outcome: Outcome, history: list | None) -> tuple:
-        """-> (before/after, download, status, gallery, history, latest, keep-editing button)"""
+        """-> (before/after, download, status, gallery, history, latest, keep-editing button). A large photo
+        is compared at the editor's size (the download is full size)."""
         import gradio as gr
 
         history = [*(history or []), (str(outcome.path), outcome.path.name)][-HISTORY_LENGTH:]
-        return ((before, str(outcome.path)), gr.update(value=str(outcome.path), interactive=True),
+        shown_before = shown_copy(before)
+        after = str(outcome.path) if shown_before is before else shown_copy(outcome.image)
+        return ((shown_before, after), gr.update(value=str(outcome.path), interactive=True),
                 outcome.summary, history, history, str(outcome.path), gr.Button(interactive=True))
 
     # ---- the editing loop ---------------------------------------------------------------------------------
-    def keep_editing(self, latest: str | None) -> tuple[Any, str]:
-        """The last result becomes the photo being edited (strokes cleared)."""
+    def keep_editing(self, latest: str | None) -> tuple[Any, str, Any]:
+        """The last result becomes the photo being edited (strokes cleared). -> (editor, status, working
+        photo)"""
         import gradio as gr
 
         if not latest:
-            return gr.skip(), "Nothing to keep yet: run **Remove** first."
-        return ({"background": latest, "layers": [], "composite": latest},
-                "Editing the result: paint the next thing to remove, then press **Remove**.")
+            return gr.skip(), "Nothing to keep yet: run **Remove** first.", gr.skip()
+        value, photo = self._editable(latest)
+        return value, "Editing the result: paint the next thing to remove, then press **Remove**.", photo
 
-    def from_history(self, history: list | None, evt: Any) -> tuple[Any, Any, str]:
-        """A result picked in the history goes back into the editor (an undo to any earlier step)."""
+    def from_history(self, history: list | None, evt: Any) -> tuple[Any, Any, str, Any]:
+        """A result picked in the history goes back into the editor (an undo to any earlier step).
+        -> (editor, latest, status, working photo)"""
         import gradio as gr
 
         if not history or evt.index is None or not 0 <= evt.index < len(history):
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         path = history[evt.index][0]
-        return ({"background": path, "layers": [], "composite": path}, path,
-                f"Back to result {evt.index + 1} of {len(history)}: keep painting, or download it.")
+        value, photo = self._editable(path)
+        return (value, path, f"Back to result {evt.index + 1} of {len(history)}: keep painting, or download it.",
+                photo)
+
+    @staticmethod
+    def _editable(path: str) -> tuple[dict, WorkingPhoto | None]:
+        """A result file (written by the runner) -> the editor's value and working photo: the file itself when
+        small, else its smaller copy."""
+        from inpnet.predict import as_rgb_array
+
+        with Image.open(path) as img:  # the header only
+            small = shown_size(img.height, img.width) == (img.height, img.width)
+        photo = None if small else WorkingPhoto.of(as_rgb_array(path))
+        return editor_value(path if photo is None else photo.shown), photo

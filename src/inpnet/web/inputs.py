@@ -66,12 +66,16 @@ def check_file(path: str | os.PathLike, what: str) -> Path:
     return p
 
 
-def read_image(path: str | os.PathLike, what: str) -> np.ndarray:
-    """An image file -> (H, W, 3) uint8, as the command line reads it (EXIF turned, alpha on white)."""
-    from inpnet.predict import as_rgb_array
+def read_image(path: str | os.PathLike, what: str, *, srgb: bool = False) -> np.ndarray:
+    """An image file -> (H, W, 3) uint8, as the command line reads it (EXIF turned, alpha on white). With
+    `srgb`, in sRGB: a photo with another ICC profile is converted, as the browser does to show it (the page
+    works on the colours the user saw; the API keeps the file's own values, like the command line)."""
+    from inpnet.imageio import in_srgb
+    from inpnet.predict import as_rgb_image
 
     try:
-        return as_rgb_array(check_file(path, what))
+        image = as_rgb_image(check_file(path, what))
+        return np.asarray(in_srgb(image) if srgb else image)
     except WebInputError:
         raise
     except (InpNetError, OSError, ValueError):
