@@ -211,3 +211,25 @@ def test_an_unusable_profile_leaves_the_pixels_alone():
     img = Image.fromarray(np.full((4, 4, 3), 200, np.uint8))
     img.info["icc_profile"] = b"\x00" * 16 + b"RGB " + b"\x00" * 100  # says RGB, is not a profile
     assert np.array_equal(np.asarray(in_srgb(img)), np.asarray(img))
+
+
+def test_a_photo_over_the_pages_limits_is_refused_when_chosen(page, monkeypatch):
+    monkeypatch.setattr(inputs, "MAX_UPLOAD_MB", 1)
+    report = '{"name": "huge.tif", "ok": true, "width": 64, "height": 48, "bytes": 3000000, "box": [1110, 770]}'
+    with pytest.warns(UserWarning):
+        _, status, editor, _ = page.picked(report, 40)
+    assert status == "**huge.tif is 2.9 MB; the limit is 1 MB**"
+    report = '{"name": "wide.png", "ok": true, "width": 8000, "height": 6000, "bytes": 1000, "box": [1110, 770]}'
+    with pytest.warns(UserWarning):
+        _, status, _, _ = page.picked(report, 40)
+    assert status == "**wide.png is 8000x6000 = 48 Mpx; the limit is 40 Mpx**"
+
+
+def test_a_large_photo_taken_on_its_side_is_opened_upright(page, tmp_path):
+    image = smooth_photo()  # 48 x 64 as stored, EXIF orientation 6: shown turned, 64 x 48
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(image).save(tmp_path / "side.jpg", exif=exif, quality=95)
+    _, work, picked, status, _ = page.opened(str(tmp_path / "side.jpg"), None, 40)
+    assert work.full.shape == (64, 48, 3) and (picked["width"], picked["height"]) == (30, 40)
+    assert status.startswith("side.jpg (48x64;")

@@ -11,7 +11,7 @@ painted on a smaller copy and filled at full size (`inpnet.web.photo`). Works of
 no share buttons, the default theme uses local fonts.
 
 No JavaScript framework: Gradio's components, plus two small hooks where Gradio has no setting (see
-`UPLOAD_WATCH_JS`, `PAGE_CSS`).
+`upload_watch_js`, `PAGE_CSS`).
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ RESULT_HEIGHT = 560
 # Gradio's ImageEditor ignores a dropped or chosen file that the browser cannot decode (no event, no message),
 # does not pass the file's name to the server, and is slow with a large photo (see inpnet.web.photo). This hook,
 # run by a gr.HTML component (Gradio's own js_on_load), takes each file chosen or dropped on the editor before
-# the editor does, checks that it decodes and reports its name, size and the editor box size through the
-# component's change event (the server answers with a message, the download name and a brush size that follows
-# the displayed scale); then it gives a photo up to EDITOR_PIXELS to the editor, and uploads a larger one as it
-# is through a hidden file component, whose upload event shows the editor a smaller copy.
-UPLOAD_WATCH_JS = """
-const EDITOR_PIXELS = __EDITOR_PIXELS__;
+# the editor does, checks that it decodes and reports its name, size (bytes and pixels) and the editor box size
+# through the component's change event (the server answers with a message, the download name and a brush size
+# that follows the displayed scale); then it gives a photo up to EDITOR_PIXELS to the editor, uploads a larger
+# one as it is through a hidden file component, whose upload event shows the editor a smaller copy, and passes
+# on no file over the page's limits (the server's answer says why).
+_UPLOAD_WATCH_JS = """
+const EDITOR_PIXELS = __EDITOR_PIXELS__, MAX_PIXELS = __MAX_PIXELS__, MAX_BYTES = __MAX_BYTES__;
 const inEditor = (node) => node && node.closest && node.closest('#image-editor');
 let handing = false;  // our own change event, passing a file on
 const hand = (selector, file) => {
@@ -53,13 +54,16 @@ const hand = (selector, file) => {
 const open = (file) => {
   const editor = document.getElementById('image-editor');
   const box = editor ? [editor.clientWidth, editor.clientHeight] : [0, 0];
-  const send = (info) => { props.value = JSON.stringify(Object.assign({name: file.name, box}, info));
-                           trigger('change'); };
+  const send = (info) => {
+    props.value = JSON.stringify(Object.assign({name: file.name, bytes: file.size, box}, info));
+    trigger('change');
+  };
   createImageBitmap(file).then((bmp) => {
-    const large = bmp.width * bmp.height > EDITOR_PIXELS;
+    const pixels = bmp.width * bmp.height;
     send({ok: true, width: bmp.width, height: bmp.height});
     bmp.close();
-    hand(large ? '#original-upload input[type=file]' : '#image-editor input[type=file]', file);
+    if (pixels > MAX_PIXELS || file.size > MAX_BYTES) return;
+    hand(pixels > EDITOR_PIXELS ? '#original-upload input[type=file]' : '#image-editor input[type=file]', file);
   }).catch(() => send({ok: false}));
 };
 document.addEventListener('change', (e) => {
@@ -77,7 +81,18 @@ document.addEventListener('drop', (e) => {
   open(files[0]);
 }, true);
 document.body.dataset.uploadWatch = 'ready';
-""".replace("__EDITOR_PIXELS__", str(EDITOR_PIXELS))
+"""
+
+
+def upload_watch_js() -> str:
+    """The upload hook with the page's limits filled in."""
+    limits = {"__EDITOR_PIXELS__": EDITOR_PIXELS, "__MAX_PIXELS__": MAX_PIXELS,
+              "__MAX_BYTES__": MAX_UPLOAD_MB * 1024 * 1024}
+    script = _UPLOAD_WATCH_JS
+    for key, value in limits.items():
+        script = script.replace(key, str(value))
+    return script
+
 
 # Gradio has no setting for these: no gap for the hidden watcher, a status line that does not jump, and
 # history thumbnails of one size (Gradio's gallery stretches a lone result across the whole row).
@@ -209,7 +224,7 @@ def build_app(pipeline: Any, restore_pipeline: Any = None, *, model_name: str | 
                 w.update(_controls(runner))
         w.update(_results())
         gr.Markdown(_models_line(runner), elem_id="models")
-        w["watch"] = gr.HTML("", html_template="", js_on_load=UPLOAD_WATCH_JS, elem_id="upload-watch")
+        w["watch"] = gr.HTML("", html_template="", js_on_load=upload_watch_js(), elem_id="upload-watch")
         w["original"] = gr.File(type="filepath", elem_id="original-upload")  # hidden: a large photo, as it is
         w["picked"], w["history"], w["latest"] = gr.State(None), gr.State([]), gr.State(None)
         w["photo"] = gr.State(None)  # a WorkingPhoto while the editor shows a smaller copy of a large photo

@@ -135,11 +135,16 @@ class PageEvents:
 
         info = parse_picked(report)
         name = inputs.display_name(str(info.get("name") or ""), UNTITLED)
-        if not info.get("ok"):
-            message = f"{name}: not an image, or an unsupported format. Choose a PNG, JPEG or WebP photo."
-            gr.Warning(message)
-            return gr.skip(), f"**{message}**", gr.skip(), gr.skip()
         width, height = info.get("width") or 0, info.get("height") or 0
+        try:
+            if not info.get("ok"):
+                raise inputs.WebInputError(f"{name}: not an image, or an unsupported format. Choose a PNG, JPEG "
+                                           "or WebP photo.")
+            inputs.check_bytes(int(info.get("bytes") or 0), name)  # the page refuses to upload it
+            inputs.check_pixels(width, height, name)
+        except inputs.WebInputError as exc:
+            gr.Warning(str(exc))
+            return gr.skip(), f"**{exc}**", gr.skip(), gr.skip()
         picked = {"name": name, "width": width, "height": height, "box": info.get("box")}
         if shown_size(height, width) != (height, width):  # `opened` shows its copy and sizes the brush
             if photo is not None and photo.full_size == (height, width):  # ... and has done so already

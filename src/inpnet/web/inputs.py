@@ -42,6 +42,11 @@ def check_pixels(width: int, height: int, what: str) -> None:
                             f"the limit is {MAX_PIXELS / 1e6:.0f} Mpx")
 
 
+def check_bytes(size: int, what: str) -> None:
+    if size > MAX_UPLOAD_MB * 1024 * 1024:
+        raise WebInputError(f"{what} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB")
+
+
 def check_file(path: str | os.PathLike, what: str) -> Path:
     """An uploaded file that exists, is within MAX_UPLOAD_MB and whose header is an image within MAX_PIXELS
     (read before decoding, so a decompression bomb is refused cheaply)."""
@@ -50,8 +55,7 @@ def check_file(path: str | os.PathLike, what: str) -> Path:
         size = p.stat().st_size
     except OSError:
         raise WebInputError(f"{what}: the uploaded file is missing") from None
-    if size > MAX_UPLOAD_MB * 1024 * 1024:
-        raise WebInputError(f"{what} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB")
+    check_bytes(size, what)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
