@@ -303,3 +303,18 @@ def test_a_photo_dropped_on_the_editor_is_opened_and_named(page, tmp_path):
     name, result = download(page, tmp_path)
     changed = (result != photo).any(axis=2)
     assert name == "dropped_inpainted.png" and not changed[~stroke].any() and changed[stroke].any()
+
+
+def test_choosing_a_photo_uploads_nothing_until_a_run(page, tmp_path):
+    # the editor used to get the photo before the page's brush size, and re-uploaded its layers (photo and
+    # composite, each the photo's size as PNG) dozens of times after that update: 60-78 uploads of 3.4 MB for
+    # a 2-megapixel photo, measured in this browser
+    photo = np.asarray(Image.fromarray(skimage.data.coffee()).resize((900, 600), Image.Resampling.BICUBIC))
+    uploads: list[str] = []
+    page.on("request", lambda request: uploads.append(request.url) if "/upload" in request.url else None)
+    upload(page, save_photo(tmp_path, "coffee.png", photo))
+    page.wait_for_timeout(4000)
+    assert uploads == []
+    paint(page, photo.shape[:2], 300, 300, 500)
+    run_and_wait(page, "#run-button", "Filled")
+    assert uploads  # the run sends the editor's layers: the count above could see them

@@ -63,8 +63,20 @@ const open = (file) => {
     send({ok: true, width: bmp.width, height: bmp.height});
     bmp.close();
     if (pixels > MAX_PIXELS || file.size > MAX_BYTES) return;
-    hand(pixels > EDITOR_PIXELS ? '#original-upload input[type=file]' : '#image-editor input[type=file]', file);
+    if (pixels > EDITOR_PIXELS) { hand('#original-upload input[type=file]', file); return; }
+    afterAnswer(file.name, () => hand('#image-editor input[type=file]', file));
   }).catch(() => send({ok: false}));
+};
+// the editor gets the photo once the server's answer (status line, brush size) is on the page: a brush
+// update reaching an editor that already holds a photo makes it upload its layers again and again
+const afterAnswer = (name, then) => {
+  const status = document.getElementById('status');
+  const start = Date.now();
+  const poll = () => {
+    if (!status || status.innerText.includes(name) || Date.now() - start > 5000) then();
+    else setTimeout(poll, 50);
+  };
+  poll();
 };
 document.addEventListener('change', (e) => {
   const files = e.target && e.target.type === 'file' ? Array.from(e.target.files || []) : [];
