@@ -305,16 +305,24 @@ def test_a_photo_dropped_on_the_editor_is_opened_and_named(page, tmp_path):
     assert name == "dropped_inpainted.png" and not changed[~stroke].any() and changed[stroke].any()
 
 
-def test_choosing_a_photo_uploads_nothing_until_a_run(page, tmp_path):
+def test_choosing_a_photo_and_a_brush_size_uploads_nothing_until_a_run(page, tmp_path):
     # the editor used to get the photo before the page's brush size, and re-uploaded its layers (photo and
     # composite, each the photo's size as PNG) dozens of times after that update: 60-78 uploads of 3.4 MB for
-    # a 2-megapixel photo, measured in this browser
+    # a 2-megapixel photo, measured in this browser; and 21 for each move of the brush size slider
     photo = np.asarray(Image.fromarray(skimage.data.coffee()).resize((900, 600), Image.Resampling.BICUBIC))
     uploads: list[str] = []
     page.on("request", lambda request: uploads.append(request.url) if "/upload" in request.url else None)
     upload(page, save_photo(tmp_path, "coffee.png", photo))
-    page.wait_for_timeout(4000)
+    page.wait_for_timeout(3000)
     assert uploads == []
-    paint(page, photo.shape[:2], 300, 300, 500)
+    track = page.locator("#brush-size input[type=range]").bounding_box()
+    page.mouse.click(track["x"] + 0.5 * track["width"], track["y"] + track["height"] / 2)
+    page.wait_for_timeout(3000)
+    assert uploads == []
+    paint(page, photo.shape[:2], 300, 300, 500)  # the page leaves the brush as the active tool
     run_and_wait(page, "#run-button", "Filled")
+    screen_px = float(page.locator("#brush-size input[type=number]").input_value())
+    page.click("#image-editor button[aria-label='Brush Size']")  # the editor's own control shows the radius
+    radius = float(page.locator("#image-editor input[type=range]").input_value())
+    assert screen_px > 60 and radius == round(screen_px / 2 / displayed_scale(page))
     assert uploads  # the run sends the editor's layers: the count above could see them

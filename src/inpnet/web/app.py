@@ -106,6 +106,38 @@ def upload_watch_js() -> str:
     return script
 
 
+# The brush size slider sets the editor's brush in the browser, through the editor's own brush-size control: the
+# server's brush update (`gr.ImageEditor(brush=...)`) reaching an editor that holds a photo makes it upload its
+# layers again and again (21 uploads of 3.4 MB for one move of the slider on a 2-megapixel photo, measured).
+# The slider is in screen pixels across; the editor's control is a radius in image pixels; the zoom is the one
+# the editor's toolbar shows ("48%"). Afterwards the brush is the active tool.
+SET_BRUSH_JS = """
+async (screenPx) => {
+  const editor = document.getElementById('image-editor');
+  const zoom = editor && editor.innerText.match(/(\\d+)%/);
+  const button = editor && editor.querySelector("button[aria-label='Brush Size']");
+  if (!zoom || !button) return [];
+  const radius = Math.max(1, Math.round(screenPx / 2 / (parseInt(zoom[1]) / 100)));
+  if (!editor.querySelector('input[type=range]')) {
+    button.click();
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  const range = editor.querySelector('input[type=range]');
+  if (range) {
+    range.value = String(Math.min(radius, Number(range.max) || radius));
+    range.dispatchEvent(new Event('input', {bubbles: true}));
+    range.dispatchEvent(new Event('change', {bubbles: true}));
+  }
+  // back to painting: the size control stays the active tool until another is pressed (a plain click()
+  // does not close it; the editor listens for the pointer)
+  const brush = editor.querySelector("button[aria-label='Brush']");
+  for (const type of ['pointerdown', 'mousedown', 'pointerup', 'mouseup', 'click']) {
+    if (brush) brush.dispatchEvent(new PointerEvent(type, {bubbles: true}));
+  }
+  return [];
+}
+"""
+
 # Gradio has no setting for these: no gap for the hidden watcher, a status line that does not jump, and
 # history thumbnails of one size (Gradio's gallery stretches a lone result across the whole row).
 PAGE_CSS = """
@@ -201,7 +233,7 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
                       [w["picked"], w["status"], w["editor"], w["photo"]], **private)
     w["original"].upload(page.opened, [w["original"], w["picked"], w["brush_size"]],
                          [w["editor"], w["photo"], w["picked"], w["status"], w["original"]], **private)
-    w["brush_size"].release(page.brush, [w["picked"], w["brush_size"]], w["editor"], **private)
+    w["brush_size"].release(None, w["brush_size"], None, js=SET_BRUSH_JS, **private)
     w["preset"].change(page.preset_chosen, w["preset"], w["status"], **private)
     w["keep"].click(page.keep_editing, w["latest"], [w["editor"], w["status"], w["photo"]], **private)
     def pick_from_history(history: list, evt: Any) -> Any:

@@ -184,9 +184,6 @@ class PageEvents:
         return (f"{name} ({width}x{height}; you paint on a {w}x{h} copy, the result is full size): paint over "
                 "what to remove, then press **Remove**.")
 
-    def brush(self, picked: dict | None, screen_px: float) -> Any:
-        return brush_update(picked, screen_px)
-
     def sample(self) -> tuple[np.ndarray, dict, str, None]:
         """-> (editor value, picked, status, working photo: none, the sample is small)"""
         import skimage.data
