@@ -429,6 +429,14 @@ def render_page(files: dict, out: Path) -> None:
         "relaxed on 2 threads at once (batch 8, 128 px, 75 % holes; OpenCV and numpy release the GIL): 39.3 "
         "against 39.7 ms, the same fill — each sweep is three calls of ~15 µs, and the GIL between them "
         "serialises the threads.",
+        "",
+        "Tried and not kept (2026-11-30, session 10): the prefill's sweeps for a whole batch in one OpenCV call "
+        "each (every image and channel one channel of an (H, W, B·C) array; `cv2.filter2D` takes up to 512), "
+        "the same fill bit for bit. Where the prefill's time goes (128 px, batch 1, 75 % holes, 5.5 ms): the "
+        "sweeps of the levels 128 / 64 / 32 px 1.6 / 0.6 / 0.4 ms, each smaller level ~0.3 ms (the calls' own "
+        "overhead), the pyramid's torch ops ~1.6 ms. Batched, timed in turn with the per-image loop: batch 8 "
+        "26.5 against 28.3 ms (75 % holes), 23.7 against 23.8 (25 %); batch 1 3.95 against 3.75 — OpenCV's "
+        "many-channel filter is slower per pixel than its 3-channel one, which eats what the fewer calls save.",
     ]
     atomic_write_text(out / "benchmarks.md", "\n".join(lines) + "\n")
     plot(bench, out / PLOT)
