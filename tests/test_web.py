@@ -174,7 +174,8 @@ def test_remove_shows_what_it_does_then_the_result_with_a_named_download(page):
     progress, done = run_remove(page, editor_value(image, hole))
     assert progress[2].startswith("Filling 2 regions with inpaint-model")
     (before, after), download, status, gallery, history, latest, _ = done
-    assert np.array_equal(before, image) and after == latest == history[-1][0] and gallery == history
+    assert np.array_equal(before, image) and after == latest == history[-1][0]
+    assert [name for _, name in gallery] == [name for _, name in history]
     assert download["value"].endswith("cat_inpainted.png") and status.startswith("Filled 2 regions")
     result = np.asarray(Image.open(latest))
     assert np.array_equal(result[~hole], image[~hole])
@@ -239,8 +240,23 @@ def test_results_pile_up_in_the_history_and_any_can_be_edited_again(page):
     _, first = run_remove(page, editor_value(photo(), two_holes()))
     _, second = run_remove(page, editor_value(photo(), ~two_holes()), history=first[4])
     assert [p for p, _ in second[4]] == [first[5], second[5]]
-    value, latest, _, working = page.from_history(second[4], SimpleNamespace(index=0))
-    assert value["background"] == latest == first[5] and working is None
+    value, latest, _, working, download = page.from_history(second[4], SimpleNamespace(index=0))
+    assert value["background"] == latest == download["value"] == first[5] and working is None
+
+
+def test_the_history_shows_thumbnails_of_the_results(page):
+    y, x = np.mgrid[0:400, 0:640]
+    image = np.stack([x * 255 // 639, y * 255 // 399, (x + y) % 256], axis=2).astype(np.uint8)
+    hole = np.zeros((400, 640), dtype=bool)
+    hole[100:200, 100:300] = True
+    _, done = run_remove(page, editor_value(image, hole))
+    ((thumb, caption),) = done[3]
+    small, full = Image.open(thumb), Image.open(done[5])
+    assert caption == "cat_inpainted.png" and thumb != done[5] and small.size == (320, 200)
+    expected = full.resize((320, 200), Image.Resampling.BOX)
+    assert np.abs(np.asarray(small, np.int16) - np.asarray(expected, np.int16)).mean() < 4  # the same picture
+    ((again, _),) = events.gallery_items(done[4])  # written once
+    assert again == thumb
 
 
 def test_restore_yields_progress_then_the_restored_photo(page, restorer):

@@ -209,9 +209,9 @@ def _results() -> dict[str, Any]:
     w["compare"] = gr.ImageSlider(label="before / after (drag the handle)", type="filepath", format="png",
                                   buttons=["fullscreen"], height=RESULT_HEIGHT, max_height=RESULT_HEIGHT,
                                   elem_id="compare")
-    w["gallery"] = gr.Gallery(label="history (click a result to edit it again)", columns=8, height=150,
-                              object_fit="contain", buttons=["download"], allow_preview=False,
-                              elem_id="history")
+    w["gallery"] = gr.Gallery(label="history (click a result to edit or download it again)", columns=8,
+                              height=150, object_fit="contain", buttons=[], allow_preview=False,
+                              elem_id="history")  # thumbnails: the Download button gives the chosen result
     return w
 
 
@@ -240,8 +240,8 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
         return page.from_history(history, evt)
 
     pick_from_history.__annotations__ = {"evt": gr.SelectData}  # how Gradio knows to pass the selection
-    w["gallery"].select(pick_from_history, w["history"], [w["editor"], w["latest"], w["status"], w["photo"]],
-                        **private)
+    w["gallery"].select(pick_from_history, w["history"],
+                        [w["editor"], w["latest"], w["status"], w["photo"], w["download"]], **private)
     w["sample"].click(page.sample, None, [w["editor"], w["picked"], w["status"], w["photo"]], **private)
 
 

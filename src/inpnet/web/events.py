@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ BRUSH_COLOUR = ("#ff00ff", 0.6)  # see-through: the photo stays visible under th
 BRUSH_SCREEN_PX = 40  # default brush diameter as seen on the screen
 EDITOR_CHROME_PX = (110, 70)  # width, height of the editor box taken by its toolbar and margins, not the photo
 HISTORY_LENGTH = 12
+THUMBNAIL_SIDE = 320  # px, the longest side of a history thumbnail (shown at 120 px, sharp on a 2x screen)
 UNTITLED = "image.png"
 TILE_POLL_SECONDS = 0.5  # how often a long restoration updates its tile count on the page
 
@@ -104,6 +106,24 @@ def brush_update(picked: dict | None, screen_px: float, **editor: Any) -> Any:
 def editor_value(image: Any) -> dict:
     """The editor's value showing `image` (an array or a file path) with no strokes."""
     return {"background": image, "layers": [], "composite": image}
+
+
+def thumbnail(path: str) -> str:
+    """A small PNG copy of the result file `path`, written beside it once: the history shows these, not the
+    results themselves (a 12-megapixel result is ~20 MB of PNG for the browser to load into a 120-px tile)."""
+    from inpnet.imageio import save_image
+
+    thumb = Path(path).parent / "thumbnail" / Path(path).name
+    if not thumb.exists():
+        with Image.open(path) as img:
+            img.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))  # in place, aspect ratio kept, never enlarged
+            save_image(img, thumb)
+    return str(thumb)
+
+
+def gallery_items(history: list) -> list[tuple[str, str]]:
+    """The history [(result path, name)] as the gallery shows it: thumbnails, captioned with the names."""
+    return [(thumbnail(path), name) for path, name in history]
 
 
 def ready_status(name: str, width: int, height: int) -> str:
@@ -258,7 +278,7 @@ class PageEvents:
         shown_before = shown_copy(before)
         after = str(outcome.path) if shown_before is before else shown_copy(outcome.image)
         return ((shown_before, after), gr.update(value=str(outcome.path), interactive=True),
-                outcome.summary, history, history, str(outcome.path), gr.Button(interactive=True))
+                outcome.summary, gallery_items(history), history, str(outcome.path), gr.Button(interactive=True))
 
     # ---- the editing loop ---------------------------------------------------------------------------------
     def keep_editing(self, latest: str | None) -> tuple[Any, str, Any]:
@@ -271,17 +291,17 @@ class PageEvents:
         value, photo = self._editable(latest)
         return value, "Editing the result: paint the next thing to remove, then press **Remove**.", photo
 
-    def from_history(self, history: list | None, evt: Any) -> tuple[Any, Any, str, Any]:
-        """A result picked in the history goes back into the editor (an undo to any earlier step).
-        -> (editor, latest, status, working photo)"""
+    def from_history(self, history: list | None, evt: Any) -> tuple[Any, Any, str, Any, Any]:
+        """A result picked in the history goes back into the editor (an undo to any earlier step), and the
+        Download button gives it. -> (editor, latest, status, working photo, download)"""
         import gradio as gr
 
         if not history or evt.index is None or not 0 <= evt.index < len(history):
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         path = history[evt.index][0]
         value, photo = self._editable(path)
         return (value, path, f"Back to result {evt.index + 1} of {len(history)}: keep painting, or download it.",
-                photo)
+                photo, gr.update(value=path, interactive=True))
 
     @staticmethod
     def _editable(path: str) -> tuple[dict, WorkingPhoto | None]:
