@@ -13,6 +13,16 @@ import pytest
 from PIL import Image
 
 
+def editor_value(image: np.ndarray, hole: np.ndarray | None = None) -> dict:
+    """What the web page's editor sends: the photo (RGBA) and one brush layer, painted (alpha > 0) over the
+    hole."""
+    rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
+    layer = np.zeros_like(rgba)
+    if hole is not None:
+        layer[hole] = (255, 0, 255, 153)
+    return {"background": rgba, "layers": [layer], "composite": rgba}
+
+
 def make_photos(folder: Path, n: int = 24, size: tuple[int, int] = (48, 64), seed: int = 0) -> Path:
     """Smooth random colour images (gradients + blobs), so that inpainting has something to learn."""
     folder.mkdir(parents=True, exist_ok=True)

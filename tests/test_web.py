@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import editor_value
 from inpnet.cli import main
 from inpnet.commands import serve
 from inpnet.errors import InpNetError
@@ -58,15 +59,6 @@ def two_holes(h: int = 48, w: int = 64) -> np.ndarray:
     hole[5:12, 5:15] = True
     hole[30:40, 40:60] = True
     return hole
-
-
-def editor_value(image: np.ndarray, hole: np.ndarray | None = None) -> dict:
-    """What the editor sends: the photo (RGBA) and one brush layer, painted (alpha > 0) over the hole."""
-    rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
-    layer = np.zeros_like(rgba)
-    if hole is not None:
-        layer[hole] = (255, 0, 255, 153)
-    return {"background": rgba, "layers": [layer], "composite": rgba}
 
 
 def run_remove(page, editor, mask_file=None, preset=inputs.NO_PRESET, ratio=0.5, history=None, name="cat.jpg"):

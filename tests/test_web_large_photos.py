@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
+from conftest import editor_value
 from inpnet.imageio import in_srgb
 from inpnet.models import build_model
 from inpnet.predict import InpaintPipeline
@@ -44,15 +45,6 @@ def smooth_photo(h: int = 48, w: int = 64) -> np.ndarray:
 def save(image: np.ndarray, path) -> str:
     Image.fromarray(image).save(path)
     return str(path)
-
-
-def painted(image: np.ndarray, hole: np.ndarray | None = None) -> dict:
-    """The editor's value: the photo (RGBA) and one brush layer painted over `hole`."""
-    rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
-    layer = np.zeros_like(rgba)
-    if hole is not None:
-        layer[hole] = (255, 0, 255, 153)
-    return {"background": rgba, "layers": [layer], "composite": rgba}
 
 
 # ---- the copy ----------------------------------------------------------------------------------------------
@@ -128,7 +120,7 @@ def test_remove_fills_the_full_photo_from_strokes_on_the_copy(page, tmp_path):
     stroke = np.zeros((30, 40), dtype=bool)
     stroke[8:22, 10:30] = True
     back = np.asarray(Image.open(save(work.shown, tmp_path / "copy.png")))
-    _, done = list(page.remove(painted(back, stroke), {"name": "phone.png"}, None, inputs.NO_PRESET, 0.5, 0,
+    _, done = list(page.remove(editor_value(back, stroke), {"name": "phone.png"}, None, inputs.NO_PRESET, 0.5, 0,
                                "auto", [], None, work))
     (before, after), download, status, _, _, latest, _ = done
     result = np.asarray(Image.open(latest))
@@ -144,7 +136,7 @@ def test_remove_uses_the_editors_own_photo_once_the_user_opened_another(page, tm
     other = np.full((30, 40, 3), 90, np.uint8)
     stroke = np.zeros((30, 40), dtype=bool)
     stroke[5:10, 5:10] = True
-    _, done = list(page.remove(painted(other, stroke), {"name": "other.png"}, None, inputs.NO_PRESET, 0.5, 0,
+    _, done = list(page.remove(editor_value(other, stroke), {"name": "other.png"}, None, inputs.NO_PRESET, 0.5, 0,
                                "auto", [], None, work))
     assert np.asarray(Image.open(done[5])).shape == (30, 40, 3)
 
@@ -152,7 +144,7 @@ def test_remove_uses_the_editors_own_photo_once_the_user_opened_another(page, tm
 def test_restore_restores_the_full_photo(page, tmp_path):
     image = smooth_photo()
     _, work, *_ = page.opened(save(image, tmp_path / "phone.png"), None, 40)
-    *_, done = list(page.restore(painted(work.shown), {"name": "phone.png"}, [], work))
+    *_, done = list(page.restore(editor_value(work.shown), {"name": "phone.png"}, [], work))
     assert np.asarray(Image.open(done[5])).shape == image.shape
 
 
