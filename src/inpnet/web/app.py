@@ -10,8 +10,8 @@ that are not images, are refused with a message; the server keeps running. A pho
 painted on a smaller copy and filled at full size (`inpnet.web.photo`). Works offline: analytics are off,
 no share buttons, the default theme uses local fonts.
 
-No JavaScript framework: Gradio's components, plus two small hooks where Gradio has no setting (see
-`upload_watch_js`, `PAGE_CSS`).
+No JavaScript framework: Gradio's components, plus small hooks where Gradio has no setting (see
+`upload_watch_js`, `SET_BRUSH_JS`, `PAGE_CSS`).
 """
 
 from __future__ import annotations
