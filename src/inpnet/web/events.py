@@ -17,7 +17,7 @@ from PIL import Image
 
 from inpnet.errors import InpNetError
 from inpnet.web import inputs
-from inpnet.web.photo import WorkingPhoto, shown_copy, shown_size
+from inpnet.web.photo import WorkingPhoto, fits_editor, shown_copy
 from inpnet.web.runner import Outcome, WebInpainter
 
 BRUSH_COLOUR = ("#ff00ff", 0.6)  # see-through: the photo stays visible under the strokes
@@ -166,9 +166,9 @@ class PageEvents:
             gr.Warning(str(exc))
             return gr.skip(), f"**{exc}**", gr.skip(), gr.skip()
         picked = {"name": name, "width": width, "height": height, "box": info.get("box")}
-        if shown_size(height, width) != (height, width):  # `opened` shows its copy and sizes the brush
+        if not fits_editor(height, width):  # `opened` shows its copy and sizes the brush
             if photo is not None and photo.full_size == (height, width):  # ... and has done so already
-                return self._picked_large(picked, photo), self._large_status(name, photo), gr.skip(), gr.skip()
+                return self._sized(picked, photo.shown), self._large_status(name, photo), gr.skip(), gr.skip()
             return picked, f"Opening {name} ({width}x{height})…", gr.skip(), gr.skip()
         return picked, ready_status(name, width, height), brush_update(picked, screen_px), None
 
@@ -188,15 +188,14 @@ class PageEvents:
             return gr.skip(), gr.skip(), gr.skip(), f"**{exc}**", None
         photo = WorkingPhoto.of(full)
         shown = full if photo is None else photo.shown
-        picked = {**(picked or {}), "name": name, "width": shown.shape[1], "height": shown.shape[0]}
+        picked = self._sized({**(picked or {}), "name": name}, shown)
         status = self._large_status(name, photo) if photo else ready_status(name, shown.shape[1], shown.shape[0])
         return brush_update(picked, screen_px, value=editor_value(shown)), photo, picked, status, None
 
     @staticmethod
-    def _picked_large(picked: dict, photo: WorkingPhoto) -> dict:
-        """`picked` with the editor copy's size: the brush is sized on it."""
-        height, width = photo.shown.shape[:2]
-        return {**picked, "width": width, "height": height}
+    def _sized(picked: dict, shown: np.ndarray) -> dict:
+        """`picked` with the size of `shown`, the photo in the editor (h, w, 3): the brush is sized on it."""
+        return {**picked, "width": shown.shape[1], "height": shown.shape[0]}
 
     @staticmethod
     def _large_status(name: str, photo: WorkingPhoto) -> str:
@@ -310,6 +309,6 @@ class PageEvents:
         from inpnet.predict import as_rgb_array
 
         with Image.open(path) as img:  # the header only
-            small = shown_size(img.height, img.width) == (img.height, img.width)
+            small = fits_editor(img.height, img.width)
         photo = None if small else WorkingPhoto.of(as_rgb_array(path))
         return editor_value(path if photo is None else photo.shown), photo

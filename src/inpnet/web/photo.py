@@ -19,10 +19,15 @@ EDITOR_PIXELS = 1920 * 1080  # a Full HD screen's worth: more than the editor bo
 SAME_PHOTO_LEVELS = 1.0  # mean |difference| (8-bit levels) under which the editor still holds our copy
 
 
+def fits_editor(height: int, width: int) -> bool:
+    """Whether the editor can hold a (height, width) photo as it is (else it shows a smaller copy)."""
+    return height * width <= EDITOR_PIXELS
+
+
 def shown_size(height: int, width: int) -> tuple[int, int]:
     """(h, w) of the copy the editor shows: the photo's own size up to EDITOR_PIXELS, else scaled down to it
     with the same aspect ratio."""
-    if height * width <= EDITOR_PIXELS:
+    if fits_editor(height, width):
         return height, width
     scale = math.sqrt(EDITOR_PIXELS / (height * width))
     return max(1, int(height * scale)), max(1, int(width * scale))
