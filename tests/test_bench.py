@@ -47,9 +47,12 @@ def test_bench_json_has_every_schema_key(quick_result):
     assert all(set(row) == {"batch", "ratio", "visible_tokens", "pytorch_ms", "onnxruntime_ms",
                             "onnxruntime_padded_ms", "onnxruntime_int8_ms"} for row in r["onnx"]["latency"])
     assert set(r["onnx_at"]) == set(r["onnx"]) | {"seconds"}
-    assert 0 < r["onnx_at"]["seconds"] < r["seconds"]
+    assert 0 < r["onnx_at"]["seconds"] < r["seconds"] and 0 < r["realtime"]["seconds"] < r["seconds"]
     assert all(set(row) == set(r["onnx"]["latency"][0]) for row in r["onnx_at"]["latency"])
-    assert set(r["realtime"]) == {"frame", "image", "hole_fraction", "strategy", "threads", "paths", "stream"}
+    assert set(r["realtime"]) == {"frame", "image", "hole_fraction", "strategy", "threads", "paths", "streams",
+                                  "seconds"}
+    assert all(set(row) == {"name", "workers", "processes", "in_flight", "frames", "fps", "ms_per_frame", "start_s",
+                            "max_abs_diff_vs_pytorch"} for row in r["realtime"]["streams"])
     assert set(r["train"]) == {"model", "images_per_s", "peak_mem_mb"}
     assert set(r["gflops"]) == {"encoder", "decoder"}
     assert {"inpnet", "mae"} <= set(r["params"])
@@ -73,8 +76,12 @@ def test_bench_fields_agree_with_each_other(quick_result):
         assert row["images_per_s"] == pytest.approx(row["batch"] * 1000.0 / row["latency_ms"])
     for path in r["realtime"]["paths"]:
         assert path["fps"] == pytest.approx(1000.0 / path["ms"])
-    stream = r["realtime"]["stream"]
-    assert stream["fps"] == pytest.approx(1000.0 / stream["ms_per_frame"]) and stream["in_flight"] == 2
+    threads, processes = r["realtime"]["streams"]
+    for stream in (threads, processes):
+        assert stream["fps"] == pytest.approx(1000.0 / stream["ms_per_frame"]) and stream["frames"] >= 4
+    assert (threads["workers"], threads["processes"], threads["in_flight"]) == ("threads", 0, 2)
+    assert (processes["workers"], processes["processes"], processes["in_flight"]) == ("processes", 2, 3)
+    assert processes["start_s"] > 0  # spawning workers that import torch is not free
     # the ONNX model (a random nano skip-recon) has the encoder's grid: same visible tokens at each ratio
     tokens = {row["ratio"]: row["tokens"] for row in r["encoder"]}
     assert all(row["visible_tokens"] == tokens[row["ratio"]] for row in r["onnx"]["latency"])
@@ -105,7 +112,8 @@ def test_bench_onnx_and_realtime_outputs_match_pytorch(quick_result):
     diffs = {p["name"]: p["max_abs_diff_vs_pytorch"] for p in rt["paths"]}
     assert diffs["pytorch"] == 0 and diffs["onnxruntime_fp32"] <= 1
     assert diffs["onnxruntime_int8"] <= round(255 * INT8_TOLERANCE)
-    assert rt["stream"]["max_abs_diff_vs_pytorch"] == diffs["onnxruntime_int8"]  # same frames as one at a time
+    for stream in rt["streams"]:  # the same frames as one at a time, on threads and in worker processes
+        assert stream["max_abs_diff_vs_pytorch"] == diffs["onnxruntime_int8"]
     assert rt["frame"] == [64, 64] and REALTIME_HOLE[0] <= rt["hole_fraction"] <= REALTIME_HOLE[1]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import resource
 import statistics
 import sys
@@ -32,7 +33,9 @@ ONNX_RATIOS = (0.0, 0.5, 0.75)  # mask ratios of the PyTorch / ONNX Runtime comp
 ONNX_AT_RATIOS = (0.0, 0.75)  # mask ratios of the comparison at another export size (`BenchOptions.onnx_at`)
 REALTIME_SIZE = 256  # side of the real-time frame
 REALTIME_HOLE = (0.10, 0.30)  # hole fraction of the real-time frame
-STREAM_IN_FLIGHT = 2  # frames filled at once in the stream measurement (InpaintPipeline.stream)
+STREAM_IN_FLIGHT = 2  # frames filled at once in the thread stream measurement (InpaintPipeline.stream)
+STREAM_PROCESSES = 2  # worker processes of the process stream measurement (InpaintPipeline.stream(processes=))
+STREAM_WARMUP_S = 1.0  # a stream's frames in its first second (after its first output) are not timed
 REALTIME_BLOCK = 4  # frames of one path timed in a row before the next path (interleaved_ms's block)
 VARIANT = "skip-recon"  # the InP-Net variant benchmarked (the full model: skips + fill stage)
 
@@ -425,6 +428,7 @@ def bench_realtime(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str
     from inpnet.models.decoder import fold_batchnorms
     from inpnet.predict import InpaintPipeline
 
+    start = time.perf_counter()
     threads = torch.get_num_threads()
     photo, hole = realtime_frame(opts.realtime_size)
     pipes = {
@@ -446,25 +450,57 @@ def bench_realtime(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str
         "paths": [{"name": name, "ms": ms[name], "fps": 1000.0 / ms[name],
                    "max_abs_diff_vs_pytorch": int(np.abs(outputs[name] - outputs["pytorch"]).max())}
                   for name in pipes],
-        "stream": bench_stream(pipes["onnxruntime_int8"], photo, hole, opts, outputs["pytorch"]),
+        "streams": bench_streams(pipes["onnxruntime_int8"], photo, hole, opts, outputs["pytorch"]),
+        "seconds": time.perf_counter() - start,
     }
 
 
-def bench_stream(pipe: Any, photo: np.ndarray, hole: np.ndarray, opts: BenchOptions,
-                 reference: np.ndarray) -> dict[str, Any]:
-    """Frames/s of `InpaintPipeline.stream` (STREAM_IN_FLIGHT frames filled at once, each batch 1) over
-    `opts.realtime_frames` frames of a stream, after a warm-up of STREAM_IN_FLIGHT frames: total frames over
-    total wall time (a throughput, not a per-call median); each output's largest difference from PyTorch."""
+def bench_streams(pipe: Any, photo: np.ndarray, hole: np.ndarray, opts: BenchOptions,
+                  reference: np.ndarray) -> list[dict[str, Any]]:
+    """Frames/s of `InpaintPipeline.stream` over a stream of `opts.realtime_frames` frames (each batch 1), on
+    threads (STREAM_IN_FLIGHT frames at once) and on STREAM_PROCESSES worker processes: total frames over total
+    wall time after a warm-up (a throughput, not a per-call median); each output's largest difference from
+    PyTorch. The thread stream is timed in two halves, before and after the processes, so that a change of the
+    machine's speed falls on both. The processes' start-up (spawn, import, the model) is reported, not timed."""
     frames = max(opts.realtime_frames, 2 * STREAM_IN_FLIGHT)
-    for _ in pipe.stream([photo] * STREAM_IN_FLIGHT, hole, in_flight=STREAM_IN_FLIGHT):
-        pass
-    start = time.perf_counter()
-    outputs = [np.asarray(out, dtype=np.int16) for out in pipe.stream([photo] * frames, hole,
-                                                                      in_flight=STREAM_IN_FLIGHT)]
-    seconds = time.perf_counter() - start
-    return {"name": "onnxruntime_int8", "in_flight": STREAM_IN_FLIGHT, "frames": frames,
-            "fps": frames / seconds, "ms_per_frame": 1000.0 * seconds / frames,
-            "max_abs_diff_vs_pytorch": int(max(np.abs(out - reference).max() for out in outputs))}
+    first = _time_stream(pipe, photo, hole, frames // 2, warmup_s=STREAM_WARMUP_S)
+    processes = _time_stream(pipe, photo, hole, frames, warmup_s=STREAM_WARMUP_S, processes=STREAM_PROCESSES)
+    second = _time_stream(pipe, photo, hole, frames - frames // 2, warmup_s=STREAM_WARMUP_S)
+    threads = {"frames": first["frames"] + second["frames"], "seconds": first["seconds"] + second["seconds"],
+               "outputs": first["outputs"] + second["outputs"], "start_s": 0.0}
+    rows = []
+    for workers, timed, count, in_flight in (("threads", threads, 0, STREAM_IN_FLIGHT),
+                                             ("processes", processes, STREAM_PROCESSES, STREAM_PROCESSES + 1)):
+        rows.append({"name": "onnxruntime_int8", "workers": workers, "processes": count, "in_flight": in_flight,
+                     "frames": timed["frames"], "fps": timed["frames"] / timed["seconds"],
+                     "ms_per_frame": 1000.0 * timed["seconds"] / timed["frames"], "start_s": timed["start_s"],
+                     "max_abs_diff_vs_pytorch": int(max(np.abs(out - reference).max() for out in timed["outputs"]))})
+    return rows
+
+
+def _time_stream(pipe: Any, photo: np.ndarray, hole: np.ndarray, frames: int, warmup_s: float,
+                 processes: int = 0) -> dict[str, Any]:
+    """`frames` frames of an endless stream of `photo`, timed from the first output `warmup_s` seconds after the
+    stream's first output (so that every worker has started: spawned workers come up one by one) to the last.
+    "start_s": from the call to the first output."""
+    outputs: list[np.ndarray] = []
+    started, first, timed_from, seconds = time.perf_counter(), None, None, 0.0
+    in_flight = STREAM_IN_FLIGHT if processes == 0 else None
+    stream = pipe.stream(itertools.repeat(photo), hole, in_flight=in_flight, processes=processes)
+    try:
+        for out in stream:
+            now = time.perf_counter()
+            first = now if first is None else first
+            if timed_from is None:
+                timed_from = now if now - first >= warmup_s else None
+                continue
+            outputs.append(np.asarray(out, dtype=np.int16))
+            if len(outputs) == frames:
+                seconds = time.perf_counter() - timed_from
+                break
+    finally:
+        stream.close()  # stops the workers (not timed)
+    return {"frames": frames, "seconds": seconds, "outputs": outputs, "start_s": first - started}
 
 
 def device_name(device: torch.device) -> str:
@@ -483,8 +519,10 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] | None = None) -> d
                      "quantize_s", "threads", "latency": [{"batch", "ratio", "visible_tokens", "pytorch_ms",
                      "onnxruntime_ms", "onnxruntime_padded_ms", "onnxruntime_int8_ms"}]},
      "onnx_at": None | the "onnx" dict again, at `onnx_at` px and ONNX_AT_RATIOS, + "seconds" (its own time),
-     "realtime": None | {"frame", "image", "hole_fraction", "strategy", "threads", "stream",
-                         "paths": [{"name", "ms", "fps", "max_abs_diff_vs_pytorch"}]},
+     "realtime": None | {"frame", "image", "hole_fraction", "strategy", "threads", "seconds" (its own time),
+                         "paths": [{"name", "ms", "fps", "max_abs_diff_vs_pytorch"}],
+                         "streams": [{"name", "workers": "threads"|"processes", "processes", "in_flight",
+                                      "frames", "fps", "ms_per_frame", "start_s", "max_abs_diff_vs_pytorch"}]},
      "train": {"model", "images_per_s", "peak_mem_mb"}, "params": {...}, "gflops": {"encoder", "decoder"}}
     """
     global _clock
@@ -637,8 +675,15 @@ def _format_realtime(rt: dict[str, Any] | None) -> list[str]:
     for path in rt["paths"]:
         lines.append(f"{path['name']:>17} {path['ms']:>8.1f} ms {path['fps']:>7.1f} frames/s "
                      f"(max diff vs PyTorch {path['max_abs_diff_vs_pytorch']} levels)")
-    st = rt["stream"]
-    lines.append(f"{'stream, int8':>17} {st['ms_per_frame']:>8.1f} ms {st['fps']:>7.1f} frames/s "
-                 f"({st['in_flight']} frames in flight, {st['frames']} frames; max diff vs PyTorch "
-                 f"{st['max_abs_diff_vs_pytorch']} levels)")
+    for st in rt["streams"]:
+        lines.append(f"{'stream, ' + st['workers']:>17} {st['ms_per_frame']:>8.1f} ms {st['fps']:>7.1f} frames/s "
+                     f"(int8, {_workers_text(st)}, {st['frames']} frames; max diff vs PyTorch "
+                     f"{st['max_abs_diff_vs_pytorch']} levels)")
     return lines
+
+
+def _workers_text(stream: dict[str, Any]) -> str:
+    """'2 frames in flight' / '2 processes, 3 frames in flight, start-up 6.1 s' for a stream row."""
+    if stream["workers"] == "threads":
+        return f"{stream['in_flight']} frames in flight"
+    return f"{stream['processes']} processes, {stream['in_flight']} frames in flight, start-up {stream['start_s']:.1f} s"

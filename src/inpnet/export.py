@@ -423,11 +423,13 @@ class OnnxInpainter:
         path = Path(path)
         if _data is None and not path.is_file():
             raise InpNetError(f"no ONNX file at {path}")
+        self.threads = threads
         try:
             source: str | bytes = _data if _data is not None else str(path)
             if quantize is not None:
                 source = quantize_int8(source if isinstance(source, bytes) else path.read_bytes())
-            self.session = _session(source, threads)
+            self._source = source
+            self._session = _session(source, threads)
         except InpNetError:
             raise
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
@@ -443,6 +445,26 @@ class OnnxInpainter:
         self.full_length = full_length
         self.device = torch.device("cpu")
         self.training = False
+
+    @property
+    def session(self) -> Any:
+        """The onnxruntime InferenceSession (built on first use after unpickling or `set_threads`)."""
+        if self._session is None:
+            self._session = _session(self._source, self.threads)
+        return self._session
+
+    def set_threads(self, threads: int | None) -> None:
+        """Run with `threads` intra-op threads from now on (the session is rebuilt on its next use)."""
+        if threads != self.threads:
+            self.threads, self._session = threads, None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with the model's bytes, not its session (sessions do not pickle): a worker process
+        (`InpaintPipeline.stream(processes=...)`) builds its own session on first use."""
+        state = {**self.__dict__, "_session": None}
+        if not isinstance(self._source, bytes):
+            state["_source"] = Path(self._source).read_bytes()  # a worker does not depend on the file's path
+        return state
 
     @classmethod
     def from_bytes(cls, data: bytes, **kwargs: Any) -> OnnxInpainter:

@@ -6,6 +6,7 @@
     outs = pipe([img1, img2], [mask1, mask2])           # lists in, list out
     clean = pipe.restore("photo.jpg")                   # ratio 0: the whole image reconstructed
     for out in pipe.stream(frames, mask): ...           # a stream, 2 frames in flight (real time)
+    for out in pipe.stream(frames, mask, processes=2): ...   # the same on 2 worker processes (faster)
 
 How any image size is handled (the model sees `config.image_size` pixels, in multiples of the patch size):
 
@@ -38,9 +39,7 @@ returns the image unchanged, without running the model.
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ from torch import nn
 from inpnet.errors import InpNetError
 from inpnet.imageio import as_grey, is_grey, load_mask, open_image, rgb_profile, with_profile
 from inpnet.regions import STRATEGIES, check_strategy, plan_windows, prepare_hole, work_size
+from inpnet.streaming import map_in_flight, map_in_processes
 
 __all__ = ["STRATEGIES", "ImageInput", "InpaintPipeline", "as_hole", "as_rgb_array", "as_rgb_image",
            "load_pipeline", "rgb_to_tensor", "tensor_to_rgb"]
@@ -240,22 +240,47 @@ class InpaintPipeline:
         return self._inpaint_one(image, mask, strategy, dilate)
 
     def stream(self, frames: Iterable[ImageInput], masks: ImageInput | Iterable[ImageInput], *,
-               in_flight: int = 2, strategy: str = "auto", dilate: int = 0) -> Iterator[Image.Image]:
-        """Fill a stream of frames (a camera, a video decoded frame by frame) with up to `in_flight` frames
-        being filled at once, on threads: yields one image per frame, in order, while reading the input
-        lazily. `masks`: one mask for every frame, or an iterable with one mask per frame.
+               in_flight: int | None = None, processes: int = 0, strategy: str = "auto",
+               dilate: int = 0) -> Iterator[Image.Image]:
+        """Fill a stream of frames (a camera, a video decoded frame by frame) with several frames being filled
+        at once: yields one image per frame, in order, while reading the input lazily. `masks`: one mask for
+        every frame, or an iterable with one mask per frame. An error in a frame is raised when its turn comes.
 
-        What it buys: each frame is still batch 1, but the pipeline's steps are short and do not keep two
-        cores busy alone (ONNX Runtime's int8 graph runs only ~10 % faster on 2 threads than on 1), so two
-        frames in flight fill ~1.5x as many frames per second as one at a time (docs/benchmarks.md); the price
-        is latency: a frame comes out after about `in_flight` frame times. ONNX Runtime, torch and OpenCV
-        release the GIL while they compute. An error in a frame is raised when that frame's turn comes."""
-        if not isinstance(in_flight, int) or in_flight < 1:
+        Each frame is still batch 1, but one frame's steps are short and do not keep two cores busy alone
+        (ONNX Runtime's int8 graph runs only ~10 % faster on 2 threads than on 1); the price is latency: a
+        frame comes out after about `in_flight` frame times.
+        - `processes=0` (default): frames on threads, `in_flight` (default 2) at once. No start-up cost; ~1.5x
+          the frames/s of one frame at a time on 2 cores.
+        - `processes=N`: frames on N worker processes (`inpnet.streaming.map_in_processes`), each with its own
+          copy of this pipeline and an equal share of the cores; `in_flight` defaults to N + 1. Between a
+          frame's steps Python holds the GIL, which threads share and processes do not: ~1.25x the frames/s
+          of threads on 2 cores (docs/benchmarks.md), after a start-up of a few seconds. The fastest path for
+          a long stream; a script using it needs an `if __name__ == "__main__":` guard (workers are spawned).
+        """
+        default_in_flight = 2 if processes == 0 else None
+        in_flight = default_in_flight if in_flight is None else in_flight
+        if in_flight is not None and (not isinstance(in_flight, int) or in_flight < 1):
             raise InpNetError(f"in_flight must be a positive number of frames, got {in_flight!r}")
+        if not isinstance(processes, int) or isinstance(processes, bool) or processes < 0:
+            raise InpNetError(f"processes must be 0 (threads) or a number of worker processes, got {processes!r}")
         check_strategy(strategy)
         per_frame = not isinstance(masks, (np.ndarray, torch.Tensor, Image.Image, str, bytes, os.PathLike))
         pairs = zip(frames, masks) if per_frame else ((frame, masks) for frame in frames)
-        yield from map_in_flight(lambda pair: self(*pair, strategy, dilate=dilate), pairs, in_flight)
+        calls = ((frame, mask, strategy, dilate) for frame, mask in pairs)
+        if processes:
+            yield from map_in_processes(self, "_stream_frame", calls, processes=processes, in_flight=in_flight)
+        else:
+            yield from map_in_flight(lambda call: self._stream_frame(*call), calls, in_flight)
+
+    def _stream_frame(self, frame: ImageInput, mask: ImageInput, strategy: str, dilate: int) -> Image.Image:
+        return self(frame, mask, strategy, dilate=dilate)
+
+    def set_threads(self, threads: int) -> None:
+        """The model runtime's thread count, where it has its own (ONNX Runtime; torch's is process-wide:
+        `torch.set_num_threads`). Used by the worker processes of `stream`."""
+        set_threads = getattr(self.model, "set_threads", None)
+        if set_threads is not None:
+            set_threads(threads)
 
     def restore(self, image: ImageInput | Sequence[ImageInput], *,
                 progress: bool | Callable[[int, int], None] = False) -> Image.Image | list[Image.Image]:
@@ -347,19 +372,6 @@ def _batch_pairs(images: Sequence[ImageInput] | torch.Tensor,
     if len(masks) != len(images):
         raise InpNetError(f"got {len(images)} images but {len(masks)} masks")
     return list(zip(images, masks))
-
-
-def map_in_flight(fn: Callable[[Any], Any], items: Iterable[Any], in_flight: int) -> Iterator[Any]:
-    """`map(fn, items)` with up to `in_flight` calls running at once on threads: results in order, items read
-    lazily, an item's exception raised when its turn comes (`InpaintPipeline.stream`)."""
-    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="inpnet-stream") as pool:
-        pending: deque[Future] = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= in_flight:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def _texture_strength(texture: float | None, method: str) -> float:

@@ -1,0 +1,102 @@
+"""Streams on worker processes (`InpaintPipeline.stream(processes=...)`, `inpnet.streaming`) and the pickling
+of ONNX models that it needs. Each test that spawns workers pays their start-up (they import torch): a few."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from inpnet import InpNetError, build_model
+from inpnet.export import OnnxInpainter, export_onnx
+from inpnet.predict import InpaintPipeline
+from inpnet.streaming import map_in_processes, threads_per_worker
+
+
+def frames_and_holes(count: int, h: int = 32, w: int = 32) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(count)]
+    holes = []
+    for i in range(count):
+        hole = np.zeros((h, w), bool)
+        hole[4 + i:12 + i, 6:16 + i] = True
+        holes.append(hole)
+    return frames, holes
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model("skip-recon", preset="nano", in_chans=4, pixel_skip=True, token_threshold=0.5,
+                        prefill="harmonic").eval()
+    torch.nn.init.normal_(model.decoder.head.weight, std=0.05)  # zero-initialised: randomised so it shows
+    return export_onnx(model, tmp_path_factory.mktemp("onnx") / "model.onnx", exporter="torchscript")  # faster
+
+
+def test_a_torch_pipeline_streams_on_a_worker_process_in_order_and_raises_a_bad_frame_in_its_turn():
+    pipe = InpaintPipeline(build_model("skip-recon", preset="nano").eval(), texture=0.0)
+    frames, holes = frames_and_holes(4)
+    one_at_a_time = [np.asarray(pipe(f, h)) for f, h in zip(frames, holes)]
+    stream = pipe.stream(iter(frames + ["no-such-photo.png"]), iter(holes + holes[:1]), processes=1)
+    streamed = [np.asarray(next(stream)) for _ in range(4)]
+    assert all(np.array_equal(a, b) for a, b in zip(streamed, one_at_a_time))
+    with pytest.raises(InpNetError, match="no-such-photo.png"):  # the worker's error, in the frame's turn
+        next(stream)
+
+
+def test_an_onnx_pipeline_streams_on_two_worker_processes_with_the_same_output(onnx_file):
+    pipe = InpaintPipeline.from_onnx(onnx_file, quantize="int8", texture=0.0)
+    frames, holes = frames_and_holes(6)
+    one_at_a_time = [np.asarray(pipe(f, h)) for f, h in zip(frames, holes)]
+    streamed = [np.asarray(out) for out in pipe.stream(frames, holes, processes=2)]
+    assert len(streamed) == 6 and all(np.array_equal(a, b) for a, b in zip(streamed, one_at_a_time))
+
+
+def test_an_onnx_model_pickles_with_its_bytes_and_builds_its_session_on_first_use(onnx_file, tmp_path):
+    copy_path = tmp_path / "copy.onnx"
+    copy_path.write_bytes(onnx_file.read_bytes())
+    model = OnnxInpainter(copy_path, threads=2)
+    x, m = torch.rand(2, 3, 32, 32), torch.zeros(2, 1, 32, 32)
+    m[:, :, 8:20, 4:30] = 1
+    expected = model(x, m).composite
+    data = pickle.dumps(model)
+    copy_path.unlink()  # the pickle carries the model, not the path
+    again = pickle.loads(data)
+    assert again._session is None and again.threads == 2 and again.config == model.config
+    again.set_threads(1)  # before the first use: the session is built once, with 1 thread
+    assert torch.equal(again(x, m).composite, expected)
+    assert again.session.get_session_options().intra_op_num_threads == 1
+    quantized = pickle.loads(pickle.dumps(OnnxInpainter(onnx_file, quantize="int8")))
+    assert quantized.quantized == "int8" and isinstance(quantized._source, bytes)  # the int8 model travels
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
+def test_stream_rejects_a_bad_process_count(bad):
+    pipe = InpaintPipeline(build_model("skip-recon", preset="nano").eval(), texture=0.0)
+    with pytest.raises(InpNetError, match="processes"):
+        next(pipe.stream([np.zeros((8, 8, 3), np.uint8)], np.zeros((8, 8), bool), processes=bad))
+
+
+class Stopper:
+    """A stream target whose worker process dies on the item 'die' (as if killed or out of memory)."""
+
+    def run(self, item: str) -> str:
+        if item == "die":
+            os._exit(3)
+        return item.upper()
+
+
+def test_a_worker_that_dies_ends_the_stream_with_one_clear_error():
+    results = map_in_processes(Stopper(), "run", [("a",), ("b",), ("die",), ("c",)], processes=1, in_flight=1)
+    assert [next(results), next(results)] == ["A", "B"]
+    with pytest.raises(InpNetError, match="worker process"):
+        next(results)
+
+
+def test_threads_per_worker_shares_the_cores_and_gives_each_worker_one_at_least():
+    cores = len(os.sched_getaffinity(0))
+    assert threads_per_worker(1) == cores
+    assert threads_per_worker(cores) == 1 and threads_per_worker(4 * cores) == 1
