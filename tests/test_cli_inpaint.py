@@ -206,6 +206,36 @@ def test_folder_masks_are_paired_by_stem(ckpt, folder):
     assert np.array_equal(np.any(c_out != c_in, axis=2) & ~hole, np.zeros_like(hole))
 
 
+def test_an_image_without_a_mask_of_its_name_is_reported_and_never_gets_another_images_mask(ckpt, folder, capsys):
+    (folder / "images" / "b.png").unlink()
+    write_photo(folder / "images" / "extra.png", seed=7)  # no masks/extra.png
+    rc = run_cli("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks",
+                 "-o", folder / "out", "--no-progress")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1
+    assert len(err) == 1 and "extra.png" in err[0] and "no mask named like it" in err[0]
+    assert sorted(p.name for p in (folder / "out").iterdir()) == ["a.png", "c.png"]
+
+
+def test_masks_named_unlike_the_images_are_paired_in_sorted_order_with_a_note(ckpt, folder, capsys):
+    (folder / "images" / "b.png").unlink()
+    for stem in "abc":
+        (folder / "masks" / f"{stem}.png").rename(folder / "masks" / f"m_{stem}.png")
+    rc = run_cli("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks",
+                 "-o", folder / "out", "--no-progress")
+    assert rc == 0 and "paired in sorted order" in capsys.readouterr().err
+    assert sorted(p.name for p in (folder / "out").iterdir()) == ["a.png", "c.png"]
+
+
+def test_an_output_folder_inside_the_image_folder_is_not_read_back_as_input(ckpt, folder, capsys):
+    (folder / "images" / "b.png").unlink()
+    args = ["--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks",
+            "-o", folder / "images" / "filled", "--no-progress"]
+    assert run_cli(*args) == 0
+    assert run_cli(*args, "--overwrite") == 0  # a second run: the same two photos, not the first run's outputs
+    assert sorted(p.name for p in (folder / "images" / "filled").iterdir()) == ["a.png", "c.png"]
+
+
 def test_folder_output_must_be_a_folder(ckpt, folder, capsys):
     (folder / "file.txt").write_text("x")
     assert run_cli("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks",

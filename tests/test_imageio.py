@@ -19,6 +19,7 @@ from inpnet.imageio import (
     list_images,
     load_image,
     load_mask,
+    masks_named_like,
     open_image,
     pair_masks,
     save_image,
@@ -336,6 +337,13 @@ def test_list_images_empty_folder_raises(tmp_path):
         list_images(tmp_path)
 
 
+def test_pair_masks_never_gives_an_image_another_images_mask_when_some_names_match():
+    images = [Path("i/a.png"), Path("i/b.png"), Path("i/c.png")]
+    masks = [Path("m/b.png"), Path("m/c.png")]  # a has none: it must not get b's or c's
+    assert pair_masks(images, masks) == [(images[0], None), (images[1], masks[0]), (images[2], masks[1])]
+    assert masks_named_like(images, masks) and not masks_named_like(images, [Path("m/x.png")])
+
+
 def test_pair_masks_by_stem_and_mask_suffix():
     images = [Path("i/a.jpg"), Path("i/b.jpg")]
     masks = [Path("m/b.png"), Path("m/a_mask.png"), Path("m/z.png")]
@@ -408,3 +416,20 @@ def test_a_profile_of_another_colour_space_is_dropped_with_the_conversion(tmp_pa
     assert img.mode == "RGB" and "icc_profile" not in img.info
     with Image.open(imageio.save_image(img, tmp_path / "out.png")) as saved:
         assert "icc_profile" not in saved.info
+
+
+def test_a_mask_with_transparent_pixels_is_read_by_colour_with_a_warning_saying_so(tmp_path):
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[4:8, 4:8] = (0, 0, 0, 255)  # a black brush stroke on a transparent layer: no colour, so no hole
+    Image.fromarray(rgba).save(tmp_path / "brush.png")
+    with pytest.warns(UserWarning, match="transparent pixels"):
+        assert not load_mask(tmp_path / "brush.png").any()
+    opaque = rgba.copy()
+    opaque[..., 3] = 255
+    opaque[4:8, 4:8, :3] = 255
+    Image.fromarray(opaque).save(tmp_path / "opaque.png")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an opaque RGBA mask: no warning
+        assert load_mask(tmp_path / "opaque.png").sum() == 16

@@ -117,7 +117,11 @@ def _array_to_pil(arr: np.ndarray, name: str) -> Image.Image:
     elif arr.dtype == np.uint16:
         out = np.rint(arr / 257.0).astype(np.uint8)
     elif np.issubdtype(arr.dtype, np.floating):
-        out = np.rint(np.clip(np.nan_to_num(arr.astype(np.float64)), 0.0, 1.0) * 255.0).astype(np.uint8)
+        values = np.nan_to_num(arr.astype(np.float64))
+        if values.max() > 1.0 + 1.0 / 255.0:  # 0-255 data as float: clipping to [0, 1] would wash it out
+            raise _fail(name, f"float image values must be in [0, 1], got up to {values.max():.4g} (for 0-255 "
+                              "data pass uint8, or divide by 255)")
+        out = np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
     elif np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0 and arr.max() <= 255:
         out = arr.astype(np.uint8)
     else:
@@ -263,12 +267,22 @@ def _nonzero(img: Image.Image) -> np.ndarray:
     return (colour != 0).any(axis=2)
 
 
+def _has_transparent_pixels(img: Image.Image) -> bool:
+    """Whether an image has an alpha channel (or a transparent palette entry) with a fully transparent pixel."""
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode not in ("LA", "RGBA", "PA"):
+        return False
+    return bool((np.asarray(img.getchannel("A")) == 0).any())
+
+
 def load_mask(
     src: ImageSource, size: tuple[int, int] | None = None, *, name: str | None = None
 ) -> torch.Tensor:
     """Mask file -> float tensor (1, H, W) in {0, 1}; 1 = hole wherever any colour channel is nonzero.
 
-    Alpha is ignored. With `size=(H, W)` the mask is resized with nearest-neighbour sampling.
+    Alpha is ignored (a mask with transparent pixels gets a warning saying so). With `size=(H, W)` the mask is
+    resized with nearest-neighbour sampling.
     """
     if isinstance(src, np.ndarray):
         label = name or "<array>"
@@ -284,6 +298,9 @@ def load_mask(
     else:
         img, label = _raw(src, name)
         hole = _nonzero(img)
+        if _has_transparent_pixels(img):  # a brush layer or a cut-out: which one is not knowable, so say so
+            warnings.warn(f"{label} has transparent pixels; a mask's colour marks the hole (nonzero = hole), "
+                          "not its transparency", stacklevel=2)
     pil = Image.fromarray(hole.astype(np.uint8) * 255)
     if size is not None:
         h, w = int(size[0]), int(size[1])
@@ -396,20 +413,33 @@ def _mask_key(stem: str) -> str:
     return stem[: -len("_mask")] if stem.endswith("_mask") else stem
 
 
-def pair_masks(images: list[Path], masks: list[Path]) -> list[tuple[Path, Path]]:
-    """Pair each image with a mask: by file stem (`a.jpg` <-> `a.png` or `a_mask.png`) when every image
-    has one; otherwise by sorted order, cycling through the masks. Pairs follow the order of `images`.
-    """
+def pair_masks(images: list[Path], masks: list[Path]) -> list[tuple[Path, Path | None]]:
+    """Pair each image with a mask, in the order of `images`: by file stem (`a.jpg` <-> `a.png` or
+    `a_mask.png`) when any image's stem names a mask, and then an image without one gets None (never another
+    image's mask); when no stem matches at all (a pool of masks, or two differently named sequences), by
+    sorted order, cycling through the masks (`masks_named_like` tells the two apart)."""
     if not masks:
         raise InpNetError("no masks to pair with the images")
     images = [Path(p) for p in images]
+    by_stem = _masks_by_stem(masks)
+    if masks_named_like(images, masks):
+        return [(p, by_stem.get(p.stem)) for p in images]
     sorted_masks = sorted((Path(m) for m in masks), key=str)
+    rank = {i: r for r, i in enumerate(sorted(range(len(images)), key=lambda i: str(images[i])))}
+    return [(p, sorted_masks[rank[i] % len(sorted_masks)]) for i, p in enumerate(images)]
+
+
+def masks_named_like(images: list[Path], masks: list[Path]) -> bool:
+    """Whether any image's stem names a mask (`a.png` or `a_mask.png`): `pair_masks` then pairs by name."""
+    by_stem = _masks_by_stem(masks)
+    return any(Path(p).stem in by_stem for p in images)
+
+
+def _masks_by_stem(masks: list[Path]) -> dict[str, Path]:
     by_stem: dict[str, Path] = {}
+    sorted_masks = sorted((Path(m) for m in masks), key=str)
     for m in sorted_masks:  # an exact stem match wins over "<stem>_mask"
         by_stem.setdefault(m.stem, m)
     for m in sorted_masks:
         by_stem.setdefault(_mask_key(m.stem), m)
-    if all(p.stem in by_stem for p in images):
-        return [(p, by_stem[p.stem]) for p in images]
-    rank = {i: r for r, i in enumerate(sorted(range(len(images)), key=lambda i: str(images[i])))}
-    return [(p, sorted_masks[rank[i] % len(sorted_masks)]) for i, p in enumerate(images)]
+    return by_stem

@@ -70,7 +70,16 @@ def threads_per_worker(processes: int) -> int:
 
 def _in_order(pool: Executor, fn: Callable[[Any], Any], items: Iterable[Any], in_flight: int) -> Iterator[Any]:
     pending: deque[Future] = deque()
-    for item in items:
+    items = iter(items)
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            break
+        except Exception:  # reading the next item failed (e.g. its mask ran out): the items before it first
+            while pending:
+                yield pending.popleft().result()
+            raise
         pending.append(pool.submit(fn, item))
         if len(pending) >= in_flight:
             yield pending.popleft().result()

@@ -30,13 +30,16 @@ OUTPUT_SUFFIX = ".png"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="CKPT",
                    help="run directory, weights folder or .onnx export (default: shipped weights)")
-    p.add_argument("--image", metavar="FILE|DIR", help="an image, or a folder of images")
+    p.add_argument("--image", metavar="FILE|DIR",
+                   help="an image, or a folder of images (its subfolders too, except the output folder)")
     p.add_argument("--video", metavar="FILE|DIR",
                    help="a video file, or a folder of frames: fill the hole in every frame (instead of --image)")
     p.add_argument("--mask", metavar="FILE|DIR",
-                   help="mask image (nonzero = hole) or a folder of masks paired by stem; not with --restore. "
+                   help="mask image (nonzero = hole) or a folder of masks paired by file stem (a.jpg with a.png "
+                        "or a_mask.png; an image without one is reported); not with --restore. "
                         "With --video: one image, a folder of per-frame masks or a mask video")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one image) or folder")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file (one image) or folder (a folder job writes PNGs)")
     p.add_argument("--restore", action="store_true", help="ratio-0 restoration: reconstruct the whole image")
     p.add_argument("--strategy", choices=["auto", "crop", "resize"], default="auto",
                    help="crop: context windows around each hole; resize: the whole image (default auto)")
@@ -85,7 +88,7 @@ def _run_video(args: argparse.Namespace) -> int:
 
 def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]], bool]:
     """[(image, mask or None, output)] and whether this is folder mode. Checks paths, not pixels."""
-    from inpnet.imageio import list_images, pair_masks
+    from inpnet.imageio import list_images, masks_named_like, pair_masks
 
     image = Path(args.image)
     out = Path(args.output)
@@ -110,14 +113,25 @@ def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]
     if out.suffix.lower() in IMAGE_EXTENSIONS:
         raise InpNetError(f"--image is a folder, so -o must be a folder, not an image file name ({out})")
     images = list_images(image)
+    if out.resolve() != image.resolve():  # an output folder inside the input folder: not the earlier outputs
+        images = [i for i in images if not _inside(i, out)]
     if mask is None:
         pairs: list[tuple[Path, Path | None]] = [(i, None) for i in images]
     elif mask.is_file():
         pairs = [(i, mask) for i in images]
     else:
-        pairs = list(pair_masks(images, list_images(mask)))
+        masks = list_images(mask)
+        pairs = list(pair_masks(images, masks))
+        if not masks_named_like(images, masks):
+            print(f"inpnet inpaint: note: no mask in {mask} is named like an image in {image}: paired in sorted "
+                  "order (first image with first mask, ...)", file=sys.stderr)
     jobs = [(i, m, out / i.relative_to(image).with_suffix(OUTPUT_SUFFIX)) for i, m in pairs]
     return jobs, True
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path` lies under `folder` (e.g. an output folder inside the input folder)."""
+    return folder.resolve() in path.resolve().parents
 
 
 def _check_output(target: Path, inputs: set[Path], taken: set[Path], overwrite: bool) -> None:
@@ -159,6 +173,9 @@ def run(args: argparse.Namespace) -> int:
                disable=not folder_mode or args.no_progress or len(jobs) < 2)
     for image, mask, target in bar:
         try:
+            if mask is None and not args.restore:
+                raise InpNetError(f"{image}: no mask named like it in {args.mask} (masks pair with images by "
+                                  "file name: a.jpg with a.png or a_mask.png)")
             _check_output(target, inputs, taken, args.overwrite)
             with warnings.catch_warnings(record=True) as notes:
                 warnings.simplefilter("always")

@@ -474,6 +474,9 @@ def prepare(
         files = list_mask_files(source.folder)
         kept = []
         for i, (path, mask_path) in enumerate(pair_masks(data.paths, files)):
+            if mask_path is None:
+                skipped.append({"path": str(path), "error": f"no mask named like it in {source.folder}"})
+                continue
             try:
                 mask = load_mask(mask_path, size)
             except InpNetError as exc:

@@ -8,9 +8,8 @@ hole with pyramidal Lucas-Kanade - or, when no camera motion explains the scene,
 completion of the flow around the hole. Per-step flow errors add up along the chains of frames that propagation follows,
 so the fit matters: on a pan over smooth content DIS alone is off by 0.2-0.4 px per frame.
 
-`smooth_fill` is the coarse-to-fine Laplace solve of `inpnet.models.prefill.harmonic_fill` written with
-OpenCV calls: the torch version costs ~25 ms per 200x200 crop on 2 CPU cores (per-op overhead on small
-tensors), this one ~1-2 ms, and it runs several times per frame.
+The smooth fills are `inpnet.harmonic.smooth_fill` (OpenCV calls: ~1-2 ms per 200x200 crop; it runs several
+times per frame).
 """
 
 from __future__ import annotations
@@ -20,9 +19,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from inpnet.harmonic import smooth_fill
+
 FLOW_HOLE_GROW = 6  # px: DIS patches are 8 px, so the flow this close to the hole still sees the hole
 ROI_MARGIN = 32  # px of context around the holes for the flow (at least; more for large holes)
-FILL_SWEEPS = 8  # Jacobi sweeps per pyramid level (coarse-to-fine: a few are enough)
 FIT_POINTS = 400  # corners (at most) tracked to fit the camera's motion
 FIT_MIN_TRACKS = 12
 FIT_TOLERANCE = 0.5  # px: RANSAC inlier distance for the camera motion
@@ -35,7 +35,6 @@ _LK_REFINE = {"winSize": (15, 15), "maxLevel": 1,  # from a good guess: a short 
               "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.01)}
 PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
-_CROSS = np.array([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], np.float32)
 
 
 @dataclass(frozen=True)
@@ -70,37 +69,6 @@ def grow(hole: np.ndarray, pixels: int) -> np.ndarray:
         return hole
     kernel = np.ones((2 * pixels + 1, 2 * pixels + 1), np.uint8)
     return cv2.dilate(hole.astype(np.uint8), kernel) > 0
-
-
-def smooth_fill(image: np.ndarray, hole: np.ndarray, sweeps: int = FILL_SWEEPS) -> np.ndarray:
-    """(h, w, C) float32 (C <= 4) with the hole (h, w) bool replaced by a harmonic completion; the known
-    pixels are returned unchanged. An all-hole image comes back unchanged."""
-    known = (~hole).astype(np.float32)
-    if not known.any():
-        return image.copy()
-    x = image * known[..., None]  # colour premultiplied by coverage
-    levels = [(x, known)]
-    while max(x.shape[:2]) > 1:
-        size = ((x.shape[1] + 1) // 2, (x.shape[0] + 1) // 2)  # (w, h)
-        x = _channels(cv2.resize(x, size, interpolation=cv2.INTER_AREA))
-        cover = cv2.resize(levels[-1][1], size, interpolation=cv2.INTER_AREA)
-        levels.append((x, cover))
-    x, cover = levels[-1]
-    colour = x / np.maximum(cover, 1e-12)[..., None]
-    for x, cover in reversed(levels[:-1]):
-        up = _channels(cv2.resize(colour, (x.shape[1], x.shape[0]), interpolation=cv2.INTER_LINEAR))
-        free = (1.0 - cover)[..., None]
-        colour = x + free * up
-        for _ in range(sweeps):
-            colour = x + free * _channels(cv2.filter2D(colour, -1, _CROSS, borderType=cv2.BORDER_REPLICATE))
-    out = image.copy()
-    out[hole] = colour[hole]
-    return out
-
-
-def _channels(a: np.ndarray) -> np.ndarray:
-    """OpenCV drops a trailing axis of size 1: put it back."""
-    return a[..., None] if a.ndim == 2 else a
 
 
 def fit_motion(gray_a: np.ndarray, gray_b: np.ndarray, known: np.ndarray) -> np.ndarray | None:

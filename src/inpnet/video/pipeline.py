@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from inpnet.errors import InpNetError
+from inpnet.harmonic import smooth_fill
 from inpnet.video.flow import (
     PRESETS,
     FlowEstimator,
@@ -30,7 +31,6 @@ from inpnet.video.flow import (
     corners_around,
     grow,
     register,
-    smooth_fill,
     to_frame,
 )
 from inpnet.video.propagate import (
