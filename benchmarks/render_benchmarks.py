@@ -291,8 +291,9 @@ def _steal_text(bench_run: dict, export: dict) -> str:
             "before, 46.8 against 67.1 ms at batch 1, and so its ratio 0.75 / ratio 0 above it, 0.77 against "
             "0.56), and 46.9 ms in the committed run at 10:40 UTC, the frame now with the pipeline's seam "
             "correction (a harmonic solve over the hole's box, ~6 ms of the frame; `seam_correction=False` skips "
-            "it, for +0.06 dB of hole PSNR on this page's 256-px frames, 18.274 → 18.338 dB below, and +0.07 to "
-            "+0.72 dB on the native test photos, docs/results.md)), so compare numbers within one run, not across "
+            "it and loses what it adds: +0.06 dB of hole PSNR on this page's 256-px frames, 18.274 → 18.338 dB "
+            "below, +0.07 to +0.72 dB on the native test photos, docs/results.md)), so compare numbers within one "
+            "run, not across "
             "runs. ")
 
 
