@@ -293,3 +293,17 @@ def test_demo_without_shipped_weights_fails_with_one_line(tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "shipped weights" in err
     assert not (tmp_path / "demo").exists()
+
+
+def test_a_16_bit_or_transparent_photo_gets_a_note_naming_what_the_output_drops(ckpt, tmp_path, capsys):
+    write_mask(tmp_path / "hole.png")
+    deep = (np.random.default_rng(0).integers(0, 65535, (48, 64))).astype(np.uint16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    rgba = np.full((48, 64, 4), 200, np.uint8)
+    rgba[:5, :5, 3] = 0
+    Image.fromarray(rgba).save(tmp_path / "clear.png")
+    for name, expected in (("deep.png", "16-bit image"), ("clear.png", "transparent pixels composited on white")):
+        rc = run_cli("--checkpoint", ckpt, "--image", tmp_path / name, "--mask", tmp_path / "hole.png",
+                     "-o", tmp_path / f"out-{name}")
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 0 and len(err) == 1 and expected in err[0] and err[0].count(name) == 1

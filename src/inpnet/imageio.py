@@ -202,6 +202,7 @@ def _to_rgb(img: Image.Image, name: str) -> Image.Image:
 def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
     mode = img.mode
     if mode in _SIXTEEN_BIT_MODES:
+        warnings.warn(f"{name}: a 16-bit image, read (and written) as 8-bit", stacklevel=4)
         arr = np.asarray(img).astype(np.float64)
         return Image.fromarray(np.rint(np.clip(arr, 0, 65535) / 257.0).astype(np.uint8)).convert("RGB")
     if mode == "F":
@@ -214,7 +215,11 @@ def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
             )
             return ImageCms.applyTransform(img, lab_to_srgb)
         if _has_alpha(img):
-            return _on_white(img)
+            rgb = _on_white(img)
+            if img.convert("RGBA").getchannel("A").getextrema()[0] < 255:
+                warnings.warn(f"{name}: transparent pixels composited on white (the output has no transparency)",
+                              stacklevel=4)
+            return rgb
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, HSV, RGBX; a copy for RGB
     except (ValueError, ImageCms.PyCMSError):
         raise _fail(name, f"unsupported colour mode {mode}") from None

@@ -184,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate)
             for note in notes:
-                say(f"inpnet inpaint: note: {image}: {note.message}")
+                text = str(note.message)
+                say(f"inpnet inpaint: note: {text}" if str(image) in text else f"inpnet inpaint: note: {image}: {text}")
             save_image(result, target, overwrite=args.overwrite)
         except InpNetError as exc:
             failed.append(image)
