@@ -163,6 +163,11 @@ def _has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "RGBa", "LA", "PA") or "transparency" in img.info
 
 
+def _lowest_alpha(img: Image.Image) -> int:
+    """The image's lowest alpha (0 = a fully transparent pixel; 255 = opaque, or no alpha at all)."""
+    return img.convert("RGBA").getchannel("A").getextrema()[0] if _has_alpha(img) else 255
+
+
 def rgb_profile(img: Image.Image) -> bytes | None:
     """The image's embedded ICC profile when it describes RGB data (its header's colour space is 'RGB '),
     else None: a CMYK, grey or LAB profile does not describe the RGB pixels Pillow converts such images to."""
@@ -216,7 +221,7 @@ def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
             return ImageCms.applyTransform(img, lab_to_srgb)
         if _has_alpha(img):
             rgb = _on_white(img)
-            if img.convert("RGBA").getchannel("A").getextrema()[0] < 255:
+            if _lowest_alpha(img) < 255:
                 warnings.warn(f"{name}: transparent pixels composited on white (the output has no transparency)",
                               stacklevel=4)
             return rgb
@@ -272,15 +277,6 @@ def _nonzero(img: Image.Image) -> np.ndarray:
     return (colour != 0).any(axis=2)
 
 
-def _has_transparent_pixels(img: Image.Image) -> bool:
-    """Whether an image has an alpha channel (or a transparent palette entry) with a fully transparent pixel."""
-    if img.mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    if img.mode not in ("LA", "RGBA", "PA"):
-        return False
-    return bool((np.asarray(img.getchannel("A")) == 0).any())
-
-
 def load_mask(
     src: ImageSource, size: tuple[int, int] | None = None, *, name: str | None = None
 ) -> torch.Tensor:
@@ -303,7 +299,7 @@ def load_mask(
     else:
         img, label = _raw(src, name)
         hole = _nonzero(img)
-        if _has_transparent_pixels(img):  # a brush layer or a cut-out: which one is not knowable, so say so
+        if _lowest_alpha(img) == 0:  # a brush layer or a cut-out: which one is not knowable, so say so
             warnings.warn(f"{label} has transparent pixels; a mask's colour marks the hole (nonzero = hole), "
                           "not its transparency", stacklevel=2)
     pil = Image.fromarray(hole.astype(np.uint8) * 255)

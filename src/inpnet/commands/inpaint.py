@@ -134,6 +134,11 @@ def _inside(path: Path, folder: Path) -> bool:
     return folder.resolve() in path.resolve().parents
 
 
+def _naming(image: Path, text: str) -> str:
+    """`text` about `image`, led by the image's name unless the text already names it."""
+    return text if str(image) in text else f"{image}: {text}"
+
+
 def _check_output(target: Path, inputs: set[Path], taken: set[Path], overwrite: bool) -> None:
     """Refuse to write over an input, twice to one file, or over an existing file without --overwrite."""
     if target.resolve() in inputs:
@@ -184,14 +189,11 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate)
             for note in notes:
-                text = str(note.message)
-                say(f"inpnet inpaint: note: {text}" if str(image) in text else f"inpnet inpaint: note: {image}: {text}")
+                say(f"inpnet inpaint: note: {_naming(image, str(note.message))}")
             save_image(result, target, overwrite=args.overwrite)
         except InpNetError as exc:
             failed.append(image)
-            message = str(exc)
-            say(f"inpnet inpaint: failed: {message}" if str(image) in message
-                else f"inpnet inpaint: failed: {image}: {message}")
+            say(f"inpnet inpaint: failed: {_naming(image, str(exc))}")
             continue
         taken.add(target.resolve())
         written.append(target)
