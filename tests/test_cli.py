@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
 import pytest
 
-from inpnet.cli import COMMANDS, main
+from inpnet.cli import COMMANDS, build_parser, main
 
 
 def test_top_level_help_lists_every_subcommand(capsys):
@@ -24,6 +25,14 @@ def test_each_subcommand_has_help(command, capsys):
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert f"usage: inpnet {command}" in capsys.readouterr().out
+
+
+def test_every_option_says_what_it_does():
+    """`inpnet train --help` listed ten options with no text; each option of each subcommand has one now."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = {f"{name} {a.option_strings[-1]}" for name, parser in sub.choices.items()
+              for a in parser._actions if a.option_strings and not a.help}
+    assert set(sub.choices) == set(COMMANDS) and silent == set()
 
 
 def test_no_arguments_prints_help_and_succeeds(capsys):

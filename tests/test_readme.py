@@ -115,6 +115,24 @@ def test_demo_command_writes_the_figure_and_images(tmp_path, capsys, monkeypatch
     panels = figure_panels(figure)
     assert len(panels) == 12  # 4 rows x (masked input, output, original)
     assert len({b[0].start for b in panels}) == 4 and len({b[1].start for b in panels}) == 3
+    # A rerun replaces the demo's own files: each is tagged as the demo's
+    assert all(demo._written_by_demo(path) for path in demo._outputs(out))
+    assert main(["demo", "-o", str(out)]) == 0
+    assert np.array_equal(np.asarray(Image.open(out / "figure.png").convert("RGB")), figure)
+
+
+def test_demo_leaves_a_file_it_did_not_write_alone(tmp_path, capsys):
+    """`inpnet demo -o ~/Pictures` must not replace the user's own figure.png: one line, nothing written."""
+    out = tmp_path / "pictures"
+    out.mkdir()
+    Image.new("RGB", (8, 8), "red").save(out / "figure.png")  # the user's, no demo tag
+    (out / "astronaut_random50_masked.png").write_bytes(b"not even an image")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["demo", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "was not written by inpnet demo; pass --overwrite" in err and len(err.splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    demo.check_outputs(out, overwrite=True)  # --overwrite lets the demo replace them
 
 
 # (kind, ratio, margin over the harmonic prefill, margin over Telea) in dB, over the masks of seeds 3-8 (one

@@ -215,6 +215,26 @@ def test_truncated_video_writes_nothing_and_leaves_the_input_alone(ckpt, tmp_pat
     assert (tmp_path / "cut.mp4").read_bytes() == data[: len(data) // 2]
 
 
+def test_cut_matroska_file_is_filled_as_far_as_it_goes_with_a_note(ckpt, tmp_path, capsys):
+    """Matroska stores a duration, not a frame count: a cut file still opens and decodes to where it was cut.
+    The frames there are filled and written, and a note says the file ended short of its duration."""
+    write_video(tmp_path / "in.mkv", panning_frames(n=48))
+    data = (tmp_path / "in.mkv").read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[: len(data) // 2])
+    for name, short in (("in.mkv", False), ("cut.mkv", True)):
+        rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / name, "--mask", write_mask(tmp_path / "m.png", box_hole()),
+                     "-o", tmp_path / f"out-{name}", "--no-progress")
+        err = capsys.readouterr().err
+        assert rc == 0 and "Traceback" not in err
+        frames, _, _ = read_video(tmp_path / f"out-{name}")
+        assert ("may be truncated" in err) == short
+        if short:
+            assert 0 < len(frames) < 40 and f"ended after {len(frames)}, but its duration implies about 48" in err
+        else:
+            assert len(frames) == 48
+    assert (tmp_path / "cut.mkv").read_bytes() == data[: len(data) // 2]
+
+
 def test_mask_of_another_size_is_resized_with_a_note(ckpt, tmp_path, capsys):
     write_frames(tmp_path / "in", panning_frames())
     small = np.zeros((24, 32), bool)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
 from inpnet.errors import InpNetError
@@ -341,10 +341,12 @@ def _format_for(path: Path) -> str:
     return fmt
 
 
-def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: bool = True) -> Path:
+def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: bool = True,
+               png_text: dict[str, str] | None = None) -> Path:
     """Save a PIL image or a [0, 1] tensor atomically (temp file + rename); format from the suffix.
 
-    Missing parent folders are created. Returns the path written.
+    Missing parent folders are created. `png_text`: text chunks for a PNG (e.g. {"Software": ...}; ignored
+    for other formats). Returns the path written.
     """
     path = Path(path)
     fmt = _format_for(path)
@@ -355,10 +357,16 @@ def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: boo
     pil = to_pil(img) if isinstance(img, torch.Tensor) else img
     if pil.mode not in ("RGB", "L"):
         pil = open_image(pil)
-    profile = rgb_profile(pil) if fmt in _ICC_FORMATS else None
+    options = dict(_SAVE_OPTIONS.get(fmt, {}))
+    if profile := rgb_profile(pil) if fmt in _ICC_FORMATS else None:
+        options["icc_profile"] = profile
+    if png_text and fmt == "PNG":
+        options["pnginfo"] = PngImagePlugin.PngInfo()
+        for key, value in png_text.items():
+            options["pnginfo"].add_text(key, value)
     buf = io.BytesIO()
     try:
-        pil.save(buf, format=fmt, **_SAVE_OPTIONS.get(fmt, {}), **({"icc_profile": profile} if profile else {}))
+        pil.save(buf, format=fmt, **options)
     except (OSError, ValueError, KeyError) as exc:
         raise InpNetError(f"cannot save {path}: {exc}") from None
     try:

@@ -2,7 +2,9 @@
 
 Writes, into `./inpnet-demo/` (or `-o DIR`), for each photo: the masked input and the inpainted image, plus
 `figure.png` (rows: photos; columns: masked input, output, original; PSNR over the hole in the row label).
-Everything is offline and deterministic (fixed mask seed); it runs in seconds on a CPU.
+Everything is offline and deterministic (fixed mask seed); it runs in seconds on a CPU. A rerun replaces the
+demo's own earlier files (each PNG it writes is tagged `Software: inpnet demo`); any other file of the same
+name is left alone unless `--overwrite` is given.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ DEFAULT_OUT = "inpnet-demo"
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")  # bundled in the scikit-image wheel: no download
 HOLE_GREY = 0.5  # how the hole is shown in the masked input
 SEED = 0
+TAG = {"Software": "inpnet demo"}  # PNG text of every file the demo writes: a rerun replaces only those
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="CKPT",
                    help="run directory, weights folder or .onnx export (default: shipped weights)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files of the demo's names in DIR that an earlier demo did not write")
 
 
 def demo_photo(name: str, size: tuple[int, int]) -> Any:
@@ -53,6 +58,32 @@ def demo_photo(name: str, size: tuple[int, int]) -> Any:
 
     photo = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
     return ImageOps.fit(photo, (size[1], size[0]), Image.Resampling.LANCZOS)
+
+
+def _outputs(out: Path) -> list[Path]:
+    """Every file the demo writes into `out`."""
+    stems = [out / f"{name}_{spec.slug}" for name, spec in zip(PHOTOS, MASKS)]
+    return [Path(f"{stem}_{suffix}.png") for stem in stems for suffix in ("masked", "inpainted")] + [out / "figure.png"]
+
+
+def _written_by_demo(path: Path) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return getattr(img, "text", {}).get("Software") == TAG["Software"]
+    except (OSError, ValueError, SyntaxError):  # not an image, or a damaged one: not the demo's
+        return False
+
+
+def check_outputs(out: Path, overwrite: bool) -> None:
+    """Refuse, before any work, to replace a file the demo did not write (unless `overwrite`)."""
+    from inpnet.errors import InpNetError
+
+    for path in _outputs(out):
+        if path.exists() and not overwrite and not _written_by_demo(path):
+            raise InpNetError(f"{path} exists and was not written by inpnet demo; pass --overwrite to replace it "
+                              "or choose another folder with -o")
 
 
 def _figure(rows: list[tuple[str, Any, Any, Any]], path: Path) -> None:
@@ -78,7 +109,7 @@ def _figure(rows: list[tuple[str, Any, Any, Any]], path: Path) -> None:
             if c == 0:
                 ax.set_ylabel(label, fontsize=9)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", metadata=TAG)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -94,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from inpnet.predict import load_pipeline
 
     check_output_folder(args.output, "-o")
+    check_outputs(Path(args.output), args.overwrite)
     pipe = load_pipeline(args.checkpoint, args.device)  # fails first, if it must
     size = pipe.model_size
     out = Path(args.output)
@@ -113,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         score = float(psnr(pred_t, photo_t, mask=mask)[0])
         stem = f"{name}_{spec.slug}"
         for suffix, img in (("masked", Image.fromarray(masked)), ("inpainted", result)):
-            print(save_image(img, out / f"{stem}_{suffix}.png"))
+            print(save_image(img, out / f"{stem}_{suffix}.png", png_text=TAG))
         rows.append((f"{name}\n{spec.label}\nhole PSNR {score:.1f} dB", masked, np.asarray(result), original))
     figure = out / "figure.png"
     _figure(rows, figure)

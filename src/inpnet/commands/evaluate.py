@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="OUT", help="write the summary as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--seed", type=int, default=0, help="mask / noise seed (default 0)")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16, metavar="N", help="images per forward pass (default 16)")
     p.add_argument("--holdout", type=float, metavar="FRACTION",
                    help="use only the images that `inpnet train --data` on the same folders held out of "
                         "training (its validation split; the default val_fraction is 0.02)")

@@ -51,7 +51,7 @@ def _write_all(frames: Any, source: VideoSource, out: Path, progress: bool) -> N
 
     writer = open_writer(out, source)
     try:
-        bar = tqdm(frames, total=source.n_frames, desc="inpaint video", unit="frame", file=sys.stderr,
+        bar = tqdm(frames, total=source.n_frames or source.about_frames, desc="inpaint video", unit="frame", file=sys.stderr,
                    disable=not progress)
         for frame in bar:
             writer.write(frame)

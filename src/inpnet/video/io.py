@@ -32,6 +32,9 @@ from inpnet.imageio import IMAGE_EXTENSIONS, list_images, load_mask, open_image
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
 DEFAULT_FOLDER_FPS = Fraction(25)
+# A file without a frame count whose frames end below this share of what its duration implies gets a warning
+# (a cut Matroska file keeps its header's duration; an audio track a little longer than the video must not).
+SHORT_OF_DURATION = 0.9
 MASK_VIDEO_THRESHOLD = 127  # a lossy mask video: a pixel is a hole above mid-grey, not at any nonzero value
 _ENCODERS = {".webm": "libvpx-vp9", ".gif": "gif"}  # anything else: H.264 (CRF 18)
 
@@ -53,7 +56,10 @@ class VideoSource:
     """A stream of frames and what a writer needs to reproduce it (size, rate, audio).
 
     `frames()` may be iterated once. `n_frames` is the declared count (None when the container does not
-    say). `audio_packets` collects the audio packets demuxed so far (a video file's audio, to be remuxed).
+    say). `about_frames` is the count the container's duration implies when it declares none (Matroska and
+    WebM store a duration, not a count): not exact (the duration covers every stream, audio included), so
+    a stream that ends well short of it gets a warning, not an error. `audio_packets` collects the audio
+    packets demuxed so far (a video file's audio, to be remuxed).
     """
 
     path: Path
@@ -63,6 +69,7 @@ class VideoSource:
     n_frames: int | None
     is_folder: bool
     audio_stream: Any = None  # the input's audio stream (PyAV), or None
+    about_frames: int | None = None
     audio_packets: deque = field(default_factory=deque)
     _files: list[Path] = field(default_factory=list)
     _container: Any = None
@@ -98,6 +105,10 @@ class VideoSource:
         if self.n_frames and count < self.n_frames:
             raise InpNetError(f"cannot read video {self.path}: truncated, decoded {count} of "
                               f"{self.n_frames} frames")
+        if self.about_frames and count < SHORT_OF_DURATION * self.about_frames:
+            warnings.warn(f"{self.path.name}: its frames ended after {count}, but its duration implies about "
+                          f"{self.about_frames}; the file may be truncated (the output has {count} frames)",
+                          stacklevel=2)
 
 
 def _open_folder(path: Path, fps: Fraction) -> VideoSource:
@@ -129,8 +140,11 @@ def _open_file(path: Path) -> VideoSource:
         raise InpNetError(f"cannot read video {path}: no frame size (truncated or corrupt)")
     fps = video.average_rate or video.guessed_rate or DEFAULT_FOLDER_FPS
     audio = container.streams.audio[0] if container.streams.audio else None
+    about = None
+    if not video.frames and container.duration:  # microseconds, from the header: kept by a truncated file
+        about = round(container.duration / 1e6 * float(fps))
     return VideoSource(path, ctx.width, ctx.height, Fraction(fps), video.frames or None, False,
-                       audio_stream=audio, _container=container)
+                       audio_stream=audio, about_frames=about, _container=container)
 
 
 def open_video(path: str | os.PathLike, *, fps: float | None = None) -> VideoSource:
