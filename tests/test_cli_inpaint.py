@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -295,15 +296,64 @@ def test_demo_without_shipped_weights_fails_with_one_line(tmp_path, monkeypatch,
     assert not (tmp_path / "demo").exists()
 
 
-def test_a_16_bit_or_transparent_photo_gets_a_note_naming_what_the_output_drops(ckpt, tmp_path, capsys):
-    write_mask(tmp_path / "hole.png")
-    deep = (np.random.default_rng(0).integers(0, 65535, (48, 64))).astype(np.uint16)
-    Image.fromarray(deep).save(tmp_path / "deep.png")
-    rgba = np.full((48, 64, 4), 200, np.uint8)
-    rgba[:5, :5, 3] = 0
-    Image.fromarray(rgba).save(tmp_path / "clear.png")
-    for name, expected in (("deep.png", "16-bit image"), ("clear.png", "transparent pixels composited on white")):
-        rc = run_cli("--checkpoint", ckpt, "--image", tmp_path / name, "--mask", tmp_path / "hole.png",
-                     "-o", tmp_path / f"out-{name}")
-        err = capsys.readouterr().err.strip().splitlines()
-        assert rc == 0 and len(err) == 1 and expected in err[0] and err[0].count(name) == 1
+def _stored_photos(folder: Path) -> dict[str, np.ndarray]:
+    """Photos with more than 8-bit RGB holds, as stored (OpenCV's channel order undone): 16-bit colour (which
+    Pillow reads as 8-bit without a word), 16-bit grey, 16-bit RGBA, and 8-bit RGBA / grey + alpha whose
+    transparent pixels hold colours of their own."""
+    rng = np.random.default_rng(0)
+    photos = {
+        "deep.png": rng.integers(0, 65536, (48, 64, 3)).astype(np.uint16),
+        "deep-grey.tif": rng.integers(0, 65536, (48, 64)).astype(np.uint16),
+        "deep-clear.png": rng.integers(0, 65536, (48, 64, 4)).astype(np.uint16),
+        "clear.png": rng.integers(0, 256, (48, 64, 4)).astype(np.uint8),
+        "clear-grey.png": rng.integers(0, 256, (48, 64, 2)).astype(np.uint8),
+    }
+    for a in (photos["deep-clear.png"], photos["clear.png"], photos["clear-grey.png"]):
+        a[:8, :, -1] = 0  # a transparent band (with colours under it) ...
+        a[8:12, :, -1] = 128  # ... a half-transparent one
+        a[12:, :, -1] = a[12:, :, -1].max()  # opaque below
+    for name, a in photos.items():
+        if a.ndim == 3 and a.shape[2] == 2:
+            Image.fromarray(a).save(folder / name)  # LA
+        else:
+            cv2.imwrite(str(folder / name), a if a.ndim == 2 else cv2.cvtColor(
+                a, cv2.COLOR_RGBA2BGRA if a.shape[2] == 4 else cv2.COLOR_RGB2BGR))
+    return photos
+
+
+def _read_stored(path: Path) -> np.ndarray:
+    if Image.open(path).mode == "LA":
+        return np.asarray(Image.open(path))
+    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return a if a.ndim == 2 else cv2.cvtColor(a, cv2.COLOR_BGRA2RGBA if a.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+
+
+def test_a_16_bit_or_transparent_photo_keeps_its_depth_and_alpha_outside_the_hole(ckpt, tmp_path, capsys):
+    """Written as PNG / TIFF, every pixel outside the hole is the file's own, bit-exact at its depth (alpha and
+    the colours under transparent pixels included); the hole holds the 8-bit fill at that depth. Written as
+    BMP (8-bit RGB only), the same fill, with a note for what the format drops."""
+    hole = write_mask(tmp_path / "hole.png")
+    for name, stored in _stored_photos(tmp_path).items():
+        outputs = {}
+        for suffix in (".png", ".bmp"):
+            target = tmp_path / f"out-{Path(name).stem}{suffix}"
+            rc = run_cli("--checkpoint", ckpt, "--image", tmp_path / name, "--mask", tmp_path / "hole.png",
+                         "-o", target)
+            err = capsys.readouterr().err.strip()
+            assert rc == 0 and "Traceback" not in err
+            outputs[suffix] = (target, err)
+        (png, png_err), (bmp, bmp_err) = outputs[".png"], outputs[".bmp"]
+        out = _read_stored(png)
+        assert out.dtype == stored.dtype and out.shape == stored.shape, name
+        assert np.array_equal(out[~hole], stored[~hole]), name
+        scale = 257 if stored.dtype == np.uint16 else 1
+        eight = np.asarray(Image.open(bmp).convert("RGB")).astype(int)  # (H, W, 3): the 8-bit fill
+        colour = out.astype(int) if out.ndim == 2 else out[..., : 3 if out.shape[2] >= 3 else 1].astype(int)
+        colour = colour if colour.ndim == 3 else colour[..., None]
+        opaque = hole & (stored[..., -1] == stored[..., -1].max() if stored.ndim == 3 and stored.shape[2] in (2, 4)
+                         else True)
+        assert np.abs(colour[opaque] / scale - eight[opaque][:, : colour.shape[2]]).max() <= 1, name
+        assert png_err == "", name  # nothing was dropped
+        if "grey" in name and "deep" in name or "clear" in name:  # what Pillow's 8-bit read drops, it says
+            assert len(bmp_err.splitlines()) == 1 and bmp_err.count(name) == 1, name
+            assert ("16-bit image" if "clear" not in name else "composited on white") in bmp_err, name

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from inpnet import InpNetError
@@ -383,6 +385,21 @@ def test_a_black_and_white_photo_gets_a_grey_fill_and_its_known_pixels_exact():
     tinted = np.asarray(InpaintPipeline(TintModel(), texture=0, seam_correction=False)(almost, hole))  # (a constant
     # tint is what the seam correction takes out: off, to see that the grey rule leaves a colour photo alone)
     assert channel_spread(Image.fromarray(tinted[hole].reshape(-1, 1, 3))) > 0
+
+
+@given(n=st.integers(1, 1200), tile=st.sampled_from([32, 96, 128, 224]))
+def test_restore_tiles_cover_the_padded_side_and_start_on_the_jpeg_grid(n, tile):
+    """Tiles start on multiples of TILE_GRID (a JPEG's blocks fall on every tile's grid as in training), cover
+    the side padded by `grid_length` end to end, and overlap by at least the overlap asked for."""
+    from inpnet.restoration import TILE_GRID, grid_length, tile_starts
+
+    overlap = tile // 4
+    padded = max(tile, grid_length(n, tile, TILE_GRID))
+    assert padded == tile if n <= tile else n <= padded < n + TILE_GRID
+    starts = tile_starts(padded, tile, overlap, TILE_GRID)
+    assert starts[0] == 0 and starts[-1] + tile == padded and starts == sorted(set(starts))
+    assert all(s % TILE_GRID == 0 for s in starts)
+    assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
 
 
 def test_restore_reports_each_batch_of_tiles_and_a_one_batch_image_gets_no_bar(capsys):

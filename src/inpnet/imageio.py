@@ -7,6 +7,7 @@ masks as `(1, H, W)` float, 1 = hole (`load_mask`). Conversions at load time:
 - Transparency (RGBA, LA, PA, palette or grayscale with a transparent colour) is composited on **white**:
   a transparent background then reads as paper rather than as a black hole-like region.
 - 16-bit data (`I;16*`, and `I`, which Pillow uses for 16-bit PNGs) is scaled by 1/257, so 65535 -> 255.
+  (`inpnet inpaint` writes a PNG / TIFF file's 16-bit samples and its transparency back: `inpnet.originals`.)
   Float data (`F`, float arrays) is read as [0, 1] and clipped.
 - CMYK, YCbCr, HSV, bilevel and palette images go through Pillow's conversion; LAB through LittleCMS.
 - A grayscale image becomes RGB with three equal channels; `is_grey` / `as_grey` let the pipeline hand a
@@ -45,6 +46,11 @@ _ICC_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")  # formats whose Pillow writer em
 
 
 # ---- decoding --------------------------------------------------------------------------------------
+
+
+class EightBitCopy(UserWarning):
+    """A note that the 8-bit RGB copy of an image leaves out part of the file (16-bit samples,
+    transparency); `inpnet inpaint` drops it when it writes them back (`inpnet.originals`)."""
 
 
 def _fail(name: str, reason: str) -> InpNetError:
@@ -207,7 +213,7 @@ def _to_rgb(img: Image.Image, name: str) -> Image.Image:
 def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
     mode = img.mode
     if mode in _SIXTEEN_BIT_MODES:
-        warnings.warn(f"{name}: a 16-bit image, read (and written) as 8-bit", stacklevel=4)
+        warnings.warn(f"{name}: a 16-bit image, read (and written) as 8-bit", EightBitCopy, stacklevel=4)
         arr = np.asarray(img).astype(np.float64)
         return Image.fromarray(np.rint(np.clip(arr, 0, 65535) / 257.0).astype(np.uint8)).convert("RGB")
     if mode == "F":
@@ -223,7 +229,7 @@ def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
             rgb = _on_white(img)
             if _lowest_alpha(img) < 255:
                 warnings.warn(f"{name}: transparent pixels composited on white (the output has no transparency)",
-                              stacklevel=4)
+                              EightBitCopy, stacklevel=4)
             return rgb
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, HSV, RGBX; a copy for RGB
     except (ValueError, ImageCms.PyCMSError):

@@ -2,7 +2,11 @@
 
 - Tiles: an image up to the model size is padded to it (reflect; replicate where a side is too short to
   reflect); a larger one is cut into overlapping model-size tiles (`TILE_OVERLAP` of a side) whose
-  predictions are blended with linear ramps, so no seam shows.
+  predictions are blended with linear ramps, so no seam shows. Every tile starts on a multiple of
+  `TILE_GRID` px of the image (its end is padded, reflected, to make the last one fit): a JPEG's 8x8 blocks
+  then fall on each tile's grid as they did in training, where each crop was compressed from its own corner
+  (on 12 native test photos at JPEG q20, +0.03 dB over tiles ending flush with the image; a grid shifted by
+  4 px instead cost 0.08-0.09 dB; noise: level).
 - Self-ensemble (as in EDSR, Lim et al. 2017): each tile is also run flipped (and, on square tiles, rotated
   by 90 degrees); every prediction is turned back and the `views` predictions are averaged. The model's errors
   differ between views and partly cancel: measured at 128 px on four scikit-image photos (stage-5 weights,
@@ -22,6 +26,7 @@ import torch.nn.functional as F
 from inpnet.errors import InpNetError
 
 TILE_OVERLAP = 0.25  # overlap between neighbouring tiles, as a fraction of the tile side
+TILE_GRID = 8  # tile starts are multiples of this (JPEG's block side; see the module docstring)
 # (quarter turns, mirrored) of each view; the first 1, 2 or 4 keep a tile's shape (any model size)
 ENSEMBLE_VIEWS = ((0, False), (0, True), (2, False), (2, True), (1, False), (1, True), (3, False), (3, True))
 VIEW_COUNTS = (1, 2, 4, 8)
@@ -42,13 +47,21 @@ def check_views(views: int | None, model_size: tuple[int, int]) -> int:
     return views
 
 
-def tile_starts(n: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets of tiles of size `tile` covering [0, n) with at least `overlap` shared pixels."""
+def tile_starts(n: int, tile: int, overlap: int, grid: int = 1) -> list[int]:
+    """Start offsets of tiles of size `tile` covering [0, n) with at least `overlap` shared pixels, each a
+    multiple of `grid` when `n - tile` is one (`grid_length` makes it so) and the stride allows it."""
     if n <= tile:
         return [0]
     stride = max(1, tile - overlap)
+    if stride >= grid:
+        stride -= stride % grid
     starts = list(range(0, n - tile, stride))
     return [*starts, n - tile]
+
+
+def grid_length(n: int, tile: int, grid: int) -> int:
+    """The length >= n to pad a side to so that its last tile starts on a multiple of `grid`."""
+    return n if n <= tile else n + (-(n - tile)) % grid
 
 
 def ramp(tile: int, overlap: int) -> torch.Tensor:
@@ -80,13 +93,14 @@ def restore_tiled(predict: Predict, x: torch.Tensor, model_size: tuple[int, int]
     tiles, ~2 minutes on 2 cores with 4 views)."""
     _, _, H, W = x.shape
     mh, mw = model_size
-    ph, pw = max(0, mh - H), max(0, mw - W)  # pad a small side up to the model size
+    # pad a small side up to the model size, a larger one so that its last tile starts on the grid
+    ph, pw = max(mh, grid_length(H, mh, TILE_GRID)) - H, max(mw, grid_length(W, mw, TILE_GRID)) - W
     if ph or pw:
         mode = "reflect" if ph < H and pw < W else "replicate"
         x = F.pad(x, (0, pw, 0, ph), mode=mode)
     PH, PW = x.shape[-2:]
     oh, ow = round(mh * TILE_OVERLAP), round(mw * TILE_OVERLAP)
-    corners = [(t, le) for t in tile_starts(PH, mh, oh) for le in tile_starts(PW, mw, ow)]
+    corners = [(t, le) for t in tile_starts(PH, mh, oh, TILE_GRID) for le in tile_starts(PW, mw, ow, TILE_GRID)]
     weight = ramp(mh, oh)[:, None] * ramp(mw, ow)[None, :]  # (mh, mw)
     acc = torch.zeros_like(x)
     norm = torch.zeros(1, 1, PH, PW)

@@ -7,7 +7,9 @@
 
 Folder mode writes `<OUT>/<relative path>.png` (PNG: lossless, so the pixels outside the hole stay exact).
 A bad file is reported on stderr (one line) and skipped; the exit code is 1 if any file failed, 0 otherwise.
-An input file is never overwritten, nor an existing output without --overwrite.
+An input file is never overwritten, nor an existing output without --overwrite. A PNG / TIFF photo's 16-bit
+samples and transparency, which the pipeline's 8-bit RGB copy leaves out, are written back into a PNG / TIFF
+output (WebP: transparency), so pixels outside the hole stay exact at the file's depth (`inpnet.originals`).
 
 Video mode (`--video FILE|FRAME_DIR`, see `inpnet.video`): the mask is one image for every frame, a folder
 of per-frame masks, or a mask video; the output (a video file, or a folder of PNG frames) keeps the frame
@@ -150,9 +152,11 @@ def _check_output(target: Path, inputs: set[Path], taken: set[Path], overwrite: 
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
     from tqdm import tqdm
 
-    from inpnet.imageio import save_image
+    from inpnet.imageio import EightBitCopy, rgb_profile, save_image
+    from inpnet.originals import save_keeping_stored
     from inpnet.predict import load_pipeline
 
     if args.video:
@@ -188,9 +192,12 @@ def run(args: argparse.Namespace) -> int:
                     result = pipe.restore(image, progress=not args.no_progress)
                 else:
                     result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate)
-            for note in notes:
-                say(f"inpnet inpaint: note: {_naming(image, str(note.message))}")
-            save_image(result, target, overwrite=args.overwrite)
+            kept = save_keeping_stored(image, np.asarray(result), target, args.overwrite, rgb_profile(result))
+            for note in notes:  # a note of what the 8-bit copy left out is void once it is written back
+                if not (kept and issubclass(note.category, EightBitCopy)):
+                    say(f"inpnet inpaint: note: {_naming(image, str(note.message))}")
+            if not kept:
+                save_image(result, target, overwrite=args.overwrite)
         except InpNetError as exc:
             failed.append(image)
             say(f"inpnet inpaint: failed: {_naming(image, str(exc))}")

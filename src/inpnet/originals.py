@@ -1,0 +1,163 @@
+"""What the model's 8-bit RGB copy of a photo leaves out — 16-bit samples and transparency — put back on saving.
+
+The pipeline works on 8-bit RGB (`inpnet.imageio.open_image`: 16-bit samples scaled to 8 bits, transparent
+pixels composited on white). Written as it is, a 16-bit scan would lose its low byte everywhere and a
+cut-out PNG its transparency, although the fill changed only the hole. `inpnet inpaint` therefore reads the
+file a second time as stored (OpenCV, `IMREAD_UNCHANGED`: 16-bit colour, which Pillow reads as 8-bit without
+saying so, and any alpha channel) and writes
+
+    output = stored + (result - working copy) * scale        (scale 257 for 16-bit samples, else 1)
+
+with the stored alpha: pixels the fill did not change are the file's own samples, bit-exact, whatever their
+depth or transparency; a changed pixel gets the fill (plus the stored sample's sub-8-bit remainder). A file
+whose stored pixels do not match the working copy (e.g. an EXIF rotation that OpenCV does not apply) is left to
+the plain 8-bit path, as is an output format that cannot hold the extra data (JPEG, BMP; WebP: no 16 bits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inpnet.errors import InpNetError
+from inpnet.fileio import atomic_write_bytes
+
+# Input formats that can carry 16-bit samples or alpha (JPEG and BMP as written by cameras cannot).
+STORED_FORMATS = (".png", ".tif", ".tiff", ".webp")
+# Output formats: which extra each can hold as written here (OpenCV for 16 bits, Pillow for 8-bit alpha).
+DEEP_OUTPUTS = (".png", ".tif", ".tiff")
+ALPHA_OUTPUTS = (".png", ".tif", ".tiff", ".webp")
+MATCH_LEVELS = 2  # the stored pixels, taken to 8-bit RGB on white, may differ from the working copy by rounding
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A file's pixels as stored: `colour` (H, W) grey or (H, W, 3) RGB, uint8 or uint16; `alpha` (H, W) of
+    the same depth, or None."""
+
+    colour: np.ndarray
+    alpha: np.ndarray | None
+
+    @property
+    def deep(self) -> bool:
+        return self.colour.dtype == np.uint16
+
+    @property
+    def scale(self) -> int:
+        return 257 if self.deep else 1
+
+
+def read_stored(path: str | Path, working: np.ndarray) -> Stored | None:
+    """The 16-bit samples and/or alpha of an image file, when it has either and they line up with `working`
+    ((H, W, 3) uint8: the pipeline's copy of the same file); None otherwise (nothing to keep)."""
+    path = Path(path)
+    if path.suffix.lower() not in STORED_FORMATS:
+        return None
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None or raw.dtype not in (np.uint8, np.uint16) or raw.ndim not in (2, 3):
+        return None
+    channels = 1 if raw.ndim == 2 else raw.shape[2]
+    if channels not in (1, 3, 4) or (raw.dtype == np.uint8 and channels != 4):
+        return None  # 8-bit without alpha: the working copy holds all of it
+    if channels == 1:
+        colour, alpha = raw, None
+    else:
+        colour = cv2.cvtColor(raw[..., :3], cv2.COLOR_BGR2RGB)
+        alpha = raw[..., 3] if channels == 4 else None
+        if alpha is not None and _is_grey_rgb(colour):  # OpenCV reads grey + alpha as BGRA
+            colour = colour[..., 0]
+    stored = Stored(np.ascontiguousarray(colour), alpha)
+    return stored if _lines_up(stored, working) else None
+
+
+def _is_grey_rgb(rgb: np.ndarray) -> bool:
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+
+
+def _lines_up(stored: Stored, working: np.ndarray) -> bool:
+    """Whether `stored`, taken to 8-bit RGB composited on white, is `working` up to rounding."""
+    colour = stored.colour.astype(np.float64) / stored.scale
+    colour = colour if colour.ndim == 3 else np.repeat(colour[..., None], 3, axis=2)
+    if colour.shape != working.shape:
+        return False
+    if stored.alpha is not None:
+        a = stored.alpha.astype(np.float64)[..., None] / (255 * stored.scale)
+        colour = colour * a + 255 * (1 - a)
+    return bool(np.abs(colour - working).max() <= MATCH_LEVELS)
+
+
+def put_back(stored: Stored, working: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """stored (the file), working ((H, W, 3) uint8: the pipeline's input) and result ((H, W, 3), or (H, W) for
+    a grey photo, uint8: its output) -> the output at the file's depth with its alpha as the last channel:
+    (H, W) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB or (H, W, 4) RGBA."""
+    result = result if result.ndim == 3 else np.repeat(result[..., None], 3, axis=2)
+    change = result.astype(np.int64) - working.astype(np.int64)  # (H, W, 3)
+    if stored.colour.ndim == 2:
+        change = change[..., 0]  # a grey file: the pipeline keeps a grey photo grey (three equal channels)
+    top = 255 * stored.scale
+    colour = np.clip(stored.colour.astype(np.int64) + change * stored.scale, 0, top).astype(stored.colour.dtype)
+    return colour if stored.alpha is None else np.dstack([colour, stored.alpha])
+
+
+def save_keeping_stored(source: str | Path, result: np.ndarray, target: str | Path, overwrite: bool,
+                        icc: bytes | None = None) -> bool:
+    """Write `result` ((H, W, 3) or (H, W) uint8: the pipeline's output for the image file `source`) to
+    `target` with the file's 16-bit samples and alpha put back (module docstring). False, writing nothing,
+    when the file has neither, they do not line up, or `target`'s format cannot hold them: the caller then
+    saves the 8-bit result as usual."""
+    import warnings
+
+    from inpnet.imageio import open_image
+
+    if Path(source).suffix.lower() not in STORED_FORMATS:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the pipeline's own read already said what the 8-bit copy drops
+        working = np.asarray(open_image(source))
+    stored = read_stored(source, working)
+    if stored is None or not can_write(stored, target):
+        return False
+    if Path(target).exists() and not overwrite:
+        raise InpNetError(f"{target} exists; pass --overwrite to replace it")
+    save_stored(put_back(stored, working, result), target, icc)
+    return True
+
+
+def can_write(stored: Stored, target: str | Path) -> bool:
+    """Whether `target`'s format holds what `stored` adds to 8-bit RGB."""
+    suffix = Path(target).suffix.lower()
+    return suffix in (DEEP_OUTPUTS if stored.deep else ALPHA_OUTPUTS)
+
+
+def save_stored(pixels: np.ndarray, target: str | Path, icc: bytes | None = None) -> Path:
+    """Write `put_back`'s output atomically: 16-bit through OpenCV (PNG, TIFF; no ICC profile: OpenCV writes
+    none), 8-bit with alpha through Pillow (keeps `icc`)."""
+    from PIL import Image
+
+    target = Path(target)
+    if pixels.dtype == np.uint16:
+        if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha: OpenCV writes 1, 3 or 4 channels
+            pixels = np.dstack([pixels[..., :1]] * 3 + [pixels[..., 1:]])
+        bgr = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4
+                                                            else cv2.COLOR_RGB2BGR)
+        ok, data = cv2.imencode(target.suffix.lower(), bgr)
+        if not ok:
+            raise InpNetError(f"cannot save {target}: OpenCV could not encode it")
+        payload = data.tobytes()
+    else:
+        import io
+
+        buf = io.BytesIO()
+        fmt = {".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}[target.suffix.lower()]
+        options = {"quality": 95} if fmt == "WEBP" else {}  # as `inpnet.imageio.save_image`
+        Image.fromarray(pixels).save(buf, format=fmt, **options, **({"icc_profile": icc} if icc else {}))
+        payload = buf.getvalue()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InpNetError(f"cannot create folder {target.parent}: {exc.strerror or exc}") from None
+    atomic_write_bytes(target, payload)
+    return target

@@ -1,0 +1,59 @@
+"""inpnet.originals: what a file holds beyond the pipeline's 8-bit RGB copy, and when it is left alone."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from inpnet.imageio import open_image
+from inpnet.originals import put_back, read_stored
+
+
+def _working(path) -> np.ndarray:
+    return np.asarray(open_image(path))
+
+
+def test_a_file_with_nothing_beyond_8_bit_rgb_has_nothing_to_keep(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    for name in ("plain.png", "photo.jpg", "opaque.bmp"):
+        Image.fromarray(rgb).save(tmp_path / name)
+        assert read_stored(tmp_path / name, _working(tmp_path / name)) is None
+
+
+def test_stored_pixels_that_do_not_line_up_with_the_working_copy_are_not_used(tmp_path):
+    """A PNG with an EXIF rotation: the pipeline's copy is upright, OpenCV's read is not (here a different
+    shape; a square photo would differ in its pixels), so writing them back would misplace every pixel."""
+    rgba = np.random.default_rng(1).integers(0, 256, (20, 30, 4), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    Image.fromarray(rgba).save(tmp_path / "turned.png", exif=exif)
+    working = _working(tmp_path / "turned.png")
+    assert working.shape == (30, 20, 3)
+    assert read_stored(tmp_path / "turned.png", working) is None
+    square = rgba[:20, :20].copy()
+    Image.fromarray(square).save(tmp_path / "square.png", exif=exif)
+    assert read_stored(tmp_path / "square.png", _working(tmp_path / "square.png")) is None
+
+
+def test_put_back_keeps_the_sub_8_bit_remainder_and_the_alpha():
+    from inpnet.originals import Stored
+
+    deep = np.array([[[1000, 2000, 65535], [300, 40000, 12345]]], np.uint16)  # (1, 2, 3)
+    alpha = np.array([[65535, 0]], np.uint16)
+    working = np.rint(deep / 257).astype(np.uint8)
+    result = working.copy()
+    result[0, 1] = (10, 20, 30)  # the fill changed the second pixel
+    out = put_back(Stored(deep, alpha), working, result)
+    assert out.dtype == np.uint16 and out.shape == (1, 2, 4)
+    assert np.array_equal(out[0, 0], [1000, 2000, 65535, 65535]) and out[0, 1, 3] == 0
+    assert np.array_equal(out[0, 1, :3], deep[0, 1].astype(int) + (np.array([10, 20, 30]) - working[0, 1]) * 257)
+
+
+def test_grey_16_bit_with_alpha_is_read_as_grey(tmp_path):
+    la = np.zeros((6, 8, 4), np.uint16)
+    la[..., :3] = 30000
+    la[..., 3] = 65535
+    cv2.imwrite(str(tmp_path / "la16.png"), la)
+    stored = read_stored(tmp_path / "la16.png", _working(tmp_path / "la16.png"))
+    assert stored is not None and stored.deep and stored.colour.shape == (6, 8) and stored.alpha.shape == (6, 8)
