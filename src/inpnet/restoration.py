@@ -5,8 +5,8 @@
   predictions are blended with linear ramps, so no seam shows. Every tile starts on a multiple of
   `TILE_GRID` px of the image (its end is padded, reflected, to make the last one fit): a JPEG's 8x8 blocks
   then fall on each tile's grid as they did in training, where each crop was compressed from its own corner
-  (on 12 native test photos at JPEG q20, +0.03 dB over tiles ending flush with the image; a grid shifted by
-  4 px instead cost 0.08-0.09 dB; noise: level).
+  (JPEG q20 on the 40 native test photos: +0.015 dB [+0.002, +0.028] over tiles ending flush with the
+  image, docs/results.md section 3; a grid shifted by 4 px instead cost 0.08-0.09 dB; noise: level).
 - Self-ensemble (as in EDSR, Lim et al. 2017): each tile is also run flipped (and, on square tiles, rotated
   by 90 degrees); every prediction is turned back and the `views` predictions are averaged. The model's errors
   differ between views and partly cancel: measured at 128 px on four scikit-image photos (stage-5 weights,
