@@ -57,3 +57,20 @@ def test_grey_16_bit_with_alpha_is_read_as_grey(tmp_path):
     cv2.imwrite(str(tmp_path / "la16.png"), la)
     stored = read_stored(tmp_path / "la16.png", _working(tmp_path / "la16.png"))
     assert stored is not None and stored.deep and stored.colour.shape == (6, 8) and stored.alpha.shape == (6, 8)
+
+
+def test_a_16_bit_png_keeps_its_colour_profile(tmp_path):
+    """OpenCV writes 16-bit colour PNGs without a profile; the iCCP chunk is added by hand (a Display P3
+    photo would shift colour in a colour-managed viewer without it)."""
+    from PIL import ImageCms
+
+    from inpnet.originals import save_stored
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    deep = np.random.default_rng(2).integers(0, 65536, (8, 9, 3)).astype(np.uint16)
+    save_stored(deep, tmp_path / "p3.png", icc)
+    with Image.open(tmp_path / "p3.png") as img:
+        img.load()
+        assert img.info.get("icc_profile") == icc and img.size == (9, 8)
+    back = cv2.imread(str(tmp_path / "p3.png"), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(cv2.cvtColor(back, cv2.COLOR_BGR2RGB), deep)

@@ -132,9 +132,22 @@ def can_write(stored: Stored, target: str | Path) -> bool:
     return suffix in (DEEP_OUTPUTS if stored.deep else ALPHA_OUTPUTS)
 
 
+def with_iccp(png: bytes, icc: bytes) -> bytes:
+    """A PNG file's bytes with an iCCP chunk (the ICC profile, zlib-compressed) after its IHDR chunk. By hand
+    because OpenCV, the only writer here for 16-bit colour PNGs, writes no profile; the chunk layout is the PNG
+    specification's (length, type, data, CRC-32 of type + data)."""
+    import struct
+    import zlib
+
+    data = b"icc\x00\x00" + zlib.compress(icc)  # profile name, NUL, compression method 0 (deflate)
+    chunk = struct.pack(">I", len(data)) + b"iCCP" + data + struct.pack(">I", zlib.crc32(b"iCCP" + data))
+    ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length + type, IHDR data, CRC
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
+
+
 def save_stored(pixels: np.ndarray, target: str | Path, icc: bytes | None = None) -> Path:
-    """Write `put_back`'s output atomically: 16-bit through OpenCV (PNG, TIFF; no ICC profile: OpenCV writes
-    none), 8-bit with alpha through Pillow (keeps `icc`)."""
+    """Write `put_back`'s output atomically: 16-bit through OpenCV (PNG, TIFF; `icc` added to a PNG by
+    `with_iccp`, a TIFF goes without), 8-bit with alpha through Pillow (keeps `icc`)."""
     from PIL import Image
 
     target = Path(target)
@@ -147,6 +160,8 @@ def save_stored(pixels: np.ndarray, target: str | Path, icc: bytes | None = None
         if not ok:
             raise InpNetError(f"cannot save {target}: OpenCV could not encode it")
         payload = data.tobytes()
+        if icc and target.suffix.lower() == ".png":
+            payload = with_iccp(payload, icc)
     else:
         import io
 
