@@ -53,6 +53,29 @@ def test_a_periodic_pattern_continues_through_the_hole():
     assert texture(_t(out), _t(image), _m(hole)).item() > 0.7
 
 
+def test_a_guide_decides_which_texture_a_large_hole_continues():
+    """Left of the hole horizontal stripes, right of it vertical ones: the random start picks either; with a
+    guide (the network's fill, here each half of the hole tinted like its side) each half takes its side's
+    texture, so the guide's layout survives the copying."""
+    h, w = 128, 160
+    rows, cols = np.mgrid[0:h, 0:w]
+    image = np.zeros((h, w, 3), np.uint8)
+    left = cols < w // 2
+    image[left] = np.where(((rows // 4) % 2 == 0)[left][:, None], (200, 60, 60), (120, 20, 20))
+    image[~left] = np.where(((cols // 4) % 2 == 0)[~left][:, None], (60, 60, 200), (20, 20, 120))
+    hole = np.zeros((h, w), bool)
+    hole[24:104, 40:120] = True
+    guide = image.copy()
+    guide[hole & left] = (160, 40, 40)  # the halves' mean colours: layout, no detail
+    guide[hole & ~left] = (40, 40, 160)
+    known = np.where(hole[..., None], 0, image).astype(np.uint8)
+    out = synthesize(known, hole, guide=guide).astype(int)
+    assert np.array_equal(out[~hole], image[~hole])
+    red = out[..., 0] > out[..., 2]  # (H, W): which side's colours
+    assert red[hole & left].mean() > 0.9 and (~red)[hole & ~left].mean() > 0.9
+    assert texture(_t(out.astype(np.uint8)), _t(image), _m(hole)).item() > 0.5  # texture, not the flat guide
+
+
 def test_a_large_hole_goes_through_the_pyramid_and_keeps_the_detail():
     image = _blocks(160, 200)
     hole = np.zeros((160, 200), dtype=bool)

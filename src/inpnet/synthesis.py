@@ -9,10 +9,14 @@ its cost is a few vectorised passes over the hole pixels):
 1. An image pyramid, halving until the hole has at most `COARSE_HOLE_PIXELS` pixels (a few patches wide,
    so its first fill is set by the hole's border) or no fully known patch would be left. A coarse pixel is
    known when all four pixels under it are; a source patch must be entirely known.
-2. Coarsest level: every hole pixel gets a random source patch (seeded), then `COARSE_ITERATIONS` rounds
-   of expectation-maximisation (Wexler et al. 2007): each hole pixel's patch is matched exactly against
-   every source patch (one matmul) and each hole pixel becomes the mean of what the matched patches that
-   cover it hold there ("voting").
+2. Coarsest level: the hole starts as the `guide` scaled down (the texture step passes the network's fill,
+   which knows the scene's layout), or, without one, as the vote of a random source patch per pixel
+   (seeded); then `COARSE_ITERATIONS` rounds of expectation-maximisation (Wexler et al. 2007): each hole
+   pixel's patch is matched exactly against every source patch (one matmul) and each hole pixel becomes the
+   mean of what the matched patches that cover it hold there ("voting"). From a random start, a large hole
+   over structured content settled on whatever structure matched its noise (on the astronaut's chest, 10 %
+   of a 1-megapixel photo, a grid of badge-like copies); from the network's fill, on suit (docs/results.md,
+   section 3).
 3. Finer levels: the nearest-neighbour field (NNF) is upsampled (source x2 + the pixel's offset in its
    coarse pixel) and voted, which carries the coarse layout down; then `FINE_ITERATIONS` rounds of
    PatchMatch (Barnes et al. 2009) over all hole pixels at once: a neighbour's match shifted back
@@ -24,8 +28,9 @@ Written by hand because no maintained Python library offers exemplar inpainting 
 (OpenCV's xphoto module, which has shift-map inpainting, is not in the opencv-python wheels).
 Opt-in (`texture_method="synthesis"`), because it measured worse than PatchMatch (docs/results.md, section 3):
 level on boxes, 0.8-1.2 dB lower and with less detail on thin strokes, and on a large hole over structured
-content the coarse levels can pick the wrong structure (a badge copied into a shirt), which the finest
-levels, searched only along the upsampled field, never correct. ~10x faster at a megapixel.
+content the coarse levels can pick the wrong structure (a badge copied into a shirt; less so from the
+network's fill as the start), which the finest levels, searched only along the upsampled field, never
+correct. ~10x faster at a megapixel.
 """
 
 from __future__ import annotations
@@ -45,9 +50,10 @@ SEARCH_SHRINK = 2  # random-search window radii: max(h, w), then divided by this
 _CHUNK = 2_048  # queries per block of the exhaustive match (a 2,048 x sources distance matrix)
 
 
-def synthesize(image: np.ndarray, hole: np.ndarray, *, seed: int = 0) -> np.ndarray:
+def synthesize(image: np.ndarray, hole: np.ndarray, *, seed: int = 0, guide: np.ndarray | None = None) -> np.ndarray:
     """image (H,W,3) uint8 (hole content ignored) + hole (H,W) bool -> (H,W,3) uint8 with the hole filled
-    by patches of the known part; known pixels bit-exact. Deterministic for a given seed.
+    by patches of the known part; known pixels bit-exact. Deterministic for a given seed. `guide` (H,W,3)
+    uint8, e.g. the network's fill: the coarsest level's first fill (step 2 of the module docstring).
 
     Raises InpNetError when the photo has no fully known 5x5 patch."""
     if image.ndim != 3 or image.shape[2] != 3 or hole.shape != image.shape[:2]:
@@ -63,7 +69,7 @@ def synthesize(image: np.ndarray, hole: np.ndarray, *, seed: int = 0) -> np.ndar
         holes = (~known).nonzero()  # (T, 2) rows, cols
         if nnf is None:
             nnf = _random_nnf(known, valid, g)
-            fill = _vote(img, known, nnf, holes)
+            fill = _vote(img, known, nnf, holes) if guide is None else _coarse_guide(img, known, guide)
             for _ in range(COARSE_ITERATIONS):
                 nnf = _exhaustive_match(fill, valid, holes, nnf)
                 fill = _vote(img, known, nnf, holes)
@@ -76,6 +82,17 @@ def synthesize(image: np.ndarray, hole: np.ndarray, *, seed: int = 0) -> np.ndar
                 fill = _vote(img, known, nnf, holes)
     out = fill.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()  # (H, W, 3)
     return np.where(hole[..., None], out, image)
+
+
+def _coarse_guide(img: torch.Tensor, known: torch.Tensor, guide: np.ndarray) -> torch.Tensor:
+    """The coarsest level's first fill taken from `guide` ((H,W,3) uint8 at full size, e.g. the network's fill)
+    scaled down to the level (area average), known pixels the image's."""
+    import cv2
+
+    h, w = known.shape
+    small = cv2.resize(guide.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    small = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1)
+    return torch.where(known, img, small)
 
 
 # ---- pyramid -------------------------------------------------------------------------------

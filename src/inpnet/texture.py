@@ -128,13 +128,14 @@ def exemplar_fill(image: np.ndarray, hole: np.ndarray, method: str = "patchmatch
                   guide: np.ndarray | None = None) -> np.ndarray:
     """(H,W,3) uint8 (hole content ignored) + (H,W) bool -> (H,W,3) uint8: the hole filled with patches of
     the known part by `method` (see the module docstring; PatchMatch with TEXTURE_PATCH_SIZE, guided by
-    `guide` (H,W,3) uint8 when given; the synthesis ignores it); known pixels bit-exact."""
+    `guide` (H,W,3) uint8 when given and GUIDE_WEIGHT > 0; the synthesis starts its coarsest level from
+    `guide`); known pixels bit-exact."""
     known = np.where(hole[..., None], 0, image).astype(np.uint8)
     if check_method(method) == "patchmatch":
         return patchmatch_inpaint(known, hole, patch_size=TEXTURE_PATCH_SIZE, guide=guide, guide_weight=GUIDE_WEIGHT)
     from inpnet.synthesis import synthesize
 
-    return synthesize(known, hole)
+    return synthesize(known, hole, guide=guide)
 
 
 def transfer_texture(
