@@ -45,16 +45,24 @@ def box_hole(h: int = H, w: int = W) -> np.ndarray:
     return hole
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 12, audio: bool = False) -> None:
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 12, audio: bool = False,
+                times_ms: list[int] | None = None) -> None:
+    """An H.264 video; `times_ms`: each frame's time in milliseconds (a variable frame rate) instead of 1/fps apart."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        if times_ms is not None:
+            stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
         sound = out.add_stream("aac", rate=8000) if audio else None
-        for frame in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        for i, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            if times_ms is not None:
+                picture.pts, picture.time_base = times_ms[i], Fraction(1, 1000)
+            out.mux(stream.encode(picture))
         out.mux(stream.encode(None))
         if sound is not None:
-            samples = np.zeros((1, 8000 * len(frames) // fps), np.float32)
+            seconds = times_ms[-1] / 1000 + 1 / fps if times_ms is not None else len(frames) / fps
+            samples = np.zeros((1, int(8000 * seconds)), np.float32)
             for start in range(0, samples.shape[1], 1024):
                 chunk = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="fltp", layout="mono")
                 chunk.sample_rate, chunk.pts = 8000, start
@@ -71,6 +79,11 @@ def write_frames(folder: Path, frames: list[np.ndarray]) -> None:
 def write_mask(path: Path, hole: np.ndarray) -> Path:
     Image.fromarray(hole).save(path)
     return path
+
+
+def frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [float(f.time) for f in container.decode(container.streams.video[0])]
 
 
 def read_video(path: Path) -> tuple[list[np.ndarray], Fraction, int]:
@@ -229,10 +242,48 @@ def test_cut_matroska_file_is_filled_as_far_as_it_goes_with_a_note(ckpt, tmp_pat
         frames, _, _ = read_video(tmp_path / f"out-{name}")
         assert ("may be truncated" in err) == short
         if short:
-            assert 0 < len(frames) < 40 and f"ended after {len(frames)}, but its duration implies about 48" in err
+            assert 0 < len(frames) < 40 and "but its header says it lasts 4.00 s" in err
+            assert f"the output has {len(frames)} frames" in err
         else:
             assert len(frames) == 48
     assert (tmp_path / "cut.mkv").read_bytes() == data[: len(data) // 2]
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_variable_frame_rate_is_kept_with_the_audio(ckpt, tmp_path, capsys, suffix):
+    """Frames 40-120 ms apart (a phone's variable rate) under a 12-frames/s header: each output frame keeps
+    its input frame's time, so the video stays in step with its audio (written at the header's constant
+    rate, 20 frames ended at 1.6 s of 2 s). An intact file gets no truncation note."""
+    times = [0, 120, 160, 200, 320, 360, 400, 520, 560, 600, 720, 760, 800, 920, 960, 1000, 1120, 1160, 1200, 1320]
+    write_video(tmp_path / f"in{suffix}", panning_frames(n=len(times)), audio=True, times_ms=times)
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / f"in{suffix}", "--mask",
+                 write_mask(tmp_path / "m.png", box_hole()), "-o", tmp_path / f"out{suffix}", "--no-progress")
+    err = capsys.readouterr().err
+    assert rc == 0 and "truncated" not in err
+    inputs, outputs = frame_times(tmp_path / f"in{suffix}"), frame_times(tmp_path / f"out{suffix}")
+    assert len(outputs) == len(times) and np.allclose(outputs, inputs, atol=1e-3)
+    assert np.allclose(np.array(outputs) - outputs[0], np.array(times) / 1000, atol=1e-3)
+    assert read_video(tmp_path / f"out{suffix}")[2] == 1  # the audio track
+
+
+def test_a_frame_of_another_size_in_a_folder_is_named_in_one_line(ckpt, tmp_path, capsys):
+    frames = panning_frames()
+    frames[3] = np.ascontiguousarray(frames[3][:, :50])
+    write_frames(tmp_path / "in", frames)
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", box_hole()),
+                 "-o", tmp_path / "out", "--no-progress")
+    assert_failed_cleanly(capsys, tmp_path, rc, "frame f3.png is 50x48 but the video's first frame is 64x48", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_odd_frame_size_is_written_with_a_note_on_players(ckpt, tmp_path, capsys):
+    write_frames(tmp_path / "in", [np.ascontiguousarray(f[:47, :63]) for f in panning_frames()])
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask",
+                 write_mask(tmp_path / "m.png", box_hole(47, 63)), "-o", tmp_path / "out.mp4", "--no-progress")
+    err = capsys.readouterr().err
+    assert rc == 0 and "the frames are 63x47" in err and "4:4:4" in err and len(err.strip().splitlines()) == 1
+    frames, _, _ = read_video(tmp_path / "out.mp4")
+    assert len(frames) == N and frames[0].shape == (47, 63, 3)
 
 
 def test_mask_of_another_size_is_resized_with_a_note(ckpt, tmp_path, capsys):

@@ -56,10 +56,13 @@ class VideoSource:
     """A stream of frames and what a writer needs to reproduce it (size, rate, audio).
 
     `frames()` may be iterated once. `n_frames` is the declared count (None when the container does not
-    say). `about_frames` is the count the container's duration implies when it declares none (Matroska and
-    WebM store a duration, not a count): not exact (the duration covers every stream, audio included), so
-    a stream that ends well short of it gets a warning, not an error. `audio_packets` collects the audio
-    packets demuxed so far (a video file's audio, to be remuxed).
+    say). `duration` (seconds, a video file's, from its header: Matroska and WebM store a duration, not a
+    count) and `about_frames` (the count it implies at `fps`, for a progress bar) are not exact: the duration
+    covers every stream, audio included, so frames that end well short of it get a warning, not an error.
+    `frame_times` holds the times (seconds) of the frames decoded and not yet written, in `time_base` units
+    of the video stream: the writer gives each output frame its input frame's time, so a variable frame
+    rate stays in step with the audio. `audio_packets` collects the audio packets demuxed so far (a video
+    file's audio, to be remuxed).
     """
 
     path: Path
@@ -70,6 +73,9 @@ class VideoSource:
     is_folder: bool
     audio_stream: Any = None  # the input's audio stream (PyAV), or None
     about_frames: int | None = None
+    duration: Fraction | None = None
+    time_base: Fraction | None = None
+    frame_times: deque = field(default_factory=deque)
     audio_packets: deque = field(default_factory=deque)
     _files: list[Path] = field(default_factory=list)
     _container: Any = None
@@ -77,15 +83,23 @@ class VideoSource:
     def frames(self) -> Iterator[np.ndarray]:
         """(H, W, 3) uint8 RGB frames, in order."""
         if self.is_folder:
-            return (np.asarray(open_image(f)) for f in self._files)
+            return self._read_files()
         return self._decode()
+
+    def _read_files(self) -> Iterator[np.ndarray]:
+        for path in self._files:
+            frame = np.asarray(open_image(path))
+            if frame.shape[:2] != (self.height, self.width):
+                raise InpNetError(f"frame {path.name} is {frame.shape[1]}x{frame.shape[0]} but the video's first "
+                                  f"frame is {self.width}x{self.height}: every frame needs one size")
+            yield frame
 
     def _decode(self) -> Iterator[np.ndarray]:
         import av
 
         container, video = self._container, self._container.streams.video[0]
         streams = [video] + ([self.audio_stream] if self.audio_stream is not None else [])
-        count = 0
+        count, last = 0, None
         try:
             for packet in container.demux(*streams):
                 if packet.stream.type == "audio":
@@ -94,6 +108,8 @@ class VideoSource:
                     continue
                 for frame in packet.decode():
                     count += 1
+                    last = frame.pts
+                    self.frame_times.append(frame.pts)
                     yield frame.to_ndarray(format="rgb24")
         except av.error.FFmpegError as exc:
             raise InpNetError(f"cannot read video {self.path}: truncated or corrupt after {count} frames "
@@ -105,10 +121,18 @@ class VideoSource:
         if self.n_frames and count < self.n_frames:
             raise InpNetError(f"cannot read video {self.path}: truncated, decoded {count} of "
                               f"{self.n_frames} frames")
-        if self.about_frames and count < SHORT_OF_DURATION * self.about_frames:
-            warnings.warn(f"{self.path.name}: its frames ended after {count}, but its duration implies about "
-                          f"{self.about_frames}; the file may be truncated (the output has {count} frames)",
-                          stacklevel=2)
+        self._check_duration(count, last)
+
+    def _check_duration(self, count: int, last_pts: int | None) -> None:
+        """Warn when a file without a frame count ends (its last frame's time plus one frame) well short of
+        the duration in its header: a cut Matroska file keeps its header."""
+        if self.n_frames or not self.duration or last_pts is None or self.time_base is None:
+            return
+        end = last_pts * self.time_base + 1 / self.fps
+        if end < SHORT_OF_DURATION * self.duration:
+            warnings.warn(f"{self.path.name}: its frames end at {float(end):.2f} s, but its header says it lasts "
+                          f"{float(self.duration):.2f} s; the file may be truncated (the output has {count} "
+                          "frames)", stacklevel=3)
 
 
 def _open_folder(path: Path, fps: Fraction) -> VideoSource:
@@ -140,11 +164,11 @@ def _open_file(path: Path) -> VideoSource:
         raise InpNetError(f"cannot read video {path}: no frame size (truncated or corrupt)")
     fps = video.average_rate or video.guessed_rate or DEFAULT_FOLDER_FPS
     audio = container.streams.audio[0] if container.streams.audio else None
-    about = None
-    if not video.frames and container.duration:  # microseconds, from the header: kept by a truncated file
-        about = round(container.duration / 1e6 * float(fps))
+    duration = Fraction(container.duration, 1_000_000) if container.duration else None  # from the header
+    about = round(duration * Fraction(fps)) if duration and not video.frames else None
     return VideoSource(path, ctx.width, ctx.height, Fraction(fps), video.frames or None, False,
-                       audio_stream=audio, about_frames=about, _container=container)
+                       audio_stream=audio, about_frames=about, duration=duration,
+                       time_base=video.time_base, _container=container)
 
 
 def open_video(path: str | os.PathLike, *, fps: float | None = None) -> VideoSource:
@@ -285,6 +309,16 @@ class VideoFileWriter:
         else:
             self.stream.pix_fmt = "yuv420p" if even else "yuv444p"
             self.stream.options = {"crf": str(crf)}
+            if not even:
+                warnings.warn(f"{target.name}: the frames are {source.width}x{source.height}; the widely played "
+                              "4:2:0 colour format needs even sides, so this file is 4:4:4, which browsers and "
+                              "QuickTime may not play (a frame folder, -o DIR, keeps every pixel)", stacklevel=3)
+        # the input's frame times, where it has them (a video file): a variable frame rate is kept
+        self.timed = source.time_base is not None and not source.is_folder
+        if self.timed:
+            self.stream.time_base = source.time_base
+            self.stream.codec_context.time_base = source.time_base
+        self.last_pts: int | None = None
         self.audio = self._audio_stream()
         self.count = 0
 
@@ -311,8 +345,22 @@ class VideoFileWriter:
 
         self._mux_audio()
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        if self.timed:
+            video_frame.pts, video_frame.time_base = self._next_pts(), self.source.time_base
         self.container.mux(self.stream.encode(video_frame))
         self.count += 1
+
+    def _next_pts(self) -> int:
+        """The time of the input frame this output frame replaces (frames come out in the order they went
+        in), or one frame after the last when the input had none; always increasing."""
+        pts = self.source.frame_times.popleft() if self.source.frame_times else None
+        if pts is None:
+            step = max(1, round(1 / (self.source.fps * self.source.time_base)))
+            pts = 0 if self.last_pts is None else self.last_pts + step
+        if self.last_pts is not None and pts <= self.last_pts:
+            pts = self.last_pts + 1
+        self.last_pts = pts
+        return pts
 
     def close(self) -> None:
         self.container.mux(self.stream.encode(None))  # flush the encoder
