@@ -286,13 +286,13 @@ def test_a_long_restore_counts_its_tiles_on_the_page_then_shows_the_photo(restor
 def test_a_file_the_browser_cannot_decode_gets_a_visible_message(page):
     # issue 17, point 1: the editor dropped such a file without a word; the browser hook reports it
     report = json.dumps({"name": "notes.png", "ok": False, "box": [900, 700]})
-    _, status, _, _ = page.picked(report, 40)
+    _, status, _, _, *_ = page.picked(report, 40)
     assert status == "**notes.png: not an image, or an unsupported format. Choose a PNG, JPEG or WebP photo.**"
 
 
 def test_a_picked_photo_names_the_download_and_sets_a_brush_that_follows_the_scale(page):
     report = json.dumps({"name": "big.jpg", "ok": True, "width": 1500, "height": 1000, "box": [1110, 770]})
-    picked, status, editor, working = page.picked(report, 40)
+    picked, status, editor, working, *_ = page.picked(report, 40)
     assert picked["name"] == "big.jpg" and status.startswith("big.jpg (1500x1000)") and working is None
     # the photo shows at 1000 / 1500 = 2/3 on screen: 40 screen px across = a 30-px radius in the photo
     assert editor.brush.default_size == 30
@@ -394,3 +394,68 @@ def test_the_photo_detail_control_sets_the_texture_strength_of_one_run(runner):
     assert runner.texture_pipeline(None) is runner.pipeline
     with pytest.raises(inputs.WebInputError, match="between 0 and 1"):
         runner.inpaint(image, hole, texture=1.5)
+
+
+# ---- transparency, the whole-photo hole, restore after Remove, a new photo (a new user's review) ----------
+
+
+def transparent_photo(h: int = 48, w: int = 64) -> np.ndarray:
+    """(H, W, 4) uint8: a transparent band (colours under it), a half-transparent one, opaque below."""
+    rgba = np.dstack([photo(h, w), np.full((h, w), 255, np.uint8)])
+    rgba[:4, :, 3] = 0
+    rgba[4:8, :, 3] = 128
+    return rgba
+
+
+def test_a_transparent_photo_keeps_its_transparency_outside_the_hole(page):
+    """A cut-out PNG came back opaque, its transparent pixels white and its half-transparent ones grey: the
+    result now has the photo's own pixels outside the hole, alpha and the colours under it included."""
+    rgba, hole = transparent_photo(), two_holes()
+    editor = editor_value(rgba[..., :3], hole)
+    editor["background"] = rgba
+    _, done = run_remove(page, editor)
+    result = np.asarray(Image.open(done[5]))
+    assert result.shape == rgba.shape and np.array_equal(result[~hole], rgba[~hole])
+    assert np.array_equal(result[..., 3], rgba[..., 3])
+    _, restored = list(page.restore(editor, {"name": "cut.png"}, []))
+    assert np.array_equal(np.asarray(Image.open(restored[5]))[..., 3], rgba[..., 3])
+
+
+def test_the_api_keeps_a_transparent_photos_alpha(runner, tmp_path):
+    from inpnet.web.api import inpaint_files
+
+    rgba, hole = transparent_photo(), two_holes()
+    Image.fromarray(rgba).save(tmp_path / "cut.png")
+    Image.fromarray(hole).save(tmp_path / "mask.png")
+    result = np.asarray(Image.open(inpaint_files(runner, tmp_path / "cut.png", tmp_path / "mask.png")))
+    assert np.array_equal(result[~hole], rgba[~hole]) and np.array_equal(result[..., 3], rgba[..., 3])
+
+
+def test_a_hole_over_the_whole_photo_is_refused(page, tmp_path):
+    Image.fromarray(np.full((48, 64), 255, np.uint8)).save(tmp_path / "inverted.png")
+    status = refused(page, editor_value(photo()), mask_file=str(tmp_path / "inverted.png"))
+    assert "covers the whole photo" in status
+
+
+def test_restore_after_a_remove_says_which_photo_it_restored(page):
+    """Remove, Keep editing, Remove again, Restore: the editor holds the first result, so that is restored,
+    and the status says so (a new user expected the latest result)."""
+    editor = editor_value(photo(), two_holes())
+    _, first = run_remove(page, editor)
+    (_, _, restored) = list(page.restore(editor, {"name": "cat.jpg"}, first[4], None, first[5]))[-1][:3]
+    assert "without your last result" in restored and "Keep editing the result" in restored
+    kept, _, _ = page.keep_editing(first[5])
+    again = editor_value(np.asarray(Image.open(first[5])))
+    (_, _, status) = list(page.restore(again, {"name": "cat.jpg"}, first[4], None, first[5]))[-1][:3]
+    assert status.startswith("Restored the whole photo") and "without your last result" not in status
+
+
+def test_a_new_photo_turns_off_the_last_results_download_and_keep_editing(page):
+    """After Remove on one photo, opening another left Download giving the old result and Keep editing
+    putting the old result over the new photo."""
+    report = json.dumps({"name": "cat.webp", "ok": True, "width": 64, "height": 48, "box": [900, 700]})
+    for latest, download, keep in (page.new_photo(), page.picked(report, 40)[-3:], page.sample()[-3:]):
+        assert latest is None and download["interactive"] is False and download["value"] is None
+        assert keep.interactive is False
+    refused = json.dumps({"name": "notes.png", "ok": False, "box": [900, 700]})
+    assert all(isinstance(u, type(gr.skip())) for u in page.picked(refused, 40)[-3:])  # a refused file: kept

@@ -106,7 +106,7 @@ def test_opening_a_file_that_is_not_an_image_says_so_by_name(page, tmp_path):
 
 def test_the_browsers_report_of_a_large_photo_waits_for_the_copy_or_takes_its_size(page, tmp_path):
     report = '{"name": "phone.png", "ok": true, "width": 64, "height": 48, "box": [1110, 770]}'
-    picked, status, editor, _ = page.picked(report, 40)
+    picked, status, editor, _, *_ = page.picked(report, 40)
     assert status == "Opening phone.png (64x48)…" and editor is not None and picked["width"] == 64
     assert type(editor) is type(events.status_update("")[0])  # no editor update: the copy comes with `opened`
     _, work, *_ = page.opened(save(smooth_photo(), tmp_path / "phone.png"), None, 40)
@@ -209,11 +209,11 @@ def test_a_photo_over_the_pages_limits_is_refused_when_chosen(page, monkeypatch)
     monkeypatch.setattr(inputs, "MAX_UPLOAD_MB", 1)
     report = '{"name": "huge.tif", "ok": true, "width": 64, "height": 48, "bytes": 3000000, "box": [1110, 770]}'
     with pytest.warns(UserWarning):
-        _, status, editor, _ = page.picked(report, 40)
+        _, status, editor, _, *_ = page.picked(report, 40)
     assert status == "**huge.tif is 2.9 MB; the limit is 1 MB**"
     report = '{"name": "wide.png", "ok": true, "width": 8000, "height": 6000, "bytes": 1000, "box": [1110, 770]}'
     with pytest.warns(UserWarning):
-        _, status, _, _ = page.picked(report, 40)
+        _, status, _, _, *_ = page.picked(report, 40)
     assert status == "**wide.png is 8000x6000 = 48 Mpx; the limit is 40 Mpx**"
 
 

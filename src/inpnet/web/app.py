@@ -222,15 +222,16 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
     run_outputs = [w["compare"], w["download"], w["status"], w["gallery"], w["history"], w["latest"], w["keep"]]
     quiet = dict(show_progress="minimal", show_progress_on=[w["status"]], api_visibility="private",
                  concurrency_id="model", concurrency_limit=1)
+    private = dict(api_visibility="private", show_progress="hidden")
     # the page's own events are private and named apart from the stable API's /inpaint and /restore
     w["remove"].click(page.remove, [w["editor"], w["picked"], w["mask_file"], w["preset"], w["ratio"], w["seed"],
                                     w["strategy"], w["history"], w["texture"], w["photo"]], run_outputs,
                       api_name="page_remove", **quiet)
-    w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"], w["photo"]], run_outputs,
+    w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"], w["photo"], w["latest"]], run_outputs,
                        api_name="page_restore", **quiet)
-    private = dict(api_visibility="private", show_progress="hidden")
+    fresh = [w["latest"], w["download"], w["keep"]]  # another photo: the last result's buttons go off
     w["watch"].change(page.picked, [w["watch"], w["brush_size"], w["photo"]],
-                      [w["picked"], w["status"], w["editor"], w["photo"]], **private)
+                      [w["picked"], w["status"], w["editor"], w["photo"], *fresh], **private)
     w["original"].upload(page.opened, [w["original"], w["picked"], w["brush_size"]],
                          [w["editor"], w["photo"], w["picked"], w["status"], w["original"]], **private)
     w["brush_size"].release(None, w["brush_size"], None, js=SET_BRUSH_JS, **private)
@@ -242,7 +243,7 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
     pick_from_history.__annotations__ = {"evt": gr.SelectData}  # how Gradio knows to pass the selection
     w["gallery"].select(pick_from_history, w["history"],
                         [w["editor"], w["latest"], w["status"], w["photo"], w["download"]], **private)
-    w["sample"].click(page.sample, None, [w["editor"], w["picked"], w["status"], w["photo"]], **private)
+    w["sample"].click(page.sample, None, [w["editor"], w["picked"], w["status"], w["photo"], *fresh], **private)
 
 
 def build_app(pipeline: Any, restore_pipeline: Any = None, *, model_name: str | None = None,

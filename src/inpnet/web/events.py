@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from inpnet.errors import InpNetError
+from inpnet.imageio import EightBitCopy
 from inpnet.web import inputs
 from inpnet.web.photo import WorkingPhoto, fits_editor, shown_copy
 from inpnet.web.runner import Outcome, WebInpainter
@@ -62,7 +64,9 @@ def editor_image(editor: Any) -> np.ndarray:
         raise inputs.WebInputError("upload a photo first (or load the sample photo)")
     if isinstance(background, np.ndarray):
         inputs.check_pixels(background.shape[1], background.shape[0], "the image")
-    return as_rgb_array(background)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EightBitCopy)  # the page writes the transparency back (`working_rgba`)
+        return as_rgb_array(background)
 
 
 def working_image(editor: Any, photo: WorkingPhoto | None) -> tuple[np.ndarray, WorkingPhoto | None]:
@@ -72,6 +76,15 @@ def working_image(editor: Any, photo: WorkingPhoto | None) -> tuple[np.ndarray, 
     if photo is not None and photo.holds(shown):
         return photo.full, photo
     return shown, None
+
+
+def working_rgba(editor: Any, photo: WorkingPhoto | None) -> np.ndarray | None:
+    """The photo to run on as uploaded, (H, W, 4) uint8, when it has transparency (the result keeps it): the
+    working photo's, or the editor's photo's own alpha (the editor works in RGBA); else None."""
+    if photo is not None:
+        return photo.rgba
+    background = editor.get("background") if isinstance(editor, dict) else None
+    return inputs.transparent(background)
 
 
 def drawn_hole(editor: Any, size: tuple[int, int]) -> np.ndarray:
@@ -115,7 +128,8 @@ def thumbnail(path: str) -> str:
 
     thumb = Path(path).parent / "thumbnail" / Path(path).name
     if not thumb.exists():
-        with Image.open(path) as img:
+        with Image.open(path) as img, warnings.catch_warnings():
+            warnings.simplefilter("ignore", EightBitCopy)  # a transparent result's thumbnail: on white
             img.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))  # in place, aspect ratio kept, never enlarged
             save_image(img, thumb)
     return str(thumb)
@@ -146,11 +160,11 @@ class PageEvents:
         self.runner = runner
 
     # ---- photo in -----------------------------------------------------------------------------------------
-    def picked(self, report: Any, screen_px: float, photo: WorkingPhoto | None = None) -> tuple[Any, str, Any, Any]:
+    def picked(self, report: Any, screen_px: float, photo: WorkingPhoto | None = None) -> tuple[Any, ...]:
         """A file was chosen or dropped on the editor (reported by the browser, which gives a photo up to
         EDITOR_PIXELS to the editor and a larger one to `opened`): refuse a non-image with a visible message,
-        else keep its name (for the download) and size (for the brush). -> (picked, status, editor update,
-        working photo)"""
+        else keep its name (for the download) and size (for the brush), and turn the last result's buttons
+        off (`new_photo`). -> (picked, status, editor update, working photo, latest, download, keep editing)"""
         import gradio as gr
 
         info = parse_picked(report)
@@ -164,13 +178,14 @@ class PageEvents:
             inputs.check_pixels(width, height, name)
         except inputs.WebInputError as exc:
             gr.Warning(str(exc))
-            return gr.skip(), f"**{exc}**", gr.skip(), gr.skip()
+            return gr.skip(), f"**{exc}**", *[gr.skip()] * 5
         picked = {"name": name, "width": width, "height": height, "box": info.get("box")}
         if not fits_editor(height, width):  # `opened` shows its copy and sizes the brush
             if photo is not None and photo.full_size == (height, width):  # ... and has done so already
-                return self._sized(picked, photo.shown), self._large_status(name, photo), gr.skip(), gr.skip()
-            return picked, f"Opening {name} ({width}x{height})…", gr.skip(), gr.skip()
-        return picked, ready_status(name, width, height), brush_update(picked, screen_px), None
+                return (self._sized(picked, photo.shown), self._large_status(name, photo), gr.skip(), gr.skip(),
+                        *self.new_photo())
+            return picked, f"Opening {name} ({width}x{height})…", gr.skip(), gr.skip(), *self.new_photo()
+        return picked, ready_status(name, width, height), brush_update(picked, screen_px), None, *self.new_photo()
 
     def opened(self, path: str | None, picked: dict | None, screen_px: float) -> tuple[Any, ...]:
         """A photo too large for the editor, uploaded as it is (by the browser, in place of giving it to the
@@ -186,7 +201,7 @@ class PageEvents:
         except InpNetError as exc:
             gr.Warning(str(exc))
             return gr.skip(), gr.skip(), gr.skip(), f"**{exc}**", None
-        photo = WorkingPhoto.of(full)
+        photo = WorkingPhoto.of(full, inputs.read_rgba(path))
         shown = full if photo is None else photo.shown
         picked = self._sized({**(picked or {}), "name": name}, shown)
         status = self._large_status(name, photo) if photo else ready_status(name, shown.shape[1], shown.shape[0])
@@ -203,13 +218,23 @@ class PageEvents:
         return (f"{name} ({width}x{height}; you paint on a {w}x{h} copy, the result is full size): paint over "
                 "what to remove, then press **Remove**.")
 
-    def sample(self) -> tuple[np.ndarray, dict, str, None]:
-        """-> (editor value, picked, status, working photo: none, the sample is small)"""
+    @staticmethod
+    def new_photo() -> tuple[None, Any, Any]:
+        """Another photo was chosen: the last result belongs to the one before, so Download and Keep editing
+        are off until the next run (it stays in the history). -> (latest, download, keep-editing button)"""
+        import gradio as gr
+
+        return None, gr.update(value=None, interactive=False), gr.Button(interactive=False)
+
+    def sample(self) -> tuple[Any, ...]:
+        """-> (editor value, picked, status, working photo: none, the sample is small; latest, download, keep
+        editing: off, as for any new photo)"""
         import skimage.data
 
         photo = skimage.data.astronaut()
         picked = {"name": "astronaut.png", "width": photo.shape[1], "height": photo.shape[0]}
-        return photo, picked, "Sample photo loaded: paint over what to remove, then press **Remove**.", None
+        return (photo, picked, "Sample photo loaded: paint over what to remove, then press **Remove**.", None,
+                *self.new_photo())
 
     def preset_chosen(self, preset: str) -> str:
         if preset == inputs.NO_PRESET:
@@ -239,22 +264,27 @@ class PageEvents:
         if not hole.any():
             raise inputs.WebInputError("no hole: paint over the part to remove (or upload a mask file, or "
                                        "choose a preset under Advanced)")
+        if hole.all():
+            raise inputs.WebInputError("the hole covers the whole photo, so nothing is left to fill it from "
+                                       "(an inverted mask file? white or any nonzero pixel = remove)")
         yield status_update(self.runner.progress_text(hole, strategy))
         name = (picked or {}).get("name") or UNTITLED
-        yield self._show(image, self.runner.inpaint(image, hole, strategy=strategy, name=name, texture=texture),
-                         history)
+        outcome = self.runner.inpaint(image, hole, strategy=strategy, name=name, texture=texture,
+                                      original=working_rgba(editor, photo))
+        yield self._show(image, outcome, history)
 
     @user_errors
     def restore(self, editor: Any, picked: dict | None, history: list | None,
-                photo: WorkingPhoto | None = None) -> Iterator[tuple]:
-        image, _ = working_image(editor, photo)
+                photo: WorkingPhoto | None = None, latest: str | None = None) -> Iterator[tuple]:
+        image, photo = working_image(editor, photo)
+        original = working_rgba(editor, photo)
         doing = f"Restoring the whole photo with {self.runner.restore_model_name}…"
         yield status_update(doing)
         name = (picked or {}).get("name") or UNTITLED
         tiles: list[tuple[int, int]] = []  # (done, total) after each batch, from the worker thread
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpnet-restore") as pool:
             start = time.perf_counter()
-            job = pool.submit(self.runner.restore, image, name=name,
+            job = pool.submit(self.runner.restore, image, name=name, original=original,
                               on_tiles=lambda done, total: tiles.append((done, total)))
             shown = 0
             while not job.done():
@@ -266,6 +296,10 @@ class PageEvents:
                     when = f"about {left:.0f} s left" if done < total else "finishing"
                     yield status_update(f"{doing} {done} of {total} tiles, {when}")
             outcome = job.result()  # re-raises the worker's error, for @user_errors
+        if latest and not _holds_result(image, latest):  # Remove's result is not the photo in the editor
+            outcome = Outcome(outcome.image, outcome.path, outcome.summary + " · this is the photo in the editor, "
+                              "without your last result: to restore that, press **Keep editing the result**, "
+                              "then **Restore whole photo**")
         yield self._show(image, outcome, history)
 
     def _show(self, before: np.ndarray, outcome: Outcome, history: list | None) -> tuple:
@@ -276,8 +310,10 @@ class PageEvents:
         history = [*(history or []), (str(outcome.path), outcome.path.name)][-HISTORY_LENGTH:]
         shown_before = shown_copy(before)
         after = str(outcome.path) if shown_before is before else shown_copy(outcome.image)
+        # "below": on a laptop screen the before / after slider is under the fold, and nothing else moves
         return ((shown_before, after), gr.update(value=str(outcome.path), interactive=True),
-                outcome.summary, gallery_items(history), history, str(outcome.path), gr.Button(interactive=True))
+                f"{outcome.summary} · before / after below", gallery_items(history), history, str(outcome.path),
+                gr.Button(interactive=True))
 
     # ---- the editing loop ---------------------------------------------------------------------------------
     def keep_editing(self, latest: str | None) -> tuple[Any, str, Any]:
@@ -310,5 +346,18 @@ class PageEvents:
 
         with Image.open(path) as img:  # the header only
             small = fits_editor(img.height, img.width)
-        photo = None if small else WorkingPhoto.of(as_rgb_array(path))
+        photo = None if small else WorkingPhoto.of(as_rgb_array(path), inputs.read_rgba(path))
         return editor_value(path if photo is None else photo.shown), photo
+
+
+def _holds_result(image: np.ndarray, result: str) -> bool:
+    """Whether the photo run on, (H, W, 3) uint8, is the result file `result` (composited as it was read)."""
+    from inpnet.predict import as_rgb_array
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EightBitCopy)  # read as the editor's photo was: on white
+            other = as_rgb_array(result)
+    except InpNetError:  # the result's file is gone (the page outlived its folder): nothing to compare
+        return True
+    return other.shape == image.shape and float(np.abs(other.astype(np.int16) - image).mean()) <= 1.0

@@ -86,6 +86,39 @@ def read_image(path: str | os.PathLike, what: str, *, srgb: bool = False) -> np.
         raise WebInputError(f"{what}: not an image, or an unsupported format") from None
 
 
+def transparent(rgba: Any) -> np.ndarray | None:
+    """An (H, W, 4) uint8 array with some pixel not fully opaque -> itself; anything else -> None."""
+    if not isinstance(rgba, np.ndarray) or rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        return None
+    return rgba if int(rgba[..., 3].min()) < 255 else None
+
+
+def read_rgba(path: str | os.PathLike) -> np.ndarray | None:
+    """An image file's pixels with their transparency, (H, W, 4) uint8, EXIF turned as `read_image` turns
+    them, when it has a pixel that is not fully opaque; else (or when unreadable) None."""
+    from PIL import ImageOps
+
+    try:
+        with Image.open(path) as img:
+            if img.mode not in ("RGBA", "LA", "PA", "P", "L", "RGB") or (
+                    img.mode in ("P", "L", "RGB") and "transparency" not in img.info):
+                return None
+            return transparent(np.asarray(ImageOps.exif_transpose(img).convert("RGBA")))
+    except Exception:  # Pillow raises many types; the photo itself was read already, this is an extra
+        return None
+
+
+def with_transparency(result: np.ndarray, original: np.ndarray, hole: np.ndarray | None = None) -> np.ndarray:
+    """result (H, W, 3) uint8, the fill of a photo read with its transparency composited on white; original
+    (H, W, 4) uint8, that photo as uploaded -> (H, W, 4): the original's own pixels outside `hole` (all of
+    them, colours under transparent pixels included), the result's colours inside it (None: everywhere, a
+    restoration), the original's alpha throughout."""
+    out = original.copy()
+    inside = np.ones(result.shape[:2], bool) if hole is None else hole
+    out[..., :3] = np.where(inside[..., None], result, original[..., :3])
+    return out
+
+
 def read_mask(path: str | os.PathLike, size: tuple[int, int], what: str) -> np.ndarray:
     """A mask file (any nonzero pixel = hole) -> (H, W) bool at `size` (nearest)."""
     from inpnet.imageio import load_mask

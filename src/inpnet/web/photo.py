@@ -44,16 +44,17 @@ def shown_copy(image: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class WorkingPhoto:
     """A photo too large for the editor: `full` (H, W, 3) uint8, and `shown` (h, w, 3), the copy in the
-    editor."""
+    editor; `rgba` (H, W, 4) uint8, the photo as uploaded when it has transparency (kept in the result)."""
 
     full: np.ndarray
     shown: np.ndarray
+    rgba: np.ndarray | None = None
 
     @classmethod
-    def of(cls, image: np.ndarray) -> WorkingPhoto | None:
+    def of(cls, image: np.ndarray, rgba: np.ndarray | None = None) -> WorkingPhoto | None:
         """The working photo for `image` (H, W, 3) uint8; None when the editor can hold it as it is."""
         shown = shown_copy(image)
-        return None if shown is image else cls(full=image, shown=shown)
+        return None if shown is image else cls(full=image, shown=shown, rgba=rgba)
 
     @property
     def full_size(self) -> tuple[int, int]:

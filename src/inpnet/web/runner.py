@@ -3,6 +3,7 @@ write the result as a PNG named after the user's file (`<name>_inpainted.png`). 
 
 from __future__ import annotations
 
+import io
 import shutil
 import tempfile
 import threading
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from inpnet.web.inputs import WebInputError, check_pixels
+from inpnet.web.inputs import WebInputError, check_pixels, with_transparency
 
 STRATEGY_WORDS = {
     "crop": "a window around each hole, at full resolution",
@@ -115,9 +116,10 @@ class WebInpainter:
         return texture_available(getattr(self.pipeline, "texture_method", "patchmatch"))
 
     def inpaint(self, image: np.ndarray, hole: np.ndarray, *, strategy: str = "auto",
-                name: str | None = None, texture: float | None = None) -> Outcome:
+                name: str | None = None, texture: float | None = None, original: np.ndarray | None = None) -> Outcome:
         """Fill `hole` ((H, W) bool) of `image` ((H, W, 3) uint8); every pixel outside it is kept.
-        `texture`: strength of the texture step in [0, 1] for this run (None: the pipeline's)."""
+        `texture`: strength of the texture step in [0, 1] for this run (None: the pipeline's). `original`:
+        the photo as uploaded, (H, W, 4), when it has transparency: the saved result keeps it."""
         check_pixels(image.shape[1], image.shape[0], "the image")
         if hole.shape != image.shape[:2]:
             raise WebInputError(f"the mask is {hole.shape[1]}x{hole.shape[0]} but the image is "
@@ -135,12 +137,13 @@ class WebInpainter:
         detail = f"photo detail {strength:g}" if strength > 0 else "no copied detail"
         summary = (f"Filled {n} region{'s' if n != 1 else ''} ({hole.mean():.1%} of the photo) in "
                    f"{seconds:.1f} s · model {self.model_name} · {chosen}: {STRATEGY_WORDS[chosen]} · {detail}")
-        return Outcome(result, self._save(result, result_name(name, "inpainted")), summary)
+        return Outcome(result, self._save(result, result_name(name, "inpainted"), original, hole), summary)
 
     def restore(self, image: np.ndarray, *, name: str | None = None,
-                on_tiles: Callable[[int, int], None] | None = None) -> Outcome:
+                on_tiles: Callable[[int, int], None] | None = None, original: np.ndarray | None = None) -> Outcome:
         """Reconstruct the whole photo (ratio 0: denoise, clean up compression). `on_tiles(done, total)`: called
-        after each batch of tiles (a large photo is hundreds of tiles, minutes on a CPU)."""
+        after each batch of tiles (a large photo is hundreds of tiles, minutes on a CPU). `original`: as for
+        `inpaint` (the alpha is kept)."""
         check_pixels(image.shape[1], image.shape[0], "the image")
         with self._lock:
             start = time.perf_counter()
@@ -148,10 +151,21 @@ class WebInpainter:
             seconds = time.perf_counter() - start
         summary = (f"Restored the whole photo ({image.shape[1]}x{image.shape[0]}) in {seconds:.1f} s · "
                    f"model {self.restore_model_name}")
-        return Outcome(result, self._save(result, result_name(name, "restored")), summary)
+        return Outcome(result, self._save(result, result_name(name, "restored"), original), summary)
 
-    def _save(self, result: np.ndarray, filename: str) -> Path:
-        """The result as PNG in a folder of its own, so that its name is exactly `filename`."""
+    def _save(self, result: np.ndarray, filename: str, original: np.ndarray | None = None,
+              hole: np.ndarray | None = None) -> Path:
+        """The result as PNG in a folder of its own, so that its name is exactly `filename`; with the
+        original's transparency (`inputs.with_transparency`) when it had any. Written by Pillow directly:
+        `save_image` would composite the alpha on white, as it does for an input."""
+        from inpnet.fileio import atomic_write_bytes
         from inpnet.imageio import save_image
 
-        return save_image(Image.fromarray(result), self._folder / uuid.uuid4().hex / filename)
+        path = self._folder / uuid.uuid4().hex / filename
+        if original is None or original.shape[:2] != result.shape[:2]:
+            return save_image(Image.fromarray(result), path)
+        buf = io.BytesIO()
+        Image.fromarray(with_transparency(result, original, hole)).save(buf, format="PNG")
+        path.parent.mkdir(parents=True)
+        atomic_write_bytes(path, buf.getvalue())
+        return path
