@@ -116,9 +116,9 @@ def test_frame_folder_keeps_count_size_and_every_pixel_outside_the_hole(ckpt, tm
     hole = box_hole()
     rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", hole),
                  "-o", tmp_path / "out", "--no-progress")
-    outs = sorted((tmp_path / "out").iterdir())
     assert rc == 0
-    assert len(outs) == N
+    outs = [tmp_path / "out" / f"f{i}.png" for i in range(N)]  # named like the input's frames
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in outs)
     for frame, path in zip(frames, outs):
         out = np.asarray(Image.open(path))
         assert out.shape == frame.shape
@@ -266,6 +266,14 @@ def test_a_variable_frame_rate_is_kept_with_the_audio(ckpt, tmp_path, capsys, su
     assert read_video(tmp_path / f"out{suffix}")[2] == 1  # the audio track
 
 
+def test_fps_with_a_video_file_says_it_keeps_its_own_rate(ckpt, tmp_path, capsys):
+    write_video(tmp_path / "in.mp4", panning_frames())
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in.mp4", "--mask", write_mask(tmp_path / "m.png", box_hole()),
+                 "-o", tmp_path / "out.mp4", "--fps", "10", "--no-progress")
+    assert rc == 0 and "--fps 10 is the rate of a frame folder; the video file in.mp4 keeps its own" in capsys.readouterr().err
+    assert read_video(tmp_path / "out.mp4")[1] == 12
+
+
 def test_a_frame_of_another_size_in_a_folder_is_named_in_one_line(ckpt, tmp_path, capsys):
     frames = panning_frames()
     frames[3] = np.ascontiguousarray(frames[3][:, :50])
@@ -364,7 +372,7 @@ def test_an_existing_output_folder_is_replaced_only_with_overwrite(ckpt, tmp_pat
     assert run_cli(*args) != 0
     assert (tmp_path / "out" / "old.txt").read_text() == "old"
     assert run_cli(*args, "--overwrite") == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"frame_{i:06d}.png" for i in range(N)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"f{i}.png" for i in range(N)]  # the input's names
 
 
 def test_bad_window_options_are_one_line_errors():

@@ -76,6 +76,9 @@ def _run_video(args: argparse.Namespace) -> int:
         raise InpNetError("--mask is required with --video (an image, a folder of masks or a mask video)")
     if args.fps is not None and args.fps <= 0:
         raise InpNetError(f"--fps must be positive, got {args.fps}")
+    if args.fps is not None and not Path(args.video).is_dir():
+        print(f"inpnet inpaint: note: --fps {args.fps:g} is the rate of a frame folder; the video file "
+              f"{Path(args.video).name} keeps its own", file=sys.stderr)
     check_output(Path(args.output), [Path(args.video), Path(args.mask)], args.overwrite)
     pipe = load_pipeline(args.checkpoint, args.device)
     with warnings.catch_warnings(record=True) as notes:

@@ -262,17 +262,20 @@ def check_output(target: Path, inputs: list[Path], overwrite: bool) -> None:
 
 
 class FolderWriter:
-    """PNG frames `frame_000000.png`... into a temporary folder, renamed to `target` on `close()`."""
+    """PNG frames into a temporary folder, renamed to `target` on `close()`: named like the input's frames
+    (`names`: a frame folder's file names, as PNG) or, for a video file's, `frame_000000.png`..."""
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, names: list[str] | None = None) -> None:
         self.target = target
+        self.names = names if names and len(set(names)) == len(names) else None  # a.jpg + a.png: numbered
         self.tmp = _temp_beside(target, ".d")
         self.count = 0
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
 
     def write(self, frame: np.ndarray) -> None:
-        Image.fromarray(frame).save(self.tmp / f"frame_{self.count:06d}.png", compress_level=1)
+        name = self.names[self.count] if self.names and self.count < len(self.names) else f"frame_{self.count:06d}.png"
+        Image.fromarray(frame).save(self.tmp / name, compress_level=1)
         self.count += 1
 
     def close(self) -> None:
@@ -382,4 +385,4 @@ def open_writer(target: str | os.PathLike, source: VideoSource) -> FolderWriter 
     if target.suffix.lower() in IMAGE_EXTENSIONS:
         raise InpNetError(f"-o {target}: a video goes to a video file ({', '.join(VIDEO_EXTENSIONS)}) "
                           "or a folder of frames, not one image")
-    return FolderWriter(target)
+    return FolderWriter(target, [f"{f.stem}.png" for f in source._files] if source.is_folder else None)
