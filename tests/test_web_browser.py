@@ -174,6 +174,10 @@ def test_a_non_image_dropped_in_the_editor_gets_a_visible_message(page, tmp_path
     notes.write_text("these are notes, not pixels\n")
     page.locator("#image-editor input[type=file]").set_input_files(str(notes))
     page.wait_for_selector("#status >> text=notes.png: not an image")
+    page.wait_for_timeout(1500)  # a second report would have arrived by now
+    # one warning (the page's hook reported each chosen file twice: two identical warnings stacked over the
+    # controls): the message shows in the status line and in one toast
+    assert page.locator("text=notes.png: not an image, or an unsupported format").count() == 2
 
 
 def test_a_bad_mask_file_gets_a_message_naming_it_and_no_server_path(page, tmp_path):

@@ -54,9 +54,10 @@ const hand = (selector, file) => {
 const open = (file) => {
   const editor = document.getElementById('image-editor');
   const box = editor ? [editor.clientWidth, editor.clientHeight] : [0, 0];
+  // a new value is the report: Gradio sends 'change' for it (a trigger('change') as well ran the handler
+  // twice: two warnings for one non-image); `at` makes the same file chosen again a new value
   const send = (info) => {
-    props.value = JSON.stringify(Object.assign({name: file.name, bytes: file.size, box}, info));
-    trigger('change');
+    props.value = JSON.stringify(Object.assign({name: file.name, bytes: file.size, box, at: Date.now()}, info));
   };
   createImageBitmap(file).then((bmp) => {
     const pixels = bmp.width * bmp.height;
@@ -78,20 +79,30 @@ const afterAnswer = (name, then) => {
   };
   poll();
 };
-document.addEventListener('change', (e) => {
+const onChange = (e) => {
   const files = e.target && e.target.type === 'file' ? Array.from(e.target.files || []) : [];
   if (handing || !inEditor(e.target) || !files.length) return;
   e.stopImmediatePropagation();
   open(files[0]);
-}, true);
-document.addEventListener('drop', (e) => {
+};
+const onDrop = (e) => {
   const files = e.dataTransfer ? Array.from(e.dataTransfer.files || []) : [];
   if (!inEditor(e.target) || !files.length) return;
   e.preventDefault();
   e.stopImmediatePropagation();
   e.target.dispatchEvent(new DragEvent('dragleave', {bubbles: true}));  // the editor's drop highlight off
   open(files[0]);
-}, true);
+};
+// this hook can run again (Gradio re-runs js_on_load): one pair of listeners, the latest, or every file
+// would be reported twice (two warnings for one non-image)
+const previous = window.inpnetUploadWatch;
+if (previous) {
+  document.removeEventListener('change', previous.onChange, true);
+  document.removeEventListener('drop', previous.onDrop, true);
+}
+window.inpnetUploadWatch = {onChange, onDrop};
+document.addEventListener('change', onChange, true);
+document.addEventListener('drop', onDrop, true);
 document.body.dataset.uploadWatch = 'ready';
 """
 
