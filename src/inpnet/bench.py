@@ -421,10 +421,14 @@ def realtime_frame(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     raise RuntimeError(f"no irregular mask with a hole fraction in {REALTIME_HOLE}")  # never on a sane size
 
 
+NO_SEAM_PATH = "onnxruntime_int8_no_seam"  # int8, seam_correction=False
+
+
 def bench_realtime(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str, Any]:
     """End-to-end `InpaintPipeline` frames/s on one frame (photo in, PIL image out: pre-processing, the
-    model, resizing back, compositing), batch 1, for PyTorch eager, ONNX Runtime fp32 and int8, timed in
-    turn; with each path's largest pixel difference from the PyTorch output (uint8 levels)."""
+    model, resizing back, compositing), batch 1, for PyTorch eager, ONNX Runtime fp32 and int8, and int8
+    without the seam correction, timed in turn; with each path's largest pixel difference from the PyTorch
+    output (uint8 levels)."""
     from inpnet.models.decoder import fold_batchnorms
     from inpnet.predict import InpaintPipeline
 
@@ -437,6 +441,10 @@ def bench_realtime(model: nn.Module, path: Path, opts: BenchOptions) -> dict[str
         "pytorch": InpaintPipeline(fold_batchnorms(copy.deepcopy(model).cpu().eval()), texture=0.0),
         "onnxruntime_fp32": InpaintPipeline.from_onnx(path, threads=threads, texture=0.0),
         "onnxruntime_int8": InpaintPipeline.from_onnx(path, threads=threads, quantize="int8", texture=0.0),
+        # the fastest path: without the seam correction's harmonic solve (~6 ms a frame; what it costs in
+        # hole PSNR is measured by benchmarks/quality.py)
+        NO_SEAM_PATH: InpaintPipeline.from_onnx(path, threads=threads, quantize="int8", texture=0.0,
+                                                seam_correction=False),
     }
     outputs = {name: np.asarray(pipe(photo, hole), dtype=np.int16) for name, pipe in pipes.items()}
     ms = interleaved_ms({name: (lambda p=pipe: p(photo, hole)) for name, pipe in pipes.items()},
