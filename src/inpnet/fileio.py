@@ -30,3 +30,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             tmp.unlink(missing_ok=True)
         raise InpNetError(f"cannot write {path}: {exc.strerror or exc}") from None
 
+
+
+def atomic_write_new_folder(path: Path, data: bytes) -> None:
+    """`atomic_write_bytes`, creating the missing folders above `path` first (one-line error if it cannot)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InpNetError(f"cannot create folder {path.parent}: {exc.strerror or exc}") from None
+    atomic_write_bytes(path, data)

@@ -33,7 +33,7 @@ from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageErro
 from torchvision.transforms.v2 import functional as TF
 
 from inpnet.errors import InpNetError
-from inpnet.fileio import atomic_write_bytes
+from inpnet.fileio import atomic_write_new_folder
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 MAX_PIXELS = 100_000_000  # above this a declared size is treated as a decompression bomb
@@ -348,11 +348,13 @@ def _format_for(path: Path) -> str:
 
 
 def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: bool = True,
-               png_text: dict[str, str] | None = None) -> Path:
+               png_text: dict[str, str] | None = None, keep_alpha: bool = False) -> Path:
     """Save a PIL image or a [0, 1] tensor atomically (temp file + rename); format from the suffix.
 
     Missing parent folders are created. `png_text`: text chunks for a PNG (e.g. {"Software": ...}; ignored
-    for other formats). Returns the path written.
+    for other formats). Any mode but RGB and L is converted as `open_image` reads it (transparency on white),
+    except RGBA and LA with `keep_alpha` (a result that keeps its photo's transparency). Returns the path
+    written.
     """
     path = Path(path)
     fmt = _format_for(path)
@@ -361,7 +363,7 @@ def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: boo
     if path.exists() and not overwrite:
         raise InpNetError(f"{path} exists; pass --overwrite to replace it")
     pil = to_pil(img) if isinstance(img, torch.Tensor) else img
-    if pil.mode not in ("RGB", "L"):
+    if pil.mode not in ("RGB", "L", *(("RGBA", "LA") if keep_alpha else ())):
         pil = open_image(pil)
     options = dict(_SAVE_OPTIONS.get(fmt, {}))
     if profile := rgb_profile(pil) if fmt in _ICC_FORMATS else None:
@@ -375,11 +377,7 @@ def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: boo
         pil.save(buf, format=fmt, **options)
     except (OSError, ValueError, KeyError) as exc:
         raise InpNetError(f"cannot save {path}: {exc}") from None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InpNetError(f"cannot create folder {path.parent}: {exc.strerror or exc}") from None
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_new_folder(path, buf.getvalue())
     return path
 
 

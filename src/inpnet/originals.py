@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from inpnet.errors import InpNetError
-from inpnet.fileio import atomic_write_bytes
+from inpnet.fileio import atomic_write_new_folder
 
 # Input formats that can carry 16-bit samples or alpha (JPEG and BMP as written by cameras cannot).
 STORED_FORMATS = (".png", ".tif", ".tiff", ".webp")
@@ -53,7 +53,12 @@ class Stored:
 def read_stored(path: str | Path, working: np.ndarray) -> Stored | None:
     """The 16-bit samples and/or alpha of an image file, when it has either and they line up with `working`
     ((H, W, 3) uint8: the pipeline's copy of the same file); None otherwise (nothing to keep)."""
-    path = Path(path)
+    stored = _read_beyond_8_bit_rgb(Path(path))
+    return stored if stored is not None and _lines_up(stored, working) else None
+
+
+def _read_beyond_8_bit_rgb(path: Path) -> Stored | None:
+    """The file as stored (OpenCV) when it holds more than 8-bit RGB (16-bit samples, alpha); else None."""
     if path.suffix.lower() not in STORED_FORMATS:
         return None
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -69,8 +74,7 @@ def read_stored(path: str | Path, working: np.ndarray) -> Stored | None:
         alpha = raw[..., 3] if channels == 4 else None
         if alpha is not None and _is_grey_rgb(colour):  # OpenCV reads grey + alpha as BGRA
             colour = colour[..., 0]
-    stored = Stored(np.ascontiguousarray(colour), alpha)
-    return stored if _lines_up(stored, working) else None
+    return Stored(np.ascontiguousarray(colour), alpha)
 
 
 def _is_grey_rgb(rgb: np.ndarray) -> bool:
@@ -112,13 +116,15 @@ def save_keeping_stored(source: str | Path, result: np.ndarray, target: str | Pa
 
     from inpnet.imageio import open_image
 
-    if Path(source).suffix.lower() not in STORED_FORMATS:
+    if Path(target).suffix.lower() not in ALPHA_OUTPUTS:  # holds neither (JPEG, BMP): no file read at all
+        return False
+    stored = _read_beyond_8_bit_rgb(Path(source))  # a plain 8-bit photo: one header-and-pixels read, no more
+    if stored is None or not can_write(stored, target):
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pipeline's own read already said what the 8-bit copy drops
         working = np.asarray(open_image(source))
-    stored = read_stored(source, working)
-    if stored is None or not can_write(stored, target):
+    if not _lines_up(stored, working):
         return False
     if Path(target).exists() and not overwrite:
         raise InpNetError(f"{target} exists; pass --overwrite to replace it")
@@ -147,32 +153,23 @@ def with_iccp(png: bytes, icc: bytes) -> bytes:
 
 def save_stored(pixels: np.ndarray, target: str | Path, icc: bytes | None = None) -> Path:
     """Write `put_back`'s output atomically: 16-bit through OpenCV (PNG, TIFF; `icc` added to a PNG by
-    `with_iccp`, a TIFF goes without), 8-bit with alpha through Pillow (keeps `icc`)."""
+    `with_iccp`, a TIFF goes without), 8-bit with alpha through `save_image` (keeps `icc`)."""
     from PIL import Image
 
-    target = Path(target)
-    if pixels.dtype == np.uint16:
-        if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha: OpenCV writes 1, 3 or 4 channels
-            pixels = np.dstack([pixels[..., :1]] * 3 + [pixels[..., 1:]])
-        bgr = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4
-                                                            else cv2.COLOR_RGB2BGR)
-        ok, data = cv2.imencode(target.suffix.lower(), bgr)
-        if not ok:
-            raise InpNetError(f"cannot save {target}: OpenCV could not encode it")
-        payload = data.tobytes()
-        if icc and target.suffix.lower() == ".png":
-            payload = with_iccp(payload, icc)
-    else:
-        import io
+    from inpnet.imageio import save_image, with_profile
 
-        buf = io.BytesIO()
-        fmt = {".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}[target.suffix.lower()]
-        options = {"quality": 95} if fmt == "WEBP" else {}  # as `inpnet.imageio.save_image`
-        Image.fromarray(pixels).save(buf, format=fmt, **options, **({"icc_profile": icc} if icc else {}))
-        payload = buf.getvalue()
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InpNetError(f"cannot create folder {target.parent}: {exc.strerror or exc}") from None
-    atomic_write_bytes(target, payload)
+    target = Path(target)
+    if pixels.dtype != np.uint16:
+        return save_image(with_profile(Image.fromarray(pixels), icc), target, keep_alpha=True)
+    if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha: OpenCV writes 1, 3 or 4 channels
+        pixels = np.dstack([pixels[..., :1]] * 3 + [pixels[..., 1:]])
+    bgr = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4
+                                                        else cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(target.suffix.lower(), bgr)
+    if not ok:
+        raise InpNetError(f"cannot save {target}: OpenCV could not encode it")
+    payload = data.tobytes()
+    if icc and target.suffix.lower() == ".png":
+        payload = with_iccp(payload, icc)
+    atomic_write_new_folder(target, payload)
     return target

@@ -72,13 +72,17 @@ class VideoSource:
     n_frames: int | None
     is_folder: bool
     audio_stream: Any = None  # the input's audio stream (PyAV), or None
-    about_frames: int | None = None
     duration: Fraction | None = None
     time_base: Fraction | None = None
     frame_times: deque = field(default_factory=deque)
     audio_packets: deque = field(default_factory=deque)
     _files: list[Path] = field(default_factory=list)
     _container: Any = None
+
+    @property
+    def about_frames(self) -> int | None:
+        """The frame count `duration` implies at `fps` when the file declares none (a progress bar's total)."""
+        return round(self.duration * self.fps) if self.duration and not self.n_frames else None
 
     def frames(self) -> Iterator[np.ndarray]:
         """(H, W, 3) uint8 RGB frames, in order."""
@@ -165,9 +169,8 @@ def _open_file(path: Path) -> VideoSource:
     fps = video.average_rate or video.guessed_rate or DEFAULT_FOLDER_FPS
     audio = container.streams.audio[0] if container.streams.audio else None
     duration = Fraction(container.duration, 1_000_000) if container.duration else None  # from the header
-    about = round(duration * Fraction(fps)) if duration and not video.frames else None
     return VideoSource(path, ctx.width, ctx.height, Fraction(fps), video.frames or None, False,
-                       audio_stream=audio, about_frames=about, duration=duration,
+                       audio_stream=audio, duration=duration,
                        time_base=video.time_base, _container=container)
 
 

@@ -3,7 +3,6 @@ write the result as a PNG named after the user's file (`<name>_inpainted.png`). 
 
 from __future__ import annotations
 
-import io
 import shutil
 import tempfile
 import threading
@@ -156,16 +155,10 @@ class WebInpainter:
     def _save(self, result: np.ndarray, filename: str, original: np.ndarray | None = None,
               hole: np.ndarray | None = None) -> Path:
         """The result as PNG in a folder of its own, so that its name is exactly `filename`; with the
-        original's transparency (`inputs.with_transparency`) when it had any. Written by Pillow directly:
-        `save_image` would composite the alpha on white, as it does for an input."""
-        from inpnet.fileio import atomic_write_bytes
+        original's transparency (`inputs.with_transparency`) when it had any."""
         from inpnet.imageio import save_image
 
         path = self._folder / uuid.uuid4().hex / filename
         if original is None or original.shape[:2] != result.shape[:2]:
             return save_image(Image.fromarray(result), path)
-        buf = io.BytesIO()
-        Image.fromarray(with_transparency(result, original, hole)).save(buf, format="PNG")
-        path.parent.mkdir(parents=True)
-        atomic_write_bytes(path, buf.getvalue())
-        return path
+        return save_image(Image.fromarray(with_transparency(result, original, hole)), path, keep_alpha=True)
