@@ -59,8 +59,8 @@ class VideoSource:
     say). `duration` (seconds, a video file's, from its header: Matroska and WebM store a duration, not a
     count) and `about_frames` (the count it implies at `fps`, for a progress bar) are not exact: the duration
     covers every stream, audio included, so frames that end well short of it get a warning, not an error.
-    `frame_times` holds the times (seconds) of the frames decoded and not yet written, in `time_base` units
-    of the video stream: the writer gives each output frame its input frame's time, so a variable frame
+    `frame_times` holds the timestamps of the frames decoded and not yet written, in `time_base` units of
+    the video stream: the writer gives each output frame its input frame's time, so a variable frame
     rate stays in step with the audio. `audio_packets` collects the audio packets demuxed so far (a video
     file's audio, to be remuxed).
     """

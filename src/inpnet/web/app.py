@@ -79,30 +79,20 @@ const afterAnswer = (name, then) => {
   };
   poll();
 };
-const onChange = (e) => {
+document.addEventListener('change', (e) => {
   const files = e.target && e.target.type === 'file' ? Array.from(e.target.files || []) : [];
   if (handing || !inEditor(e.target) || !files.length) return;
   e.stopImmediatePropagation();
   open(files[0]);
-};
-const onDrop = (e) => {
+}, true);
+document.addEventListener('drop', (e) => {
   const files = e.dataTransfer ? Array.from(e.dataTransfer.files || []) : [];
   if (!inEditor(e.target) || !files.length) return;
   e.preventDefault();
   e.stopImmediatePropagation();
   e.target.dispatchEvent(new DragEvent('dragleave', {bubbles: true}));  // the editor's drop highlight off
   open(files[0]);
-};
-// this hook can run again (Gradio re-runs js_on_load): one pair of listeners, the latest, or every file
-// would be reported twice (two warnings for one non-image)
-const previous = window.inpnetUploadWatch;
-if (previous) {
-  document.removeEventListener('change', previous.onChange, true);
-  document.removeEventListener('drop', previous.onDrop, true);
-}
-window.inpnetUploadWatch = {onChange, onDrop};
-document.addEventListener('change', onChange, true);
-document.addEventListener('drop', onDrop, true);
+}, true);
 document.body.dataset.uploadWatch = 'ready';
 """
 
