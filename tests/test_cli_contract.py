@@ -211,7 +211,7 @@ CASES = [
      TRUNCATED, 2),
     ("inpaint-bad-config", [*INPAINT, "-o", "{root}/o.png", "--checkpoint", "{bad_config}"], BAD_CONFIG, 2),
     ("inpaint-unknown-device", [*INPAINT, "-o", "{root}/o.png", "--checkpoint", "{good}", "--device", "bogus"],
-     "cannot use device 'bogus'", 2),
+     "unknown device 'bogus'", 2),
     # demo
     ("demo-missing-checkpoint", ["demo", "-o", "{root}/demo", "--checkpoint", "{root}/nope"], "does not exist", 2),
     ("demo-out-below-a-file", ["demo", "-o", "{under}", "--checkpoint", "{good}"], "is a file, not a folder", 2),

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -287,6 +289,21 @@ def test_model_at_another_size_gives_the_original_models_output_there():
     assert model.config.image_size == (32, 32)  # the original is unchanged
     with pytest.raises(InpNetError, match="image_size"):
         model.at_size(44)  # not a multiple of the patch size
+
+
+def test_a_model_folded_for_inference_moves_to_another_size_too():
+    from inpnet.models.decoder import fold_batchnorms
+
+    model = release_like_nano()
+    folded = fold_batchnorms(copy.deepcopy(model))  # what InpaintPipeline.from_pretrained holds
+    big = folded.at_size(48)
+    assert big.config.image_size == (48, 48) and folded.config.image_size == (32, 32)
+    x = torch.rand(2, 3, 48, 48, generator=torch.Generator().manual_seed(2))
+    m = irregular_pixel_mask(2, (48, 48), "medium", torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        assert torch.allclose(big(x, m).composite, model(x, m).composite, atol=1e-5)
+    big.pos_embed.data.zero_()  # a copy: the folded original keeps its own table
+    assert folded.pos_embed.abs().sum() > 0
 
 
 def test_cli_export_onnx_at_another_image_size(tmp_path, capsys):

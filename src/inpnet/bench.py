@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from inpnet.config import ModelConfig
+from inpnet.devices import resolve_device
 
 RATIOS = (0.0, 0.25, 0.5, 0.75, 0.9)
 TRAIN_RATIO = 0.5  # mask ratio of the timed training steps
@@ -84,20 +85,6 @@ def full_options(**overrides: Any) -> BenchOptions:
     full = BenchOptions(mode="full", batch_size=8, repeats=5, onnx_ratios=RATIOS, realtime=True,
                         realtime_frames=40, onnx_at=REALTIME_SIZE)
     return replace(full, **overrides)
-
-
-def resolve_device(name: str) -> torch.device:
-    from inpnet.errors import InpNetError
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InpNetError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InpNetError("--device cuda but no CUDA device is available")
-    return device
 
 
 def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 1, device: torch.device | None = None) -> float:

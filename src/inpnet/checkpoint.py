@@ -25,6 +25,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from inpnet.config import ModelConfig
+from inpnet.devices import resolve_device
 from inpnet.errors import InpNetError
 from inpnet.fileio import atomic_write_bytes
 
@@ -137,7 +138,7 @@ def load_model(path: str | os.PathLike | None = None, *, which: str = "best",
             weights = folder / (MODEL_FILE if which == "last" else LAST_FILE)
     load_weights_into(model, read_state_dict(weights), source=str(weights))
     try:
-        return model.to(device).eval()
+        return model.to(resolve_device(device)).eval()
     except (RuntimeError, AssertionError, ValueError, TypeError) as exc:  # "bogus", or cuda without CUDA
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InpNetError(f"cannot use device {str(device)!r}: {first}") from None

@@ -175,14 +175,15 @@ class InpaintPipeline:
         if config is None or not hasattr(config, "image_size") or not hasattr(config, "patch_size"):
             got = type(model).__name__
             raise InpNetError(f"InpaintPipeline needs a model with a .config (ModelConfig), got {got}")
+        from inpnet.devices import resolve_device
+
+        device = resolve_device(device or "cpu")  # "auto" too
         if isinstance(model, nn.Module):
-            if device is not None:
-                model = model.to(device)
-            model.eval()
+            model = model.to(device).eval()
             param = next(model.parameters(), None)
-            device = param.device if param is not None else (device or "cpu")
+            device = param.device if param is not None else device
         self.model = model
-        self.device = torch.device(device or "cpu")
+        self.device = device
         self.fixed_size = not isinstance(model, nn.Module) if fixed_size is None else bool(fixed_size)
         self.resize_mask = resize_mask
         self.batch_size = max(1, int(batch_size))

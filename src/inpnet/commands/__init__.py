@@ -10,6 +10,8 @@ from pathlib import Path
 
 from inpnet.errors import InpNetError
 
+DEVICE_HELP = "auto (default: a CUDA GPU when there is one, else the CPU), cpu, cuda, cuda:1 ..."
+
 
 def _first_existing(path: Path) -> Path:
     here = path.absolute()

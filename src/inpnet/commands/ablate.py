@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from inpnet.commands import DEVICE_HELP
+
 BASELINE_CHOICES = ("telea", "ns", "biharmonic", "patchmatch", "harmonic", "identity", "nlmeans")
 
 
@@ -29,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="ablation", metavar="DIR", help="output folder (default ./ablation)")
     p.add_argument("--seed", type=int, default=0, help="mask / noise seed (default 0)")
     p.add_argument("--batch-size", type=int, default=32, help="model batch size (default 32)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (models only)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP + " (models only)")
     p.add_argument("--native", action="store_true",
                    help="evaluate at each photo's own size through InpaintPipeline (runs with and without the "
                         "texture step); mask sets: thick medium box25 nvidia noise10 noise25 jpeg20; writes "

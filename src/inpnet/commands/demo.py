@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inpnet.commands import DEVICE_HELP
+
 DEFAULT_OUT = "inpnet-demo"
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")  # bundled in the scikit-image wheel: no download
 HOLE_GREY = 0.5  # how the hole is shown in the masked input
@@ -46,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"output folder (default ./{DEFAULT_OUT})")
     p.add_argument("--checkpoint", metavar="CKPT",
                    help="run directory, weights folder or .onnx export (default: shipped weights)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--overwrite", action="store_true",
                    help="replace files of the demo's names in DIR that an earlier demo did not write")
 

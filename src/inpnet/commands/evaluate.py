@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from inpnet.commands import DEVICE_HELP
+
 BASELINE_CHOICES = ("telea", "ns", "biharmonic", "harmonic", "identity", "nlmeans")
 
 
@@ -36,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="use only the images that `inpnet train --data` on the same folders held out of "
                         "training (its validation split; the default val_fraction is 0.02)")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate at most N images (sorted order)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (models only)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP + " (models only)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
@@ -78,8 +80,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from inpnet.commands import check_output_file, select_images
+    from inpnet.devices import resolve_device
     from inpnet.errors import InpNetError
-    from inpnet.eval.evaluate import MaskSource, evaluate, load_method, method_name, resolve_device
+    from inpnet.eval.evaluate import MaskSource, evaluate, load_method, method_name
     from inpnet.fileio import atomic_write_text
 
     if args.json:

@@ -23,6 +23,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from inpnet.commands import DEVICE_HELP
 from inpnet.errors import InpNetError
 from inpnet.imageio import IMAGE_EXTENSIONS
 
@@ -57,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="--restore: average N flipped / rotated views of each tile (1, 2, 4 or 8; default 4: "
                         "N times slower than 1 pass, measured better)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bars (folder mode; the tiles of a large --restore)")
     p.add_argument("--fps", type=float, metavar="RATE", help="--video: frame rate of a frame folder (default 25)")
 

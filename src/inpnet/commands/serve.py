@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from inpnet.commands import DEVICE_HELP
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1",
@@ -19,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restore-checkpoint", metavar="CKPT",
                    help="restoration model for the Restore button, same forms (default: the shipped restoration "
                         "weights named in weights/RESTORE)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
 
 
 def model_name(checkpoint: str | os.PathLike | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from inpnet.commands import DEVICE_HELP
 from inpnet.config import PRESETS, VARIANTS
 
 
@@ -36,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="start the encoder from a pretrained ViT (timm / FB-MAE / Hugging Face files)")
     p.add_argument("--reinit", nargs="+", default=[], metavar="MODULE",
                    help="after --init-from, reset these modules to fresh values (e.g. decoder.head)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this much wall time")
     p.add_argument("--stop-at-step", type=int, metavar="N",
                    help="checkpoint and stop at step N (continue later with --resume)")

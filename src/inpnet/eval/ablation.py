@@ -200,7 +200,7 @@ def run_ablation(
     """
     from tqdm.auto import tqdm
 
-    from inpnet.eval.evaluate import resolve_device
+    from inpnet.devices import resolve_device
 
     for b in baselines:
         if b not in ALL_BASELINES:

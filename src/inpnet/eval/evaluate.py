@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
+from inpnet.devices import resolve_device
 from inpnet.errors import InpNetError
 from inpnet.eval.baselines import BASELINES, ClassicalInpainter
 from inpnet.eval.degrade import DEGRADATIONS, degrade
@@ -141,16 +142,6 @@ def method_patch_size(method: Method) -> int | None:
 
 def is_restoration_method(method: Method) -> bool:
     return isinstance(method, RestorationBaseline)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """"auto" -> cuda when available, else cpu; anything else as torch understands it."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, ValueError):
-        raise InpNetError(f"unknown device {device!r}; expected auto, cpu, cuda, cuda:N ...") from None
 
 
 # ---- images ----------------------------------------------------------------------------------------

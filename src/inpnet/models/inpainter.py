@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -67,10 +69,14 @@ class InpNet(nn.Module):
         as `forward` would do on every call at that size, so both give the same output there."""
         config = self.config.replace(image_size=image_size)
         config.validate()
-        state = self.state_dict()  # load_state_dict copies into the new model's own tensors
-        state["pos_embed"] = resample_pos_embed(self.pos_embed.detach(), self.config.grid_size, config.grid_size)
-        resized = InpNet(config).to(self.pos_embed.device)
-        resized.load_state_dict(state)
+        # a copy of every module as it is (a model whose decoder BatchNorms are folded for inference,
+        # `fold_batchnorms`, has another state-dict layout than a fresh InpNet(config)), with the new
+        # config and the position table resampled to the new grid
+        resized = copy.deepcopy(self)
+        resized.config = config
+        with torch.no_grad():
+            table = resample_pos_embed(self.pos_embed.detach(), self.config.grid_size, config.grid_size)
+        resized.pos_embed = nn.Parameter(table.clone(), requires_grad=self.pos_embed.requires_grad)
         return resized.train(self.training)
 
     # ---- stages ---------------------------------------------------------------------------
