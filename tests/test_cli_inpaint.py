@@ -207,6 +207,29 @@ def test_folder_masks_are_paired_by_stem(ckpt, folder):
     assert np.array_equal(np.any(c_out != c_in, axis=2) & ~hole, np.zeros_like(hole))
 
 
+def test_photos_and_masks_in_one_folder_pair_by_the_mask_suffix_and_no_photo_is_its_own_mask(ckpt, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    photos = {stem: write_photo(shared / f"{stem}.png", seed=i) for i, stem in enumerate("ab")}
+    hole = write_mask(shared / "a_mask.png")
+    write_mask(shared / "b_mask.png")
+    assert run_cli("--checkpoint", ckpt, "--image", shared, "--mask", shared, "-o", tmp_path / "out",
+                   "--texture", "0", "--no-progress") == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]  # masks are not photos
+    out = np.asarray(Image.open(tmp_path / "out" / "a.png"))
+    changed = np.any(out != photos["a"], axis=2)
+    assert not changed[~hole].any() and changed[hole].mean() > 0.5  # only the hole was filled
+
+
+def test_one_folder_without_mask_suffixes_is_refused_before_any_work(ckpt, tmp_path, capsys):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    write_photo(shared / "a.png")
+    write_mask(shared / "b.png")
+    assert run_cli("--checkpoint", ckpt, "--image", shared, "--mask", shared, "-o", tmp_path / "out") == 2
+    assert "are the same folder" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_an_image_without_a_mask_of_its_name_is_reported_and_never_gets_another_images_mask(ckpt, folder, capsys):
     (folder / "images" / "b.png").unlink()
     write_photo(folder / "images" / "extra.png", seed=7)  # no masks/extra.png

@@ -357,6 +357,14 @@ def test_pair_masks_cycles_in_sorted_order_when_stems_differ():
     assert [m.name for _, m in pairs] == ["1.png", "2.png", "1.png"]
 
 
+def test_pair_masks_never_takes_a_photo_as_a_mask():
+    images = [Path("d/a.png"), Path("d/b.png")]
+    masks = [Path("d/a.png"), Path("d/b.png"), Path("d/a_mask.png")]  # one folder holds both
+    assert pair_masks(images, masks) == [(images[0], Path("d/a_mask.png")), (images[1], None)]
+    with pytest.raises(InpNetError, match="every file found as a mask is one of the images"):
+        pair_masks(images, images)
+
+
 def test_pair_masks_empty_raises():
     with pytest.raises(InpNetError, match="no masks"):
         pair_masks([Path("a.jpg")], [])

@@ -422,8 +422,11 @@ def list_images(paths: str | Path | Iterable[str | Path], recursive: bool = True
     return sorted(found, key=lambda q: str(q))
 
 
+MASK_SUFFIX = "_mask"  # a.jpg's mask may be named a_mask.png
+
+
 def _mask_key(stem: str) -> str:
-    return stem[: -len("_mask")] if stem.endswith("_mask") else stem
+    return stem[: -len(MASK_SUFFIX)] if stem.endswith(MASK_SUFFIX) else stem
 
 
 def pair_masks(images: list[Path], masks: list[Path]) -> list[tuple[Path, Path | None]]:
@@ -431,9 +434,11 @@ def pair_masks(images: list[Path], masks: list[Path]) -> list[tuple[Path, Path |
     `a_mask.png`) when any image's stem names a mask, and then an image without one gets None (never another
     image's mask); when no stem matches at all (a pool of masks, or two differently named sequences), by
     sorted order, cycling through the masks (`masks_named_like` tells the two apart)."""
-    if not masks:
-        raise InpNetError("no masks to pair with the images")
     images = [Path(p) for p in images]
+    photos = {p.resolve() for p in images}
+    masks = [m for m in masks if Path(m).resolve() not in photos]  # a photo is never a mask, its own or another's
+    if not masks:
+        raise InpNetError("no masks to pair with the images (every file found as a mask is one of the images)")
     by_stem = _masks_by_stem(masks)
     if masks_named_like(images, masks):
         return [(p, by_stem.get(p.stem)) for p in images]

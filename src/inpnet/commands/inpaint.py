@@ -25,7 +25,7 @@ from pathlib import Path
 
 from inpnet.commands import DEVICE_HELP
 from inpnet.errors import InpNetError
-from inpnet.imageio import IMAGE_EXTENSIONS
+from inpnet.imageio import IMAGE_EXTENSIONS, MASK_SUFFIX
 
 OUTPUT_SUFFIX = ".png"
 
@@ -39,7 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a video file, or a folder of frames: fill the hole in every frame (instead of --image)")
     p.add_argument("--mask", metavar="FILE|DIR",
                    help="mask image (nonzero = hole) or a folder of masks paired by file stem (a.jpg with a.png "
-                        "or a_mask.png; an image without one is reported); not with --restore. "
+                        "or a_mask.png; an image without one is reported; the same folder as --image: its *_mask files are "
+                        "the masks); not with --restore. "
                         "With --video: one image, a folder of per-frame masks or a mask video")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file (one image) or folder (a folder job writes PNGs)")
@@ -127,12 +128,26 @@ def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]
         pairs = [(i, mask) for i in images]
     else:
         masks = list_images(mask)
+        if mask.resolve() == image.resolve():
+            images, masks = _split_shared_folder(images, mask)
         pairs = list(pair_masks(images, masks))
         if not masks_named_like(images, masks):
             print(f"inpnet inpaint: note: no mask in {mask} is named like an image in {image}: paired in sorted "
                   "order (first image with first mask, ...)", file=sys.stderr)
     jobs = [(i, m, out / i.relative_to(image).with_suffix(OUTPUT_SUFFIX)) for i, m in pairs]
     return jobs, True
+
+
+def _split_shared_folder(files: list[Path], folder: Path) -> tuple[list[Path], list[Path]]:
+    """--image and --mask name one folder: its `<name>_mask.*` files are the masks, the rest the photos
+    (otherwise every photo would be its own mask: a photo's own file matches its name best)."""
+    masks = [f for f in files if f.stem.endswith(MASK_SUFFIX)]
+    photos = [f for f in files if not f.stem.endswith(MASK_SUFFIX)]
+    if not masks or not photos:
+        raise InpNetError(f"--image and --mask are the same folder ({folder}): name each mask after its photo "
+                          f"with {MASK_SUFFIX} (a.jpg and a{MASK_SUFFIX}.png), or keep the masks in a folder of "
+                          "their own")
+    return photos, masks
 
 
 def _inside(path: Path, folder: Path) -> bool:
