@@ -120,6 +120,23 @@ def test_workers_build_the_same_steps_as_the_main_process(photos, tmp_path):
     assert val_a == val_b and val_a[-1][0] == 11  # the last validation: the schedule's end, mid-epoch
 
 
+def test_a_command_line_resume_keeps_the_runs_length_and_patience_unless_told(photos, tmp_path, capsys):
+    from inpnet.cli import main
+
+    run = tmp_path / "run"
+    base = ["train", "--variant", "skip-recon", "--preset", "nano", "--image-size", "32", "--batch-size", "4",
+            "--data", str(photos), "--out", str(run), "--no-progress"]
+    assert main([*base, "--steps", "6", "--set", "patience=1000", "val_fraction=0.2", "--stop-at-step", "2"]) == 0
+    assert main([*base, "--resume", "--lr", "0.5"]) == 0  # no --steps, no patience: the run's own are kept
+    out = capsys.readouterr()
+    assert "step 6," in out.out and "ignored: lr" in out.err
+    saved = json.loads((run / "config.json").read_text())["train"]
+    assert (saved["steps"], saved["patience"], saved["lr"]) == (6, 1000, TrainConfig.for_variant("skip-recon").lr)
+    assert main([*base, "--resume", "--steps", "8"]) == 0  # given: a longer run
+    assert "step 8," in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 8
+
+
 def test_early_stopping_then_resume_with_more_patience(photos, tmp_path):
     # lr 1e-30 (updates below float32 resolution) and GroupNorm (no running statistics): the weights never
     # change, so validation never improves

@@ -14,7 +14,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ from inpnet.models.discriminator import PatchDiscriminator
 MASK_POLICIES = ("random", "dynamic", "structured", "irregular", "folder")
 VAL_MASKS = (("random", 0.5), ("structured", 0.25), ("irregular", 0.3))  # fixed validation mask mix
 VAL_RESTORE = (("noise25", 0.0), ("jpeg20", 0.0))  # added when the run trains restoration
+RESUME_CHANGES = ("steps", "epochs", "patience", "num_workers")  # what a resumed run takes from the caller
 
 
 def get_lr(step: int, total: int, warmup: int, lr: float, min_lr: float) -> float:
@@ -278,8 +279,14 @@ def train(
     progress: bool = True,
     max_seconds: float | None = None,
     stop_at_step: int | None = None,
+    resume_changes: Collection[str] | None = None,
 ) -> TrainResult:
     """Train `mcfg` with `tcfg` on image folders `data`, writing the run directory `out`.
+
+    `resume=True` continues the run in `out` with its own saved configs; of `tcfg` it takes only what a
+    resume may change (RESUME_CHANGES: the length, early-stopping patience, workers), and of those only the
+    fields named in `resume_changes` (None: all of them; the command line names the options it was given, so
+    that a default never replaces the run's own value).
 
     `reinit` names modules (e.g. "decoder.head") reset to their initial values after `init_from`: a
     fine-tune that keeps the features but starts a changed output fresh.
@@ -287,7 +294,8 @@ def train(
     targets the full length, so `resume=True` later continues exactly where it stopped)."""
 
     run = _start_run(mcfg, tcfg, data, out, resume=resume, init_from=init_from,
-                     init_from_backbone=init_from_backbone, reinit=reinit, device=device)
+                     init_from_backbone=init_from_backbone, reinit=reinit, device=device,
+                     resume_changes=resume_changes)
     d, tcfg, state = run.d, run.tcfg, run.state
     ddp_model, ddp_disc = _distributed(run.model, run.disc, d)
 
@@ -410,13 +418,13 @@ class _Run:
 
 def _start_run(mcfg: ModelConfig, tcfg: TrainConfig, data: Sequence[str], out: str | os.PathLike, *, resume: bool,
                init_from: str | None, init_from_backbone: str | None, reinit: tuple[str, ...],
-               device: str | None) -> _Run:
+               device: str | None, resume_changes: Collection[str] | None = None) -> _Run:
     """Everything `train` needs before its first step, checked before anything is written: configs, data,
     model (fresh, fine-tuned or resumed), optimizers, mixed precision and the counters."""
     d = setup_distributed(device)
     run_dir = Path(out)
     _check_run_dir(run_dir, resume)
-    mcfg, tcfg = _resolved_configs(run_dir, mcfg, tcfg, resume)
+    mcfg, tcfg = _resolved_configs(run_dir, mcfg, tcfg, resume, resume_changes)
     torch.manual_seed(tcfg.seed)
 
     train_set, val_set = _datasets(data, mcfg, tcfg)
@@ -485,13 +493,13 @@ def _limit_reached(step: int, seconds: float, max_seconds: float | None, stop_at
     return None
 
 
-def _resolved_configs(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig,
-                      resume: bool) -> tuple[ModelConfig, TrainConfig]:
+def _resolved_configs(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig, resume: bool,
+                      resume_changes: Collection[str] | None = None) -> tuple[ModelConfig, TrainConfig]:
     """The configs to train with: the run's own on `resume` (with the overrides a resume may change), checked."""
     if resume:
-        saved = _read_run_config(run_dir)
+        saved = read_run_config(run_dir)
         mcfg = ModelConfig.from_dict(saved["model"])
-        tcfg = TrainConfig.from_dict({**saved.get("train", {}), **_resume_overrides(tcfg)})
+        tcfg = TrainConfig.from_dict({**saved.get("train", {}), **_resume_overrides(tcfg, resume_changes)})
     if tcfg.mask_policy not in MASK_POLICIES:
         raise InpNetError(f"unknown mask policy {tcfg.mask_policy!r}; valid: {', '.join(MASK_POLICIES)}")
     validate_ratio(tcfg.mask_ratio)
@@ -743,13 +751,17 @@ def _update_best(state: dict[str, Any], summary: dict[str, Any]) -> bool:
     return False
 
 
-def _resume_overrides(tcfg: TrainConfig) -> dict[str, Any]:
+def _resume_overrides(tcfg: TrainConfig, changes: Collection[str] | None = None) -> dict[str, Any]:
     """On resume, the saved recipe wins, except the total length and early-stopping patience (to extend a
-    run, also one that stopped early) and the worker count."""
-    return {"steps": tcfg.steps, "epochs": tcfg.epochs, "num_workers": tcfg.num_workers, "patience": tcfg.patience}
+    run, also one that stopped early) and the worker count — those of them named in `changes` (None: all).
+    A new length in steps replaces one in epochs and the other way round."""
+    names = set(RESUME_CHANGES if changes is None else changes) & set(RESUME_CHANGES)
+    if names & {"steps", "epochs"}:
+        names |= {"steps", "epochs"}
+    return {name: getattr(tcfg, name) for name in sorted(names)}
 
 
-def _read_run_config(run_dir: Path) -> dict[str, Any]:
+def read_run_config(run_dir: Path) -> dict[str, Any]:
     """The run's config.json as {"model": {...}, "train": {...}}; InpNetError when unreadable."""
     path = run_dir / CONFIG_FILE
     try:

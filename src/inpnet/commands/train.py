@@ -53,6 +53,31 @@ def _parse_value(text: str):
         return text
 
 
+def _resume_changes(args: argparse.Namespace, train_over: dict, model_over: dict, given: dict) -> list[str]:
+    """The settings of a resumed run that this command line changes (RESUME_CHANGES it was given), with a note
+    naming the other given options whose values differ from the run's own: a resume keeps the run's."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from inpnet.train import CONFIG_FILE, RESUME_CHANGES, read_run_config
+
+    changes = [k for k in train_over if k in RESUME_CHANGES]
+    if not (Path(args.out) / CONFIG_FILE).is_file():
+        return changes  # train() says that this is no run to resume
+    saved = read_run_config(Path(args.out))
+    # `given`: the configs this command line describes, {"model": {...}, "train": {...}} as saved (lists)
+    same = lambda scope, k: json.loads(json.dumps(given[scope].get(k))) == saved[scope].get(k)  # noqa: E731
+    ignored = [k for k in train_over if k not in RESUME_CHANGES and not same("train", k)]
+    ignored += [k for k in model_over if not same("model", k)]
+    if args.init_from or args.init_from_backbone or args.reinit:
+        ignored.append("init-from / reinit")
+    if ignored:
+        print(f"inpnet train: note: --resume continues with the run's own settings; ignored: {', '.join(ignored)}",
+              file=sys.stderr)
+    return changes
+
+
 def run(args: argparse.Namespace) -> int:
     from inpnet.config import ModelConfig, TrainConfig
     from inpnet.errors import InpNetError
@@ -80,10 +105,14 @@ def run(args: argparse.Namespace) -> int:
     mcfg = ModelConfig.from_name(args.variant, preset=args.preset, **model_over)
     tcfg = TrainConfig.for_variant(args.variant, **train_over)
     max_seconds = args.max_minutes * 60 if args.max_minutes else None
+    resume_changes = None
+    if args.resume:  # only what was given: a default must not replace the run's own length or patience
+        given = {"model": mcfg.to_dict(), "train": tcfg.to_dict()}
+        resume_changes = _resume_changes(args, train_over, model_over, given)
     result = train(mcfg, tcfg, args.data, args.out, resume=args.resume, init_from=args.init_from,
                    init_from_backbone=args.init_from_backbone, reinit=tuple(args.reinit), device=args.device,
                    progress=not args.no_progress, max_seconds=max_seconds,
-                   stop_at_step=args.stop_at_step)
+                   stop_at_step=args.stop_at_step, resume_changes=resume_changes)
     best = f"{result.best_psnr:.2f} dB" if result.best_psnr is not None else "n/a"
     print(f"run {result.run_dir}: step {result.step}, epoch {result.epoch}, best val PSNR {best}, "
           f"stopped: {result.stopped_because}")
