@@ -234,6 +234,7 @@ class TrainResult:
     best_psnr: float | None
     stopped_because: str
     bad_steps: int
+    signal: int | None = None  # the signal (SIGINT, SIGTERM) that stopped the run, after its checkpoint
 
 
 def autocast_context(amp: str, device: torch.device):
@@ -302,10 +303,11 @@ def train(
     # the run directory is created only now, so that a setup error (bad data, options, checkpoint) leaves nothing
     _prepare_run_dir(run.run_dir, run.mcfg, tcfg, d)
     logger = RunLogger(run.run_dir, enabled=d.main)
-    stop_reason = {"why": None}
+    stop_reason: dict[str, Any] = {"why": None, "signal": None}
 
     def on_signal(signum, frame):  # save and stop at the end of the current step
         stop_reason["why"] = f"signal {signal.Signals(signum).name}"
+        stop_reason["signal"] = signum
 
     old_handlers = _install_signal_handlers(on_signal)
     val_masks = validation_masks(run.mcfg, len(run.val_set), tcfg.seed, restore=tcfg.restore_fraction > 0)
@@ -384,7 +386,8 @@ def train(
         dist.barrier()
     if "non-finite" in stop_reason["why"]:
         raise InpNetError(f"training stopped at step {step}: {stop_reason['why']} (checkpoint saved in {run.run_dir})")
-    return TrainResult(run.run_dir, step, state["epoch"], state["best_psnr"], stop_reason["why"], state["bad_steps"])
+    return TrainResult(run.run_dir, step, state["epoch"], state["best_psnr"], stop_reason["why"], state["bad_steps"],
+                       stop_reason["signal"])
 
 
 # ---- the named steps of train() ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from inpnet.commands import DEVICE_HELP
 from inpnet.config import PRESETS, VARIANTS
@@ -57,7 +58,6 @@ def _resume_changes(args: argparse.Namespace, train_over: dict, model_over: dict
     """The settings of a resumed run that this command line changes (RESUME_CHANGES it was given), with a note
     naming the other given options whose values differ from the run's own: a resume keeps the run's."""
     import json
-    import sys
     from pathlib import Path
 
     from inpnet.train import CONFIG_FILE, RESUME_CHANGES, read_run_config
@@ -116,4 +116,7 @@ def run(args: argparse.Namespace) -> int:
     best = f"{result.best_psnr:.2f} dB" if result.best_psnr is not None else "n/a"
     print(f"run {result.run_dir}: step {result.step}, epoch {result.epoch}, best val PSNR {best}, "
           f"stopped: {result.stopped_because}")
+    if result.signal is not None:  # checkpointed, but not done: a script's `train && evaluate` must not go on
+        print("inpnet train: interrupted; continue with the same command and --resume", file=sys.stderr)
+        return 128 + result.signal  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
     return 0
