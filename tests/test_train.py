@@ -137,6 +137,33 @@ def test_a_command_line_resume_keeps_the_runs_length_and_patience_unless_told(ph
     assert json.loads((run / "config.json").read_text())["train"]["steps"] == 8
 
 
+def test_an_unreadable_validation_photo_is_left_out_at_the_start_and_none_readable_fails_before_writing(photos,
+                                                                                                      tmp_path):
+    from inpnet.data import ImageFolderDataset
+
+    mcfg, tcfg = configs(steps=2, val_fraction=0.3)
+    val = ImageFolderDataset([str(photos)], mcfg.image_size, train=False, split="val", val_fraction=0.3)
+    assert len(val) >= 2
+    val.files[0].write_bytes(b"not an image")  # one of the validation photos breaks
+    result = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    assert result.step == 2 and result.best_psnr is not None  # validated on the others
+    for path in val.files:
+        path.write_bytes(b"not an image")
+    with pytest.raises(InpNetError, match="none of the .* images of the 'val' split could be read"):
+        train(mcfg, tcfg, [str(photos)], tmp_path / "again", progress=False)
+    assert not (tmp_path / "again").exists()  # nothing written: the same command works once the photos do
+
+
+def test_a_run_that_stopped_before_its_first_checkpoint_says_so(photos, tmp_path):
+    mcfg, tcfg = configs(steps=2)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")  # what a run that failed in its first epoch leaves
+    with pytest.raises(InpNetError, match="stopped before its first checkpoint; delete the folder"):
+        train(mcfg, tcfg, [str(photos)], tmp_path / "run", resume=True, progress=False)
+    with pytest.raises(InpNetError, match="stopped before its first checkpoint .nothing to resume."):
+        train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+
+
 def test_early_stopping_then_resume_with_more_patience(photos, tmp_path):
     # lr 1e-30 (updates below float32 resolution) and GroupNorm (no running statistics): the weights never
     # change, so validation never improves

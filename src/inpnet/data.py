@@ -211,6 +211,23 @@ class ImageFolderDataset(Dataset):
             torch.manual_seed(sample_seed(self.seed, self.epoch, index))
             return self.transform(x)  # (3, H, W) float
 
+    def keep_readable(self) -> list[Path]:
+        """Open every file once and drop the unreadable ones (logged): for a split that is read whole and often,
+        such as validation, whose fixed masks pair with its images by position. Returns the dropped files;
+        an InpNetError when none is left."""
+        dropped = []
+        for path in self.files:
+            try:
+                open_image(path)
+            except InpNetError as exc:
+                self._record_bad(path, exc)
+                dropped.append(path)
+        if len(dropped) == len(self.files):
+            raise InpNetError(f"none of the {len(self.files)} images of the {self.split!r} split could be read "
+                              f"(first: {dropped[0]}); add readable images or change the split's size (--set val_fraction=F)")
+        self.files = [p for p in self.files if p not in set(dropped)]
+        return dropped
+
     def _record_bad(self, path: Path, exc: InpNetError) -> None:
         self.num_bad += 1
         self.bad_files.append(path)

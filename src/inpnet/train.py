@@ -27,6 +27,7 @@ from inpnet.checkpoint import (
     CONFIG_FILE,
     LAST_FILE,
     MODEL_FILE,
+    STATE_FILE,
     load_training_state,
     load_weights_into,
     read_state_dict,
@@ -639,13 +640,16 @@ def _save_checkpoint(run_dir: Path, model: nn.Module, opt, scaler, disc: nn.Modu
 
 
 def _datasets(data: Sequence[str], mcfg: ModelConfig, tcfg: TrainConfig):
-    """(training set, validation set) of the image folders, split by the file-path hash (data.py)."""
+    """(training set, validation set) of the image folders, split by the file-path hash (data.py). The
+    validation photos are checked now: an unreadable one is left out (logged) instead of failing the first
+    validation, an epoch into the run; none readable is an error before anything is written."""
     from inpnet.data import ImageFolderDataset
 
     split = dict(val_fraction=tcfg.val_fraction, val_max=tcfg.val_max, seed=tcfg.seed,
                  test_fraction=tcfg.test_fraction)
-    return (ImageFolderDataset(data, mcfg.image_size, train=True, split="train", **split),
-            ImageFolderDataset(data, mcfg.image_size, train=False, split="val", **split))
+    val_set = ImageFolderDataset(data, mcfg.image_size, train=False, split="val", **split)
+    val_set.keep_readable()
+    return ImageFolderDataset(data, mcfg.image_size, train=True, split="train", **split), val_set
 
 
 def _initial_model(mcfg: ModelConfig, d: Dist, init_from: str | None, reinit: Sequence[str],
@@ -782,8 +786,14 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
     if resume:
         if not (run_dir / CONFIG_FILE).is_file():
             raise InpNetError(f"cannot resume: {run_dir} is not a run directory (no {CONFIG_FILE})")
+        if not (run_dir / STATE_FILE).exists() and not (run_dir / LAST_FILE).exists():
+            raise InpNetError(f"cannot resume: the run in {run_dir} stopped before its first checkpoint; delete "
+                              "the folder and start it again")
         return
     if (run_dir / CONFIG_FILE).exists():
+        if not (run_dir / STATE_FILE).exists() and not (run_dir / LAST_FILE).exists():
+            raise InpNetError(f"{run_dir} holds a run that stopped before its first checkpoint (nothing to resume); "
+                              "delete the folder or choose another --out")
         raise InpNetError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     here = run_dir.absolute()
     existing = next(q for q in (here, *here.parents) if q.exists())
