@@ -66,3 +66,13 @@ def test_loading_a_missing_or_corrupt_config_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(InpNetError, match="cannot read config"):
         ModelConfig.load(tmp_path)
+
+
+def test_a_weights_file_without_its_runs_config_names_the_file_and_what_is_missing(tmp_path):
+    from inpnet.checkpoint import resolve_checkpoint
+
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 64)
+    with pytest.raises(InpNetError, match=r"checkpoint .*junk.safetensors: a weights file is read with the "
+                                          r"config.json of its run beside it"):
+        resolve_checkpoint(junk)

@@ -104,6 +104,9 @@ def resolve_checkpoint(path: str | os.PathLike | None) -> Path:
         return shipped_weights_dir()
     p = Path(path)
     if p.is_file() and p.suffix == ".safetensors":
+        if not (p.parent / CONFIG_FILE).is_file():
+            raise InpNetError(f"checkpoint {p}: a weights file is read with the {CONFIG_FILE} of its run beside it, "
+                              f"and {p.parent} has none (pass the run directory or weights folder)")
         p = p.parent
     if not p.exists():
         raise InpNetError(f"checkpoint {p} does not exist")
