@@ -93,6 +93,20 @@ def test_resume_continues_exactly(photos, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_stop_at_an_epochs_end_validates_there_so_a_resumed_run_validates_at_the_same_steps(photos, tmp_path):
+    mcfg, tcfg = configs(steps=12)
+    whole = train(mcfg, tcfg, [str(photos)], tmp_path / "straight", progress=False)
+    straight = [(r["step"], r["psnr"]) for r in read_jsonl(tmp_path / "straight") if r.get("event") == "validation"]
+    per_epoch = straight[0][0]
+    assert per_epoch < 12 and len(straight) >= 2
+    train(mcfg, tcfg, [str(photos)], tmp_path / "split", progress=False, stop_at_step=per_epoch)
+    result = train(mcfg, tcfg, [str(photos)], tmp_path / "split", resume=True, progress=False)
+    split = [(r["step"], r["psnr"]) for r in read_jsonl(tmp_path / "split") if r.get("event") == "validation"]
+    assert split == straight and result.epoch == whole.epoch
+    with pytest.raises(InpNetError, match="--stop-at-step 5: the run is already at step 12"):
+        train(mcfg, tcfg, [str(photos)], tmp_path / "split", resume=True, progress=False, stop_at_step=5)
+
+
 def test_a_time_limit_ends_the_invocation_with_a_checkpoint_that_resumes(photos, tmp_path):
     mcfg, tcfg = configs(steps=6)
     result = train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False, max_seconds=0.0)

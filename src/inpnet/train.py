@@ -299,6 +299,8 @@ def train(
                      init_from_backbone=init_from_backbone, reinit=reinit, device=device,
                      resume_changes=resume_changes)
     d, tcfg, state = run.d, run.tcfg, run.state
+    if stop_at_step is not None and stop_at_step <= state["step"]:
+        raise InpNetError(f"--stop-at-step {stop_at_step}: the run is already at step {state['step']}")
     ddp_model, ddp_disc = _distributed(run.model, run.disc, d)
 
     # the run directory is created only now, so that a setup error (bad data, options, checkpoint) leaves nothing
@@ -362,15 +364,15 @@ def train(
             stop_reason["why"] = stop_reason["why"] or _limit_reached(step, time.time() - t_start, max_seconds,
                                                                       stop_at_step)
             validated = batch_in_epoch >= run.per_epoch
-            if stop_reason["why"]:
-                break
-            if validated:  # the end of an epoch: validate, keep the best, checkpoint
+            if validated:  # the end of an epoch: validate, keep the best, checkpoint (also when stopping here,
+                # so that a resumed run validates at the same steps as one never stopped)
                 validate_and_checkpoint(epoch, epoch_done=True)
                 epoch, batch_in_epoch = state["epoch"], state["batch_in_epoch"]
                 last_ckpt = time.time()
-                if state["bad_epochs"] >= tcfg.patience:
+                if not stop_reason["why"] and state["bad_epochs"] >= tcfg.patience:
                     stop_reason["why"] = f"early stopping (no validation gain in {tcfg.patience} epochs)"
-                    break
+            if stop_reason["why"]:
+                break
         if stop_reason["why"] is None and step >= run.total_steps and not validated:  # the schedule ended mid-epoch
             validate_and_checkpoint(epoch, epoch_done=False)
         if stop_reason["why"] is None:
