@@ -535,6 +535,19 @@ def test_a_float_image_in_0_to_255_is_an_error_not_a_washed_out_fill():
     assert np.asarray(pipe(image / 255.0, hole)).shape == (32, 32, 3)  # the same photo in [0, 1] is fine
 
 
+@pytest.mark.parametrize(("values", "message"), [
+    (np.full((32, 32, 3), np.nan), "NaN or infinite"),
+    (np.full((32, 32, 3), -0.5), r"got down to -0.5"),
+    (np.full((32, 32, 3), 300, np.int64), "int64 image values must be in 0-255, got 300 to 300"),
+    (np.full((32, 32, 3), -3, np.int16), "int16 image values must be in 0-255"),
+])
+def test_nan_negative_and_out_of_range_integer_images_are_one_line_errors(values, message):
+    pipe = InpaintPipeline(build_model("skip-recon", preset="nano").eval(), texture=0.0)
+    with pytest.raises(InpNetError, match=message):
+        pipe(values, box_hole(32, 32, 8, 8, 8, 8))
+    assert np.asarray(pipe(np.full((32, 32, 3), 200, np.int64), box_hole(32, 32, 8, 8, 8, 8))).shape == (32, 32, 3)
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5])
 def test_stream_rejects_a_bad_in_flight_count(bad):
     pipe = InpaintPipeline(build_model("skip-recon", preset="nano").eval(), texture=0.0)

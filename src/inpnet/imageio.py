@@ -123,12 +123,19 @@ def _array_to_pil(arr: np.ndarray, name: str) -> Image.Image:
     elif arr.dtype == np.uint16:
         out = np.rint(arr / 257.0).astype(np.uint8)
     elif np.issubdtype(arr.dtype, np.floating):
-        values = np.nan_to_num(arr.astype(np.float64))
+        values = arr.astype(np.float64)
+        if not np.isfinite(values).all():
+            raise _fail(name, "float image has NaN or infinite values")
+        if values.min() < -1.0 / 255.0:
+            raise _fail(name, f"float image values must be in [0, 1], got down to {values.min():.4g}")
         if values.max() > 1.0 + 1.0 / 255.0:  # 0-255 data as float: clipping to [0, 1] would wash it out
             raise _fail(name, f"float image values must be in [0, 1], got up to {values.max():.4g} (for 0-255 "
                               "data pass uint8, or divide by 255)")
         out = np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
-    elif np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0 and arr.max() <= 255:
+    elif np.issubdtype(arr.dtype, np.integer):
+        if arr.min() < 0 or arr.max() > 255:  # 0-255 in any integer type is plain 8-bit data
+            raise _fail(name, f"{arr.dtype} image values must be in 0-255, got {arr.min()} to {arr.max()} (for "
+                              "more bits pass uint16, or float in [0, 1])")
         out = arr.astype(np.uint8)
     else:
         raise _fail(name, f"unsupported array type {arr.dtype} (expected uint8, uint16 or float in [0, 1])")
