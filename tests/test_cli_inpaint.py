@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -380,3 +381,20 @@ def test_a_16_bit_or_transparent_photo_keeps_its_depth_and_alpha_outside_the_hol
         if "grey" in name and "deep" in name or "clear" in name:  # what Pillow's 8-bit read drops, it says
             assert len(bmp_err.splitlines()) == 1 and bmp_err.count(name) == 1, name
             assert ("16-bit image" if "clear" not in name else "composited on white") in bmp_err, name
+
+
+
+def test_a_read_only_output_folder_is_refused_before_the_model_runs(ckpt, tmp_path, capsys, monkeypatch):
+    import inpnet.commands
+    import inpnet.predict
+
+    write_photo(tmp_path / "a.png")
+    write_mask(tmp_path / "m.png")
+    (tmp_path / "ro").mkdir()
+    real_access = os.access  # root writes anywhere: the folder's permission is what os.access answers
+    monkeypatch.setattr(inpnet.commands.os, "access",
+                        lambda path, mode: False if Path(path) == tmp_path / "ro" else real_access(path, mode))
+    monkeypatch.setattr(inpnet.predict, "load_pipeline", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "a.png", "--mask", tmp_path / "m.png",
+                   "-o", tmp_path / "ro" / "out.png") == 2
+    assert "folder " + str(tmp_path / "ro") + " is not writable" in capsys.readouterr().err

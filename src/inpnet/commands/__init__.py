@@ -29,6 +29,14 @@ def check_output_folder(folder: str | os.PathLike, option: str) -> Path:
     return folder
 
 
+def check_writable(folder: str | os.PathLike, option: str) -> None:
+    """Refuse, before any work, an output folder that exists (or would be made in a folder) without write
+    permission; other problems with the path are reported where the output is written."""
+    existing = _first_existing(Path(folder))
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise InpNetError(f"{option} {folder}: folder {existing} is not writable")
+
+
 def check_output_file(path: str | os.PathLike, option: str, overwrite: bool) -> Path:
     """`path` can be written: not a folder, its folder creatable, not existing unless `overwrite`."""
     path = Path(path)

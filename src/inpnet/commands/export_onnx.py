@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from inpnet.checkpoint import load_model
+    from inpnet.commands import check_writable
     from inpnet.errors import InpNetError
     from inpnet.export import CHECK_TOLERANCE, INT8_TOLERANCE, OnnxInpainter, check_onnx, export_onnx
 
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         raise InpNetError(f"-o {out} is a folder; give a file name such as model.onnx")
     if out.exists() and not args.overwrite:
         raise InpNetError(f"{out} exists; pass --overwrite to replace it")
+    check_writable(out.parent, "-o")  # before the export's seconds, not after
     model = load_model(args.checkpoint)
     if args.image_size:
         model = resized_for_export(model, args.image_size)

@@ -23,7 +23,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from inpnet.commands import DEVICE_HELP
+from inpnet.commands import DEVICE_HELP, check_writable
 from inpnet.errors import InpNetError
 from inpnet.imageio import IMAGE_EXTENSIONS, MASK_SUFFIX
 
@@ -185,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
     jobs, folder_mode = _jobs(args)
     if args.dilate < 0:
         raise InpNetError(f"--dilate must be >= 0, got {args.dilate}")
+    for folder in sorted({target.parent for _, _, target in jobs}):
+        check_writable(folder, "-o")  # before the model runs on every image only to fail each write
     inputs = {i.resolve() for i, _, _ in jobs} | {m.resolve() for _, m, _ in jobs if m is not None}
     if args.self_ensemble is not None and not args.restore:
         raise InpNetError("--self-ensemble applies to --restore only")
