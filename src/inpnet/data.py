@@ -225,7 +225,8 @@ class ImageFolderDataset(Dataset):
         if len(dropped) == len(self.files):
             raise InpNetError(f"none of the {len(self.files)} images of the {self.split!r} split could be read "
                               f"(first: {dropped[0]}); add readable images or change the split's size (--set val_fraction=F)")
-        self.files = [p for p in self.files if p not in set(dropped)]
+        unreadable = set(dropped)
+        self.files = [p for p in self.files if p not in unreadable]
         return dropped
 
     def _record_bad(self, path: Path, exc: InpNetError) -> None:

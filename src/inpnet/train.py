@@ -785,15 +785,16 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
 
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse a missing run (resume) or an existing one (new run) before any work is done."""
+    checkpointed = (run_dir / STATE_FILE).exists() or (run_dir / LAST_FILE).exists()
     if resume:
         if not (run_dir / CONFIG_FILE).is_file():
             raise InpNetError(f"cannot resume: {run_dir} is not a run directory (no {CONFIG_FILE})")
-        if not (run_dir / STATE_FILE).exists() and not (run_dir / LAST_FILE).exists():
+        if not checkpointed:
             raise InpNetError(f"cannot resume: the run in {run_dir} stopped before its first checkpoint; delete "
                               "the folder and start it again")
         return
     if (run_dir / CONFIG_FILE).exists():
-        if not (run_dir / STATE_FILE).exists() and not (run_dir / LAST_FILE).exists():
+        if not checkpointed:
             raise InpNetError(f"{run_dir} holds a run that stopped before its first checkpoint (nothing to resume); "
                               "delete the folder or choose another --out")
         raise InpNetError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")

@@ -24,8 +24,7 @@ def check_output_folder(folder: str | os.PathLike, option: str) -> Path:
     existing = _first_existing(folder)
     if not existing.is_dir():
         raise InpNetError(f"{option} {folder}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InpNetError(f"{option} {folder}: folder {existing} is not writable")
+    check_writable(folder, option)
     return folder
 
 
