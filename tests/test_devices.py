@@ -11,7 +11,7 @@ from PIL import Image
 from inpnet import InpNetError, build_model
 from inpnet.checkpoint import load_model, save_model
 from inpnet.cli import main
-from inpnet.devices import resolve_device
+from inpnet.devices import onnx_providers, resolve_device
 from inpnet.predict import InpaintPipeline
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without CUDA")
@@ -60,3 +60,23 @@ def test_inpaint_runs_with_the_default_device(tmp_path):
     assert main(["inpaint", "--image", str(tmp_path / "photo.png"), "--mask", str(tmp_path / "hole.png"),
                  "-o", str(out), "--checkpoint", str(tmp_path / "ck"), "--texture", "0"]) == 0
     assert np.asarray(Image.open(out)).shape == (32, 32, 3)
+
+
+CPU_ONLY, WITH_CUDA = ["CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_onnx_providers_read_device_like_torch():
+    assert onnx_providers("cpu", WITH_CUDA) == ["CPUExecutionProvider"]
+    assert onnx_providers("auto", WITH_CUDA) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert onnx_providers("auto", CPU_ONLY) == ["CPUExecutionProvider"]
+    assert onnx_providers("cuda", WITH_CUDA) == ["CUDAExecutionProvider:0", "CPUExecutionProvider"]
+    assert onnx_providers("cuda:1", WITH_CUDA) == ["CUDAExecutionProvider:1", "CPUExecutionProvider"]
+
+
+def test_onnx_on_cuda_without_the_cuda_provider_names_the_package():
+    with pytest.raises(InpNetError, match="no CUDA provider .pip install onnxruntime-gpu., or use --device cpu"):
+        onnx_providers("cuda", CPU_ONLY)
+    with pytest.raises(InpNetError, match="unknown device 'gpu'"):
+        onnx_providers("gpu", WITH_CUDA)
+    with pytest.raises(InpNetError, match="runs on cpu or cuda, not 'meta'"):
+        onnx_providers("meta", WITH_CUDA)

@@ -8,6 +8,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from inpnet import InpNetError, build_model
 from inpnet.checkpoint import save_model
@@ -235,6 +236,25 @@ def test_onnx_inpainter_rejects_another_image_size(exported):
     _, path = exported
     with pytest.raises(InpNetError, match="takes 32x32 images"):
         OnnxInpainter(path)(torch.rand(1, 3, 64, 64), torch.zeros(1, 1, 64, 64))
+
+
+def test_the_device_chooses_the_onnx_providers(exported, tmp_path, capsys):
+    import onnxruntime as ort
+
+    _, path = exported
+    session = InpaintPipeline.from_onnx(path, device="auto", texture=0).model.session
+    expected = "CUDAExecutionProvider" if "CUDAExecutionProvider" in ort.get_available_providers() else "CPUExecutionProvider"
+    assert session.get_providers()[0] == expected
+    assert OnnxInpainter(path, device="cpu").session.get_providers() == ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" not in ort.get_available_providers():  # `--device cuda` used to be ignored
+        photo, hole = tmp_path / "p.png", tmp_path / "h.png"
+        Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(photo)
+        Image.fromarray(np.pad(np.full((8, 8), 255, np.uint8), 12)).save(hole)
+        code = main(["inpaint", "--image", str(photo), "--mask", str(hole), "-o", str(tmp_path / "o.png"),
+                     "--checkpoint", str(path), "--device", "cuda", "--texture", "0"])
+        err = capsys.readouterr().err.strip()
+        assert code != 0 and "no CUDA provider" in err and "\n" not in err
+        assert not (tmp_path / "o.png").exists()
 
 
 def test_corrupt_onnx_file_is_an_inpnet_error(tmp_path, exported):

@@ -19,3 +19,30 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InpNetError(f"cannot use device {str(device)!r}: no CUDA device is available (use --device cpu)")
     return resolved
+
+
+def onnx_providers(device: str | torch.device, available: list[str] | None = None) -> list[str]:
+    """onnxruntime execution providers for `--device` (the same reading as `resolve_device`): "cpu" -> the CPU
+    provider; "auto" -> CUDA first when this onnxruntime has it (the onnxruntime-gpu package), else the CPU;
+    "cuda[:N]" -> CUDA on that device or a one-line InpNetError. `available`: the providers to choose from
+    (default: `onnxruntime.get_available_providers()`)."""
+    if available is None:
+        import onnxruntime as ort
+
+        available = ort.get_available_providers()
+    has_cuda = "CUDAExecutionProvider" in available
+    name = str(device)
+    if name == "auto":
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"] if has_cuda else ["CPUExecutionProvider"]
+    try:
+        resolved = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise InpNetError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+    if resolved.type == "cpu":
+        return ["CPUExecutionProvider"]
+    if resolved.type != "cuda":
+        raise InpNetError(f"an ONNX model runs on cpu or cuda, not {name!r}")
+    if not has_cuda:
+        raise InpNetError(f"cannot run the ONNX model on {name!r}: this onnxruntime has no CUDA provider "
+                          "(pip install onnxruntime-gpu), or use --device cpu")
+    return [f"CUDAExecutionProvider:{resolved.index or 0}", "CPUExecutionProvider"]

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from inpnet.config import ModelConfig
+from inpnet.devices import onnx_providers
 from inpnet.errors import InpNetError
 from inpnet.fileio import atomic_write_bytes
 from inpnet.models.inputs import check_inputs
@@ -303,7 +304,8 @@ def _set_metadata(proto: Any, values: dict[str, str]) -> None:
         entry.key, entry.value = key, value
 
 
-def _session(source: str | bytes, threads: int | None = None):
+def _session(source: str | bytes, threads: int | None = None, providers: list[str] | None = None):
+    """An InferenceSession on `providers` (`devices.onnx_providers`; default the CPU; "NAME:N" = device N)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -317,7 +319,11 @@ def _session(source: str | bytes, threads: int | None = None):
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    chosen: list[Any] = []
+    for provider in providers or ["CPUExecutionProvider"]:
+        name, _, index = provider.partition(":")
+        chosen.append((name, {"device_id": int(index)}) if index else name)
+    return ort.InferenceSession(source, options, providers=chosen)
 
 
 def _torch_output(model: nn.Module, images: torch.Tensor, masks: torch.Tensor) -> InpaintOutput:
@@ -406,30 +412,32 @@ def _first_line(exc: BaseException) -> str:
 
 # ---- running a file -----------------------------------------------------------------------------------
 class OnnxInpainter:
-    """An exported model run by onnxruntime (CPU), callable like the PyTorch model:
+    """An exported model run by onnxruntime, callable like the PyTorch model:
     `OnnxInpainter("model.onnx")(images (B,3,H,W), mask (B,1,H,W)) -> InpaintOutput`.
 
     The ModelConfig comes from the file's metadata unless `config` is given. H, W must equal
     `config.image_size` (the exported graph has a fixed size); the batch is free. `quantize="int8"`
     quantizes a float file on loading (a few seconds). `full_length=True` feeds a packed graph all L
-    token slots (the padded cost; same outputs): for comparisons.
+    token slots (the padded cost; same outputs): for comparisons. `device`: "cpu" (default), "auto" or
+    "cuda[:N]" (`devices.onnx_providers`; the prefill and packing before the graph run on the CPU either way).
     """
 
     def __init__(self, path: str | os.PathLike, config: ModelConfig | None = None,
                  threads: int | None = None, quantize: str | None = None, full_length: bool = False,
-                 *, _data: bytes | None = None) -> None:
+                 *, device: str = "cpu", _data: bytes | None = None) -> None:
         if quantize not in (None, *QUANTIZATIONS):
             raise InpNetError(f"unknown quantization {quantize!r}; valid: {', '.join(QUANTIZATIONS)}")
         path = Path(path)
         if _data is None and not path.is_file():
             raise InpNetError(f"no ONNX file at {path}")
         self.threads = threads
+        self.providers = onnx_providers(device)
         try:
             source: str | bytes = _data if _data is not None else str(path)
             if quantize is not None:
                 source = quantize_int8(source if isinstance(source, bytes) else path.read_bytes())
             self._source = source
-            self._session = _session(source, threads)
+            self._session = _session(source, threads, self.providers)
         except InpNetError:
             raise
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
@@ -450,7 +458,7 @@ class OnnxInpainter:
     def session(self) -> Any:
         """The onnxruntime InferenceSession (built on first use after unpickling or `set_threads`)."""
         if self._session is None:
-            self._session = _session(self._source, self.threads)
+            self._session = _session(self._source, self.threads, self.providers)
         return self._session
 
     def set_threads(self, threads: int | None) -> None:

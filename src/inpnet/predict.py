@@ -209,14 +209,16 @@ class InpaintPipeline:
 
     @classmethod
     def from_onnx(cls, path: str | os.PathLike, *, threads: int | None = None, quantize: str | None = None,
-                  **kwargs: Any) -> InpaintPipeline:
-        """Run an ONNX export (`inpnet export-onnx`) with onnxruntime on the CPU; its config comes from the
-        file. The graph has a fixed input size, so every region is resized to exactly the model size.
+                  device: str = "cpu", **kwargs: Any) -> InpaintPipeline:
+        """Run an ONNX export (`inpnet export-onnx`) with onnxruntime; its config comes from the file. The
+        graph has a fixed input size, so every region is resized to exactly the model size.
         `quantize="int8"`: quantize a float file on loading (the real-time path; its quality cost is in
-        docs/benchmarks.md). `threads`: onnxruntime's intra-op threads (default: all cores)."""
+        docs/benchmarks.md). `threads`: onnxruntime's intra-op threads (default: all cores). `device`: "cpu",
+        "auto" (CUDA when the installed onnxruntime has it) or "cuda[:N]" (`devices.onnx_providers`)."""
         from inpnet.export import OnnxInpainter
 
-        return cls(OnnxInpainter(path, threads=threads, quantize=quantize), fixed_size=True, **kwargs)
+        return cls(OnnxInpainter(path, threads=threads, quantize=quantize, device=device), fixed_size=True,
+                   **kwargs)
 
     @property
     def config(self) -> Any:
@@ -422,7 +424,7 @@ def load_pipeline(checkpoint: str | os.PathLike | None = None,
                   device: str | torch.device = "cpu", texture: float | None = None,
                   restore: bool = False, texture_method: str = "patchmatch",
                   self_ensemble: int | None = None) -> InpaintPipeline:
-    """The CLI's `--checkpoint`: an `.onnx` file (onnxruntime, CPU), a run directory / weights folder /
+    """The CLI's `--checkpoint`: an `.onnx` file (onnxruntime on `device`), a run directory / weights folder /
     .safetensors file, or None for the shipped weights (with `restore`, the weights named in `weights/RESTORE`,
     today the default itself). `texture`, `texture_method`, `self_ensemble`: see InpaintPipeline."""
     if checkpoint is None and restore:
@@ -431,6 +433,6 @@ def load_pipeline(checkpoint: str | os.PathLike | None = None,
         checkpoint = shipped_restore_dir()
     if checkpoint is not None and Path(checkpoint).suffix.lower() == ".onnx":
         return InpaintPipeline.from_onnx(checkpoint, texture=texture, texture_method=texture_method,
-                                         self_ensemble=self_ensemble)
+                                         self_ensemble=self_ensemble, device=str(device))
     return InpaintPipeline.from_pretrained(checkpoint, device=device, texture=texture, texture_method=texture_method,
                                            self_ensemble=self_ensemble)
