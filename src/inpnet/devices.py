@@ -12,10 +12,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     or cuda on a machine without it, is a one-line InpNetError."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, ValueError, TypeError):
-        raise InpNetError(f"unknown device {str(device)!r}; use auto, cpu or cuda[:N]") from None
+    resolved = _parse(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InpNetError(f"cannot use device {str(device)!r}: no CUDA device is available (use --device cpu)")
     return resolved
@@ -34,10 +31,7 @@ def onnx_providers(device: str | torch.device, available: list[str] | None = Non
     name = str(device)
     if name == "auto":
         return ["CUDAExecutionProvider", "CPUExecutionProvider"] if has_cuda else ["CPUExecutionProvider"]
-    try:
-        resolved = torch.device(name)
-    except (RuntimeError, ValueError, TypeError):
-        raise InpNetError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+    resolved = _parse(device)
     if resolved.type == "cpu":
         return ["CPUExecutionProvider"]
     if resolved.type != "cuda":
@@ -46,3 +40,11 @@ def onnx_providers(device: str | torch.device, available: list[str] | None = Non
         raise InpNetError(f"cannot run the ONNX model on {name!r}: this onnxruntime has no CUDA provider "
                           "(pip install onnxruntime-gpu), or use --device cpu")
     return [f"CUDAExecutionProvider:{resolved.index or 0}", "CPUExecutionProvider"]
+
+
+def _parse(device: str | torch.device) -> torch.device:
+    """A device name as torch reads it; one it does not know is a one-line InpNetError."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise InpNetError(f"unknown device {str(device)!r}; use auto, cpu or cuda[:N]") from None
