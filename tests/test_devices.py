@@ -69,8 +69,8 @@ def test_onnx_providers_read_device_like_torch():
     assert onnx_providers("cpu", WITH_CUDA) == ["CPUExecutionProvider"]
     assert onnx_providers("auto", WITH_CUDA) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert onnx_providers("auto", CPU_ONLY) == ["CPUExecutionProvider"]
-    assert onnx_providers("cuda", WITH_CUDA) == ["CUDAExecutionProvider:0", "CPUExecutionProvider"]
-    assert onnx_providers("cuda:1", WITH_CUDA) == ["CUDAExecutionProvider:1", "CPUExecutionProvider"]
+    assert onnx_providers("cuda", WITH_CUDA) == [("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"]
+    assert onnx_providers("cuda:1", WITH_CUDA) == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
 
 
 def test_onnx_on_cuda_without_the_cuda_provider_names_the_package():

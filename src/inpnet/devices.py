@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from inpnet.errors import InpNetError
@@ -18,11 +20,12 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
-def onnx_providers(device: str | torch.device, available: list[str] | None = None) -> list[str]:
-    """onnxruntime execution providers for `--device` (the same reading as `resolve_device`): "cpu" -> the CPU
-    provider; "auto" -> CUDA first when this onnxruntime has it (the onnxruntime-gpu package), else the CPU;
-    "cuda[:N]" -> CUDA on that device or a one-line InpNetError. `available`: the providers to choose from
-    (default: `onnxruntime.get_available_providers()`)."""
+def onnx_providers(device: str | torch.device, available: list[str] | None = None) -> list[Any]:
+    """onnxruntime execution providers for `--device` (the same reading as `resolve_device`), in the form
+    `InferenceSession(providers=...)` takes: "cpu" -> the CPU provider; "auto" -> CUDA first when this
+    onnxruntime has it (the onnxruntime-gpu package), else the CPU; "cuda[:N]" -> CUDA on device N or a
+    one-line InpNetError. `available`: the providers to choose from (default:
+    `onnxruntime.get_available_providers()`)."""
     if available is None:
         import onnxruntime as ort
 
@@ -39,7 +42,7 @@ def onnx_providers(device: str | torch.device, available: list[str] | None = Non
     if not has_cuda:
         raise InpNetError(f"cannot run the ONNX model on {name!r}: this onnxruntime has no CUDA provider "
                           "(pip install onnxruntime-gpu), or use --device cpu")
-    return [f"CUDAExecutionProvider:{resolved.index or 0}", "CPUExecutionProvider"]
+    return [("CUDAExecutionProvider", {"device_id": resolved.index or 0}), "CPUExecutionProvider"]
 
 
 def _parse(device: str | torch.device) -> torch.device:

@@ -304,8 +304,8 @@ def _set_metadata(proto: Any, values: dict[str, str]) -> None:
         entry.key, entry.value = key, value
 
 
-def _session(source: str | bytes, threads: int | None = None, providers: list[str] | None = None):
-    """An InferenceSession on `providers` (`devices.onnx_providers`; default the CPU; "NAME:N" = device N)."""
+def _session(source: str | bytes, threads: int | None = None, providers: list[Any] | None = None):
+    """An InferenceSession on `providers` (`devices.onnx_providers`; default the CPU)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -319,11 +319,7 @@ def _session(source: str | bytes, threads: int | None = None, providers: list[st
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    chosen: list[Any] = []
-    for provider in providers or ["CPUExecutionProvider"]:
-        name, _, index = provider.partition(":")
-        chosen.append((name, {"device_id": int(index)}) if index else name)
-    return ort.InferenceSession(source, options, providers=chosen)
+    return ort.InferenceSession(source, options, providers=providers or ["CPUExecutionProvider"])
 
 
 def _torch_output(model: nn.Module, images: torch.Tensor, masks: torch.Tensor) -> InpaintOutput:
