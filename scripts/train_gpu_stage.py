@@ -11,6 +11,16 @@ validation), with what a lent machine of unknown speed needs:
   (the shipped storage; a file comes back from a lent machine at 16 MiB at most);
 - bf16 autocast (the harmonic prefill runs in float32 whatever the autocast state).
 
+`--adversarial LAMBDA` adds the adversarial term to the main model (issue 14's lever that needs more images than a
+CPU session gives: an 80-minute CPU test of it on cached features, docs/results.md section 3, drew a grid lattice,
+then a uniform grain): a PatchGAN (`inpnet.models.discriminator`) on (image, hole mask), hinge loss, on the
+inpainting samples' composites; the generator's term is hinge + the discriminator's feature matching, weighted by
+VQGAN's adaptive weight times LAMBDA (0.3 = a pull on the decoder's last layer of 0.3 times the reconstruction's),
+after `--disc-warmup` steps of the discriminator alone. Validation PSNR cannot choose among such weights (the
+term trades it for detail), so every validation also writes a snapshot `model-step{N}.safetensors` (fp16) to be
+judged afterwards by hole PSNR and texture on the test photos (`inpnet ablate --native`) and by looking; the
+discriminator is written at the end (`discriminator.safetensors`).
+
 `--light-decoder C1 C2 C3` trains a second model on the same batches beside the first (one data pipeline for
 both): the same config with those decoder channels, initialised from `--init` wherever a tensor's shape still
 matches (patch embedding, encoder, fill block, decoder stem and pixel path) and freshly elsewhere, written to
@@ -23,7 +33,7 @@ of this script, whose own step batches drew each epoch's order from another perm
 into `inpnet.train.StepBatches` the same day.)
 
     PYTHONPATH=src python scripts/train_gpu_stage.py --data PHOTOS --init weights/inpnet-skip-recon-128 \\
-        --recipe docs/release-native/stage7-config.json --out RUN --seconds 420
+        --recipe docs/release-native/stage7-config.json --out RUN --seconds 420 [--adversarial 0.3]
 """
 
 from __future__ import annotations
@@ -36,11 +46,14 @@ from pathlib import Path
 from typing import IO
 
 import torch
+from safetensors.torch import save_file
 
 from inpnet.checkpoint import LAST_FILE, MODEL_FILE, load_weights_into, read_state_dict, save_model
 from inpnet.config import ModelConfig, TrainConfig
 from inpnet.fileio import atomic_write_text
+from inpnet.losses import adaptive_weight, feature_matching_loss
 from inpnet.models import build_model
+from inpnet.models.discriminator import PatchDiscriminator
 from inpnet.train import (
     Dist,
     StepBatches,
@@ -125,15 +138,72 @@ def make_trainee(name: str, mcfg: ModelConfig, tcfg: TrainConfig, init: Path, ou
     return Trainee(name, mcfg, model, opt, out, (out / "metrics.jsonl").open("a"))
 
 
+@dataclass
+class Adversary:
+    """The adversarial term of `--adversarial` (module docstring): a PatchGAN on (image, hole mask)."""
+
+    disc: PatchDiscriminator
+    opt: torch.optim.Optimizer
+    weight: float  # λ: the term's pull on the generator's last layer, as a fraction of the reconstruction's
+    warmup: int  # steps of the discriminator alone before the generator feels it
+    lr: float  # the discriminator's peak learning rate (it follows the generator's schedule, scaled)
+
+
+def make_adversary(weight: float, warmup: int, lr: float, device: torch.device) -> Adversary:
+    disc = PatchDiscriminator(in_chans=4).to(device)  # RGB + the hole mask: D knows where the fill is
+    return Adversary(disc, torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.9)), weight, warmup, lr)
+
+
+def adversarial_term(a: Adversary, model: torch.nn.Module, composite: torch.Tensor, images: torch.Tensor,
+                     masks: torch.Tensor, rec: torch.Tensor, step: int, lr_scale: float, autocast) -> tuple:
+    """One discriminator update on the inpainting samples (restoration samples have no hole), then the
+    generator's term: (λ · w · (hinge + feature matching), logged stats). composite, images (B,3,H,W); masks
+    (B,1,H,W); rec: the reconstruction loss, with its graph (the adaptive weight w needs it)."""
+    holes = masks.flatten(1).amax(1) > 0
+    if not holes.any():
+        return torch.zeros((), device=rec.device), {}
+    fake = torch.cat([composite[holes], masks[holes]], 1)  # (n, 4, H, W)
+    real = torch.cat([images[holes], masks[holes]], 1)
+    for group in a.opt.param_groups:
+        group["lr"] = a.lr * lr_scale
+    with autocast:
+        d_loss = (torch.relu(1 - a.disc(real).float()).mean() + torch.relu(1 + a.disc(fake.detach()).float()).mean())
+    a.opt.zero_grad(set_to_none=True)
+    d_loss.backward()
+    a.opt.step()
+    stats = {"d_loss": float(d_loss.detach())}
+    if step < a.warmup:
+        return torch.zeros((), device=rec.device), stats
+    for p in a.disc.parameters():
+        p.requires_grad_(False)
+    with autocast:
+        fake_logits, fake_features = a.disc.forward_features(fake)
+        with torch.no_grad():
+            _, real_features = a.disc.forward_features(real)
+    adv = -fake_logits.float().mean() + feature_matching_loss([f.float() for f in fake_features],
+                                                              [r.float() for r in real_features])
+    for p in a.disc.parameters():
+        p.requires_grad_(True)
+    w = adaptive_weight(rec, adv, model.decoder.head.weight)
+    return a.weight * w * adv, stats | {"adv": float(adv.detach()), "adaptive_weight": float(w)}
+
+
 def train_step(t: Trainee, images: torch.Tensor, inputs: torch.Tensor, masks: torch.Tensor, lr: float,
-               tcfg: TrainConfig, autocast, scaler) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimizer step of one model on the shared batch: (loss, gradient norm before clipping)."""
+               tcfg: TrainConfig, autocast, scaler, adversary: Adversary | None = None,
+               step: int = 0) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """One optimizer step of one model on the shared batch: (loss, gradient norm before clipping, adversarial
+    stats; empty without an adversary)."""
     for group in t.opt.param_groups:
         group["lr"] = lr
     with autocast:
         result = t.model(inputs, masks)
         loss = _reconstruction(t.model, t.mcfg, tcfg, result, images, masks)
-    return loss, _update(loss, t.opt, scaler, t.model, tcfg.grad_clip)
+    stats: dict = {}
+    if adversary is not None:
+        term, stats = adversarial_term(adversary, t.model, result.composite, images, masks, loss, step,
+                                       lr / tcfg.lr, autocast)
+        loss = loss + term
+    return loss, _update(loss, t.opt, scaler, t.model, tcfg.grad_clip), stats
 
 
 def log_row(t: Trainee, row: dict) -> None:
@@ -159,9 +229,15 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--light-decoder", type=int, nargs="+", help="also train this decoder (channels per stage)")
     parser.add_argument("--light-out", help="run folder of the --light-decoder model")
+    parser.add_argument("--adversarial", type=float, default=0.0, metavar="LAMBDA",
+                        help="add the adversarial term at this adaptive weight (0: none)")
+    parser.add_argument("--disc-warmup", type=int, default=300, help="steps of the discriminator alone")
+    parser.add_argument("--disc-lr", type=float, default=2e-4)
     args = parser.parse_args()
     if args.light_decoder and not args.light_out:
         parser.error("--light-decoder needs --light-out")
+    if args.adversarial < 0 or (args.adversarial and args.light_decoder):
+        parser.error("--adversarial takes a weight >= 0 and trains the main model only (not with --light-decoder)")
 
     device = torch.device(args.device)
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -181,6 +257,7 @@ def main() -> None:
         light_cfg = mcfg.replace(decoder_channels=list(args.light_decoder))
         trainees.append(make_trainee("light", light_cfg, tcfg, init, Path(args.light_out), device, vars(args),
                                      partial=True))
+    adversary = make_adversary(args.adversarial, args.disc_warmup, args.disc_lr, device) if args.adversarial else None
     autocast, _ = autocast_context(tcfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=False)
     val_masks = validation_masks(mcfg, len(val_set), tcfg.seed, restore=tcfg.restore_fraction > 0)
@@ -195,6 +272,8 @@ def main() -> None:
         if t.best is None or summary["psnr"] > t.best:
             t.best = summary["psnr"]
             save_model(t.model, t.out, MODEL_FILE, dtype=torch.float16)
+        if adversary is not None and t.name == "main":  # PSNR cannot choose: keep each for judging
+            save_model(t.model, t.out, f"model-step{step:06d}.safetensors", dtype=torch.float16)
 
     for t in trainees:
         validate_and_keep_best(t, 0)  # the starting point, in this run's own terms
@@ -211,14 +290,15 @@ def main() -> None:
             break
         lr = learning_rate(progress, step, args.warmup, args.lr, args.min_lr)
         images, inputs, masks = on_device(batch, device)
-        stats = [train_step(t, images, inputs, masks, lr, tcfg, autocast, scaler) for t in trainees]
+        stats = [train_step(t, images, inputs, masks, lr, tcfg, autocast, scaler,
+                            adversary if t.name == "main" else None, step) for t in trainees]
         step += 1
         if step % 100 == 0:
             elapsed = time.time() - start
-            for t, (loss, grad_norm) in zip(trainees, stats):
+            for t, (loss, grad_norm, adv_stats) in zip(trainees, stats):
                 row = {"step": step, "time": time.time(), "loss": float(loss.detach()), "lr": lr,
                        "grad_norm": float(grad_norm), "images_per_s": step * tcfg.batch_size / elapsed,
-                       "data_wait_s": wait}
+                       "data_wait_s": wait, **adv_stats}
                 log_row(t, row)
                 print(t.name, json.dumps(row), flush=True)
         if time.time() - last_val >= args.val_every:
@@ -231,6 +311,9 @@ def main() -> None:
         validate_and_keep_best(t, step)
         print(f"{t.name} done: {step} steps, {step * tcfg.batch_size} images in {time.time() - start:.0f} s; "
               f"best {t.best:.3f}", flush=True)
+    if adversary is not None:
+        state = {k: v.detach().float().contiguous().cpu() for k, v in adversary.disc.state_dict().items()}
+        save_file(state, str(Path(args.out) / "discriminator.safetensors"))
 
 
 if __name__ == "__main__":

@@ -89,6 +89,64 @@ def test_a_short_cpu_run_writes_a_loadable_run_folder(tmp_path):
     assert [r["step"] for r in light_rows if r.get("event")] == [r["step"] for r in rows if r.get("event")]
 
 
+def test_the_adversarial_term_trains_the_discriminator_then_pulls_the_generator(stage):
+    from inpnet.models import build_model
+
+    mcfg, tcfg = _configs(batch=4)
+    torch.manual_seed(0)
+    model = build_model(mcfg)
+    trainee = stage.Trainee("main", mcfg, model, torch.optim.AdamW(model.parameters(), lr=1e-3), Path("."), None)
+    adversary = stage.make_adversary(0.3, warmup=1, lr=2e-4, device=torch.device("cpu"))
+    images = torch.rand(4, 3, 32, 32)
+    masks = torch.zeros(4, 1, 32, 32)
+    masks[2:, :, 8:24, 8:24] = 1  # two restoration samples (no hole), two with a hole
+    inputs = images.clone()
+    autocast = torch.autocast("cpu", enabled=False)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    before = [p.detach().clone() for p in adversary.disc.parameters()]
+    loss, _, stats = stage.train_step(trainee, images, inputs, masks, 1e-3, tcfg, autocast, scaler, adversary, step=0)
+    assert set(stats) == {"d_loss"}  # warm-up: the discriminator alone
+    assert any(not torch.equal(a, b) for a, b in zip(before, adversary.disc.parameters()))
+    plain_loss = stage._reconstruction(model, mcfg, tcfg, model(inputs, masks), images, masks)
+    loss, _, stats = stage.train_step(trainee, images, inputs, masks, 1e-3, tcfg, autocast, scaler, adversary, step=1)
+    assert set(stats) == {"d_loss", "adv", "adaptive_weight"} and stats["adaptive_weight"] > 0
+    assert loss.item() == pytest.approx(plain_loss.item() + 0.3 * stats["adaptive_weight"] * stats["adv"], rel=1e-4)
+    assert all(p.requires_grad for p in adversary.disc.parameters())
+    no_holes = torch.zeros_like(masks)  # an all-restoration batch: nothing for the discriminator to judge
+    loss, _, stats = stage.train_step(trainee, images, inputs, no_holes, 1e-3, tcfg, autocast, scaler, adversary, 5)
+    assert stats == {} and torch.isfinite(loss)
+
+
+def test_an_adversarial_cpu_run_keeps_a_snapshot_per_validation_and_the_discriminator(tmp_path):
+    from safetensors.torch import load_file
+
+    from inpnet.checkpoint import save_model
+    from inpnet.models import build_model
+    from inpnet.models.discriminator import PatchDiscriminator
+
+    mcfg, tcfg = _configs(batch=4)
+    init = tmp_path / "init"
+    save_model(build_model(mcfg), init)
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"train": tcfg.to_dict()}))
+    out = tmp_path / "run"
+    base = [sys.executable, str(ROOT / "scripts" / "train_gpu_stage.py"), "--data", str(make_photos(tmp_path / "p")),
+            "--init", str(init), "--recipe", str(recipe), "--out", str(out), "--seconds", "2", "--batch-size", "4",
+            "--workers", "0", "--amp", "off", "--device", "cpu", "--warmup", "1"]
+    done = subprocess.run([*base, "--adversarial", "0.3", "--disc-warmup", "1", "--val-every", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    snapshots = sorted(out.glob("model-step*.safetensors"))
+    validations = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()
+                   if '"validation"' in line]
+    assert len(snapshots) == len({r["step"] for r in validations}) >= 1  # one per validated step
+    assert snapshots[0].name == "model-step000000.safetensors"
+    PatchDiscriminator(in_chans=4).load_state_dict(load_file(out / "discriminator.safetensors"))
+    refused = subprocess.run([*base, "--adversarial", "0.3", "--light-decoder", "16", "8", "4", "--light-out",
+                              str(tmp_path / "l")], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--adversarial" in refused.stderr
+
+
 def test_a_lighter_decoder_starts_from_every_tensor_whose_shape_still_matches(stage):
     from inpnet.models import build_model
 

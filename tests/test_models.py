@@ -259,6 +259,16 @@ def test_patch_discriminator_scores_regions():
     assert logits.shape[0] == 2 and logits.shape[1] == 1 and logits.shape[2] >= 4
 
 
+def test_the_discriminator_features_are_its_activations_on_the_way_to_the_same_logits():
+    disc = PatchDiscriminator(in_chans=4, base_channels=8).eval()
+    x = torch.rand(2, 4, 64, 64)
+    logits, features = disc.forward_features(x)
+    assert torch.allclose(logits, disc(x))
+    assert len(features) == sum(isinstance(m, torch.nn.LeakyReLU) for m in disc.net) == 4
+    assert [f.shape[-1] for f in features] == [32, 16, 8, 8]  # shallow -> deep
+    assert all((f >= 0).any() and (f < 0).any() for f in features)  # after LeakyReLU: both signs, scaled
+
+
 def test_build_model_accepts_a_config_and_overrides():
     cfg = ModelConfig.from_name("dynamic-recon", preset="nano", depth=3, image_size=(32, 64))
     model = build_model(cfg)

@@ -1,5 +1,6 @@
 """Training losses: reconstruction (all pixels / hole only / hole-weighted) and adversarial (hinge or
-non-saturating). Total generator loss = λ1·L_rec + λ2·L_GAN, as in the paper."""
+non-saturating). Total generator loss = λ1·L_rec + λ2·L_GAN, as in the paper; for longer adversarial runs also
+the discriminator's feature matching (pix2pixHD) and VQGAN's adaptive weight of the adversarial term."""
 
 from __future__ import annotations
 
@@ -73,3 +74,22 @@ def generator_adv_loss(fake_logits: torch.Tensor, kind: str = "hinge") -> torch.
 def total_generator_loss(rec: torch.Tensor, adv: torch.Tensor | None, lambda_rec: float, lambda_gan: float):
     """λ1·L_rec + λ2·L_GAN (adv None: reconstruction only)."""
     return lambda_rec * rec if adv is None else lambda_rec * rec + lambda_gan * adv
+
+
+def feature_matching_loss(fake_features: list[torch.Tensor], real_features: list[torch.Tensor]) -> torch.Tensor:
+    """Mean L1 distance between the discriminator's features of the fakes and of the real images, averaged over
+    layers (pix2pixHD, Wang et al. 2018): a dense target that steadies the adversarial term. Only the fakes
+    carry gradient."""
+    if len(fake_features) != len(real_features) or not fake_features:
+        raise ValueError("feature matching needs the same, non-empty list of layers for fakes and reals")
+    return sum(F.l1_loss(f, r.detach()) for f, r in zip(fake_features, real_features)) / len(fake_features)
+
+
+def adaptive_weight(rec: torch.Tensor, adv: torch.Tensor, last_layer: torch.Tensor,
+                    max_weight: float = 1e3) -> torch.Tensor:
+    """VQGAN's adaptive weight (Esser et al. 2021): |d rec / d W| / |d adv / d W| at the generator's last layer
+    W, detached, clamped to [0, max_weight]. λ · weight · adv then pulls on the last layer with λ times the
+    reconstruction's strength, whatever the two losses' scales. Both losses must still have their graphs."""
+    g_rec = torch.autograd.grad(rec, last_layer, retain_graph=True)[0].norm()
+    g_adv = torch.autograd.grad(adv, last_layer, retain_graph=True)[0].norm()
+    return (g_rec / (g_adv + 1e-4)).clamp(0.0, max_weight).detach()

@@ -27,3 +27,12 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images * 2.0 - 1.0)
+
+    def forward_features(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(logits as `forward`, the activations after each LeakyReLU, shallow -> deep) for feature matching."""
+        x, features = images * 2.0 - 1.0, []
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                features.append(x)
+        return x, features
