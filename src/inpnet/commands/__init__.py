@@ -24,14 +24,17 @@ def check_output_folder(folder: str | os.PathLike, option: str) -> Path:
     existing = _first_existing(folder)
     if not existing.is_dir():
         raise InpNetError(f"{option} {folder}: {existing} is a file, not a folder")
-    check_writable(folder, option)
+    _refuse_unwritable(existing, folder, option)
     return folder
 
 
 def check_writable(folder: str | os.PathLike, option: str) -> None:
     """Refuse, before any work, an output folder that exists (or would be made in a folder) without write
     permission; other problems with the path are reported where the output is written."""
-    existing = _first_existing(Path(folder))
+    _refuse_unwritable(_first_existing(Path(folder)), folder, option)
+
+
+def _refuse_unwritable(existing: Path, folder: str | os.PathLike, option: str) -> None:
     if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
         raise InpNetError(f"{option} {folder}: folder {existing} is not writable")
 
