@@ -59,22 +59,28 @@ def test_the_learning_rate_warms_up_then_follows_the_clock_down(stage):
     assert lr(1.0, 900, 10, 1e-3, 1e-5) == pytest.approx(1e-5) == lr(1.7, 900, 10, 1e-3, 1e-5)
 
 
-def test_a_short_cpu_run_writes_a_loadable_run_folder(tmp_path):
+def _cpu_run(tmp_path: Path, out: Path, seconds: float) -> list[str]:
+    """The script's command line for a tiny model (saved as the starting weights) on tiny photos, on the CPU."""
     from inpnet.checkpoint import save_model
     from inpnet.models import build_model
-    from inpnet.predict import load_pipeline
 
     mcfg, tcfg = _configs(batch=4)
     init = tmp_path / "init"
     save_model(build_model(mcfg), init)
     recipe = tmp_path / "recipe.json"
     recipe.write_text(json.dumps({"train": tcfg.to_dict()}))
+    return [sys.executable, str(ROOT / "scripts" / "train_gpu_stage.py"), "--data", str(make_photos(tmp_path / "p")),
+            "--init", str(init), "--recipe", str(recipe), "--out", str(out), "--seconds", str(seconds),
+            "--batch-size", "4", "--workers", "0", "--amp", "off", "--device", "cpu", "--warmup", "1"]
+
+
+def test_a_short_cpu_run_writes_a_loadable_run_folder(tmp_path):
+    from inpnet.predict import load_pipeline
+
     out = tmp_path / "run"
-    cmd = [sys.executable, str(ROOT / "scripts" / "train_gpu_stage.py"), "--data", str(make_photos(tmp_path / "p")),
-           "--init", str(init), "--recipe", str(recipe), "--out", str(out), "--seconds", "1", "--batch-size", "4",
-           "--workers", "0", "--amp", "off", "--device", "cpu", "--warmup", "1",
-           "--light-decoder", "16", "8", "4", "--light-out", str(tmp_path / "light")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    cmd = _cpu_run(tmp_path, out, seconds=1)
+    done = subprocess.run([*cmd, "--light-decoder", "16", "8", "4", "--light-out", str(tmp_path / "light")],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "main done:" in done.stdout and "light done:" in done.stdout
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -120,19 +126,10 @@ def test_the_adversarial_term_trains_the_discriminator_then_pulls_the_generator(
 def test_an_adversarial_cpu_run_keeps_a_snapshot_per_validation_and_the_discriminator(tmp_path):
     from safetensors.torch import load_file
 
-    from inpnet.checkpoint import save_model
-    from inpnet.models import build_model
     from inpnet.models.discriminator import PatchDiscriminator
 
-    mcfg, tcfg = _configs(batch=4)
-    init = tmp_path / "init"
-    save_model(build_model(mcfg), init)
-    recipe = tmp_path / "recipe.json"
-    recipe.write_text(json.dumps({"train": tcfg.to_dict()}))
     out = tmp_path / "run"
-    base = [sys.executable, str(ROOT / "scripts" / "train_gpu_stage.py"), "--data", str(make_photos(tmp_path / "p")),
-            "--init", str(init), "--recipe", str(recipe), "--out", str(out), "--seconds", "2", "--batch-size", "4",
-            "--workers", "0", "--amp", "off", "--device", "cpu", "--warmup", "1"]
+    base = _cpu_run(tmp_path, out, seconds=2)
     done = subprocess.run([*base, "--adversarial", "0.3", "--disc-warmup", "1", "--val-every", "1"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
