@@ -51,7 +51,7 @@ from safetensors.torch import save_file
 from inpnet.checkpoint import LAST_FILE, MODEL_FILE, load_weights_into, read_state_dict, save_model
 from inpnet.config import ModelConfig, TrainConfig
 from inpnet.fileio import atomic_write_text
-from inpnet.losses import adaptive_weight, feature_matching_loss
+from inpnet.losses import adaptive_weight, discriminator_loss, feature_matching_loss, generator_adv_loss
 from inpnet.models import build_model
 from inpnet.models.discriminator import PatchDiscriminator
 from inpnet.train import (
@@ -167,10 +167,11 @@ def adversarial_term(a: Adversary, model: torch.nn.Module, composite: torch.Tens
     for group in a.opt.param_groups:
         group["lr"] = a.lr * lr_scale
     with autocast:
-        d_loss = (torch.relu(1 - a.disc(real).float()).mean() + torch.relu(1 + a.disc(fake.detach()).float()).mean())
-    a.opt.zero_grad(set_to_none=True)
-    d_loss.backward()
-    a.opt.step()
+        d_loss = discriminator_loss(a.disc(real).float(), a.disc(fake.detach()).float(), "hinge")
+    if torch.isfinite(d_loss):
+        a.opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        a.opt.step()
     stats = {"d_loss": float(d_loss.detach())}
     if step < a.warmup:
         return torch.zeros((), device=rec.device), stats
@@ -180,8 +181,8 @@ def adversarial_term(a: Adversary, model: torch.nn.Module, composite: torch.Tens
         fake_logits, fake_features = a.disc.forward_features(fake)
         with torch.no_grad():
             _, real_features = a.disc.forward_features(real)
-    adv = -fake_logits.float().mean() + feature_matching_loss([f.float() for f in fake_features],
-                                                              [r.float() for r in real_features])
+    adv = generator_adv_loss(fake_logits.float(), "hinge") + feature_matching_loss(
+        [f.float() for f in fake_features], [r.float() for r in real_features])
     for p in a.disc.parameters():
         p.requires_grad_(True)
     w = adaptive_weight(rec, adv, model.decoder.head.weight)
