@@ -298,6 +298,20 @@ def test_a_picked_photo_names_the_download_and_sets_a_brush_that_follows_the_sca
     assert editor.brush.default_size == 30
 
 
+def test_a_photo_of_more_than_8_bits_is_told_its_result_here_is_8_bit(page, monkeypatch):
+    report = {"name": "scan.png", "ok": True, "width": 300, "height": 200, "box": [900, 700]}
+    _, status, *_ = page.picked(json.dumps(report | {"bits": 16}), 40)
+    assert status.startswith("scan.png (300x200; a 16-bit photo: the result here is 8-bit, `inpnet inpaint` keeps")
+    for plain in ({}, {"bits": 8}, {"bits": "16"}):  # no note for 8 bits, a report without them or a bad value
+        _, status, *_ = page.picked(json.dumps(report | plain), 40)
+        assert status == events.ready_status("scan.png", 300, 200)
+    monkeypatch.setattr(events, "fits_editor", lambda h, w: False)  # a large photo: `opened` shows a copy
+    shown = photo(100, 150)
+    fake = SimpleNamespace(full_size=(200, 300), shown=shown)
+    picked, status, *_ = page.picked(json.dumps(report | {"bits": 16}), 40, fake)
+    assert "you paint on a 150x100 copy, the result is full size; a 16-bit photo" in status
+
+
 def test_the_brush_is_the_same_on_screen_for_small_and_large_photos():
     box = [1110, 770]
     small = events.brush_radius({"width": 500, "height": 500, "box": box}, 40)  # shown at 140 %

@@ -309,6 +309,17 @@ def test_a_photo_dropped_on_the_editor_is_opened_and_named(page, tmp_path):
     assert name == "dropped_inpainted.png" and not changed[~stroke].any() and changed[stroke].any()
 
 
+def test_a_16_bit_png_is_named_as_such_in_the_status_line(page, tmp_path):
+    import cv2
+
+    deep = tmp_path / "deep.png"
+    cv2.imwrite(str(deep), (skimage.data.chelsea()[::4, ::4].astype(np.uint16) * 257)[..., ::-1])  # 16-bit RGB
+    upload(page, deep)
+    page.wait_for_selector("#status >> text=a 16-bit photo: the result here is 8-bit")
+    upload(page, save_photo(tmp_path, "plain.png", skimage.data.chelsea()[::4, ::4]))
+    assert "bit" not in page.inner_text("#status")  # an 8-bit photo gets no note
+
+
 def test_choosing_a_photo_and_a_brush_size_uploads_nothing_until_a_run(page, tmp_path):
     # the editor used to get the photo before the page's brush size, and re-uploaded its layers (photo and
     # composite, each the photo's size as PNG) dozens of times after that update: 60-78 uploads of 3.4 MB for

@@ -33,7 +33,8 @@ RESULT_HEIGHT = 560
 # Gradio's ImageEditor ignores a dropped or chosen file that the browser cannot decode (no event, no message),
 # does not pass the file's name to the server, and is slow with a large photo (see inpnet.web.photo). This hook,
 # run by a gr.HTML component (Gradio's own js_on_load), takes each file chosen or dropped on the editor before
-# the editor does, checks that it decodes and reports its name, size (bytes and pixels) and the editor box size
+# the editor does, checks that it decodes and reports its name, size (bytes and pixels), bits per sample (PNG) and
+# the editor box size
 # through the component's change event (the server answers with a message, the download name and a brush size
 # that follows the displayed scale); then it gives a photo up to EDITOR_PIXELS to the editor, uploads a larger
 # one as it is through a hidden file component, whose upload event shows the editor a smaller copy, and passes
@@ -51,6 +52,13 @@ const hand = (selector, file) => {
   handing = true;
   try { input.dispatchEvent(new Event('change', {bubbles: true})); } finally { handing = false; }
 };
+// a PNG's bits per sample (byte 24, in its IHDR chunk): the browser shows a 16-bit PNG at 8 bits, and so do
+// the page's results; the status line says so
+const pngBits = (file) => file.slice(0, 26).arrayBuffer().then((buffer) => {
+  const head = new Uint8Array(buffer);
+  const png = head.length === 26 && head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4E && head[3] === 0x47;
+  return png ? head[24] : 8;
+}).catch(() => 8);
 const open = (file) => {
   const editor = document.getElementById('image-editor');
   const box = editor ? [editor.clientWidth, editor.clientHeight] : [0, 0];
@@ -59,9 +67,9 @@ const open = (file) => {
   const send = (info) => {
     props.value = JSON.stringify(Object.assign({name: file.name, bytes: file.size, box, at: Date.now()}, info));
   };
-  createImageBitmap(file).then((bmp) => {
+  Promise.all([createImageBitmap(file), pngBits(file)]).then(([bmp, bits]) => {
     const pixels = bmp.width * bmp.height;
-    send({ok: true, width: bmp.width, height: bmp.height});
+    send({ok: true, width: bmp.width, height: bmp.height, bits});
     bmp.close();
     if (pixels > MAX_PIXELS || file.size > MAX_BYTES) return;
     if (pixels > EDITOR_PIXELS) { hand('#original-upload input[type=file]', file); return; }

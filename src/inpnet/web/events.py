@@ -140,8 +140,14 @@ def gallery_items(history: list) -> list[tuple[str, str]]:
     return [(thumbnail(path), name) for path, name in history]
 
 
-def ready_status(name: str, width: int, height: int) -> str:
-    return f"{name} ({width}x{height}): paint over what to remove, then press **Remove**."
+def ready_status(name: str, width: int, height: int, bits: int = 8) -> str:
+    return f"{name} ({width}x{height}{deep_note(bits)}): paint over what to remove, then press **Remove**."
+
+
+def deep_note(bits: Any) -> str:
+    """A note for a photo of more than 8 bits per sample (the browser and the page's results have 8)."""
+    deep = isinstance(bits, int) and bits > 8
+    return f"; a {bits}-bit photo: the result here is 8-bit, `inpnet inpaint` keeps its {bits} bits" if deep else ""
 
 
 def parse_picked(text: Any) -> dict:
@@ -179,13 +185,15 @@ class PageEvents:
         except inputs.WebInputError as exc:
             gr.Warning(str(exc))
             return gr.skip(), f"**{exc}**", *[gr.skip()] * 5
-        picked = {"name": name, "width": width, "height": height, "box": info.get("box")}
+        bits = info.get("bits", 8)
+        picked = {"name": name, "width": width, "height": height, "box": info.get("box"), "bits": bits}
         if not fits_editor(height, width):  # `opened` shows its copy and sizes the brush
             if photo is not None and photo.full_size == (height, width):  # ... and has done so already
-                return (self._sized(picked, photo.shown), self._large_status(name, photo), gr.skip(), gr.skip(),
-                        *self.new_photo())
+                return (self._sized(picked, photo.shown), self._large_status(name, photo, bits), gr.skip(),
+                        gr.skip(), *self.new_photo())
             return picked, f"Opening {name} ({width}x{height})…", gr.skip(), gr.skip(), *self.new_photo()
-        return picked, ready_status(name, width, height), brush_update(picked, screen_px), None, *self.new_photo()
+        return (picked, ready_status(name, width, height, bits), brush_update(picked, screen_px), None,
+                *self.new_photo())
 
     def opened(self, path: str | None, picked: dict | None, screen_px: float) -> tuple[Any, ...]:
         """A photo too large for the editor, uploaded as it is (by the browser, in place of giving it to the
@@ -204,7 +212,9 @@ class PageEvents:
         photo = WorkingPhoto.of(full, inputs.read_rgba(path))
         shown = full if photo is None else photo.shown
         picked = self._sized({**(picked or {}), "name": name}, shown)
-        status = self._large_status(name, photo) if photo else ready_status(name, shown.shape[1], shown.shape[0])
+        bits = picked.get("bits", 8)
+        status = (self._large_status(name, photo, bits) if photo
+                  else ready_status(name, shown.shape[1], shown.shape[0], bits))
         return brush_update(picked, screen_px, value=editor_value(shown)), photo, picked, status, None
 
     @staticmethod
@@ -213,10 +223,10 @@ class PageEvents:
         return {**picked, "width": shown.shape[1], "height": shown.shape[0]}
 
     @staticmethod
-    def _large_status(name: str, photo: WorkingPhoto) -> str:
+    def _large_status(name: str, photo: WorkingPhoto, bits: int = 8) -> str:
         (height, width), (h, w) = photo.full_size, photo.shown.shape[:2]
-        return (f"{name} ({width}x{height}; you paint on a {w}x{h} copy, the result is full size): paint over "
-                "what to remove, then press **Remove**.")
+        return (f"{name} ({width}x{height}; you paint on a {w}x{h} copy, the result is full size{deep_note(bits)}): "
+                "paint over what to remove, then press **Remove**.")
 
     @staticmethod
     def new_photo() -> tuple[None, Any, Any]:
