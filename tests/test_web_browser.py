@@ -185,6 +185,7 @@ def test_a_bad_mask_file_gets_a_message_naming_it_and_no_server_path(page, tmp_p
     notes = tmp_path / "notes.png"
     notes.write_text("these are notes, not pixels\n")
     page.click("#mask-fold")
+    page.locator("#mask-file").wait_for(state="visible")  # the fold is open before the file is chosen
     page.locator("#mask-file input[type=file]").set_input_files(str(notes))
     page.wait_for_selector("#mask-file >> text=notes.png")
     page.click("#run-button")
