@@ -139,6 +139,9 @@ def summarize(rows: list[dict], correlations: dict, classical: dict[str, float])
     sets = list(dict.fromkeys(r["set"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     out: dict = {"sets": {}}
+    counts = {len(by[(s, "network")]) for s in sets}
+    if any(len(v) != len(sets) * next(iter(counts)) for v in correlations.values()) or len(counts) != 1:
+        raise ValueError("a photo lacks a mask set (an empty hole): the correlations cannot be told apart by set")
     for k, s in enumerate(sets):
         net = np.array(by[(s, "network")])
         entry = {m: {"psnr_hole": float(np.mean(np.array(by[(s, m)])[:, 0])),

@@ -51,3 +51,14 @@ def test_the_best_per_photo_choice_spends_the_budget_where_texture_is_cheapest(o
     assert level["psnr_loss"] == pytest.approx(0.0)
     everything = oracle.best_choice(network, default, budget=10.0)
     assert everything["photos_with_texture_step"] == 4
+
+
+def test_the_summary_refuses_correlations_it_cannot_assign_to_a_mask_set(oracle):
+    rows = [{"set": s, "method": m, "psnr_hole": 15.0, "texture": 0.5}
+            for _ in range(2) for s in ("thick", "box25") for m in ("network", "default")]
+    correlations = {"network": [("k", 0.1, 0.5)] * 4}
+    summary = oracle.summarize(rows, correlations, {"thick": 14.5})
+    assert summary["sets"]["thick"]["detail_vs_true"]["network"] == {"correlation": 0.1, "strength": 0.5}
+    assert summary["sets"]["thick"]["best_per_photo_choice"]["psnr_loss_budget"] == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match="lacks a mask set"):
+        oracle.summarize(rows[:-2], {"network": [("k", 0.1, 0.5)] * 3}, {})
