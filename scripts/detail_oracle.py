@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,38 +66,49 @@ def correlation(x: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> tuple[flo
     return float((a * b).sum() / (na * nb + 1e-9)), float(na / (nb + 1e-9))
 
 
+@dataclass
+class Fills:
+    """What every fill of one (photo, hole) is made of, computed once."""
+
+    network: np.ndarray  # uint8 (H, W, 3): the network's fill, texture 0
+    default: np.ndarray  # uint8 (H, W, 3): the texture step on it (today's default)
+    layout: np.ndarray  # float32 (H, W, 3): the network's fill blurred at DEFAULT_SIGMA
+    true_detail: np.ndarray  # float32 (H, W, 3): detail(photo)
+    shifted_detail: np.ndarray  # float32 (H, W, 3): detail(shifted photo)
+
+
 class Oracle:
     """The fills above, sharing one network fill and one PatchMatch fill per (photo, hole)."""
 
     def __init__(self, checkpoint: str | None) -> None:
         self.pipe = InpaintPipeline.from_pretrained(checkpoint, texture=0.0)
-        self.fills: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.key: str | None = None
+        self.fills: Fills | None = None
         self.correlations: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
 
-    def _fills(self, image: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fills(self, image: np.ndarray, hole: np.ndarray) -> Fills:
         key = _key(image, hole)
-        if key not in self.fills:
-            self.fills.clear()  # one (photo, hole) at a time
+        if key != self.key:  # one (photo, hole) at a time: run_native runs every method on it in turn
             network = np.asarray(self.pipe(image, hole))
-            default = transfer_texture(image, hole, network)
-            truth = detail(image)
-            for name, x in (("network", detail(network)), ("default", default - _blur(network.astype(np.float32),
-                                                                                          DEFAULT_SIGMA)),
-                            ("shifted", detail(shifted(image, hole)))):
-                self.correlations[name].append((key, *correlation(x, truth, hole)))
-            self.fills[key] = (network, default)
-        return self.fills[key]
+            layout = _blur(network.astype(np.float32), DEFAULT_SIGMA)
+            fills = Fills(network, transfer_texture(image, hole, network), layout, detail(image),
+                          detail(shifted(image, hole)))
+            for name, x in (("network", network - layout), ("default", fills.default - layout),
+                            ("shifted", fills.shifted_detail)):
+                self.correlations[name].append((key, *correlation(x, fills.true_detail, hole)))
+            self.key, self.fills = key, fills
+        return self.fills
 
     def network(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        return self._fills(image, hole)[0]
+        return self._fills(image, hole).network
 
     def default(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        return self._fills(image, hole)[1]
+        return self._fills(image, hole).default
 
     def mixed(self, image: np.ndarray, hole: np.ndarray, true_part: float, shifted_part: float) -> np.ndarray:
         """blur(network) + true_part * detail(photo) + shifted_part * detail(shifted photo), in the hole."""
-        network = self._fills(image, hole)[0].astype(np.float32)
-        out = _blur(network, DEFAULT_SIGMA) + true_part * detail(image) + shifted_part * detail(shifted(image, hole))
+        f = self._fills(image, hole)
+        out = f.layout + true_part * f.true_detail + shifted_part * f.shifted_detail
         return np.where(hole[..., None], np.clip(np.rint(out), 0, 255).astype(np.uint8), image)
 
     def methods(self) -> list[NativeMethod]:
@@ -139,8 +151,8 @@ def summarize(rows: list[dict], correlations: dict, classical: dict[str, float])
     sets = list(dict.fromkeys(r["set"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     out: dict = {"sets": {}}
-    counts = {len(by[(s, "network")]) for s in sets}
-    if any(len(v) != len(sets) * next(iter(counts)) for v in correlations.values()) or len(counts) != 1:
+    photos_per_set = {len(by[(s, "network")]) for s in sets}
+    if len(photos_per_set) != 1 or any(len(v) != len(sets) * min(photos_per_set) for v in correlations.values()):
         raise ValueError("a photo lacks a mask set (an empty hole): the correlations cannot be told apart by set")
     for k, s in enumerate(sets):
         net = np.array(by[(s, "network")])
@@ -192,6 +204,7 @@ def main() -> None:
         if v is not None)
     atomic_write_text(Path(args.json), json.dumps(summary, indent=2))
     report(summary)
+
 
 if __name__ == "__main__":
     main()
