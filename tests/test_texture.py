@@ -210,6 +210,27 @@ def test_the_pipeline_adds_texture_by_default_and_keeps_known_pixels():
         InpaintPipeline(plain.model, texture=2.0)
 
 
+def test_a_preview_gets_the_network_fill_before_the_texture_step_and_changes_nothing():
+    from PIL import Image
+
+    from inpnet.predict import InpaintPipeline
+
+    image, hole = _stripes(96, 120), np.zeros((96, 120), dtype=bool)
+    hole[30:66, 40:80] = True
+    plain = InpaintPipeline.from_pretrained(texture=0.0)
+    textured = InpaintPipeline(plain.model)
+    seen: list[Image.Image] = []
+    out = textured(image, hole, preview=seen.append)
+    assert len(seen) == 1 and np.array_equal(np.asarray(seen[0]), np.asarray(plain(image, hole)))
+    assert np.array_equal(np.asarray(out), np.asarray(textured(image, hole)))  # the same result without it
+    assert not np.array_equal(np.asarray(out)[hole], np.asarray(seen[0])[hole])
+    plain(image, hole, preview=seen.append)  # no texture step: nothing to preview
+    textured([image, image], hole, preview=seen.append)  # one preview per image of a batch
+    assert len(seen) == 3
+    with pytest.raises(InpNetError, match="preview must be a function"):
+        textured(image, hole, preview="yes")
+
+
 def test_a_region_larger_than_max_pixels_gets_its_exemplar_at_reduced_size(monkeypatch):
     import inpnet.texture as texture_module
 

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import gradio as gr
 import numpy as np
 import pytest
+import skimage.data
 import torch
 from PIL import Image
 
@@ -163,7 +164,7 @@ def test_preset_choices_start_with_none_and_cover_the_papers_mask_kinds():
 
 def test_remove_shows_what_it_does_then_the_result_with_a_named_download(page):
     image, hole = photo(), two_holes()
-    progress, done = run_remove(page, editor_value(image, hole))
+    progress, *_, done = run_remove(page, editor_value(image, hole))
     assert progress[2].startswith("Filling 2 regions with inpaint-model")
     (before, after), download, status, gallery, history, latest, _ = done
     assert np.array_equal(before, image) and after == latest == history[-1][0]
@@ -176,7 +177,7 @@ def test_remove_shows_what_it_does_then_the_result_with_a_named_download(page):
 def test_a_chosen_preset_is_the_hole_without_painting(page):
     # issue 17, point 4: a preset with "hole from" left on brush was ignored
     image = photo(32, 32)
-    _, done = run_remove(page, editor_value(image), preset="structured center_middle", ratio=0.25)
+    *_, done = run_remove(page, editor_value(image), preset="structured center_middle", ratio=0.25)
     changed = (np.asarray(Image.open(done[5])) != image).any(axis=2)
     assert changed[8:24, 8:24].mean() > 0.9 and not changed[:8].any() and not changed[24:].any()
 
@@ -216,21 +217,21 @@ def test_a_bad_mask_file_message_names_the_file_and_no_server_folder(page, tmp_p
 def test_an_uploaded_mask_file_is_the_hole(page, tmp_path):
     image, hole = photo(), two_holes()
     Image.fromarray(hole).save(tmp_path / "mask.png")
-    _, done = run_remove(page, editor_value(image), mask_file=str(tmp_path / "mask.png"))
+    *_, done = run_remove(page, editor_value(image), mask_file=str(tmp_path / "mask.png"))
     changed = (np.asarray(Image.open(done[5])) != image).any(axis=2)
     assert not changed[~hole].any() and changed[hole].mean() > 0.5
 
 
 def test_keep_editing_puts_the_last_result_in_the_editor_with_no_strokes(page):
-    _, done = run_remove(page, editor_value(photo(), two_holes()))
+    *_, done = run_remove(page, editor_value(photo(), two_holes()))
     value, status, working = page.keep_editing(done[5])
     assert value == {"background": done[5], "layers": [], "composite": done[5]} and working is None
     assert status.startswith("Editing the result")
 
 
 def test_results_pile_up_in_the_history_and_any_can_be_edited_again(page):
-    _, first = run_remove(page, editor_value(photo(), two_holes()))
-    _, second = run_remove(page, editor_value(photo(), ~two_holes()), history=first[4])
+    *_, first = run_remove(page, editor_value(photo(), two_holes()))
+    *_, second = run_remove(page, editor_value(photo(), ~two_holes()), history=first[4])
     assert [p for p, _ in second[4]] == [first[5], second[5]]
     value, latest, _, working, download = page.from_history(second[4], SimpleNamespace(index=0))
     assert value["background"] == latest == download["value"] == first[5] and working is None
@@ -241,7 +242,7 @@ def test_the_history_shows_thumbnails_of_the_results(page):
     image = np.stack([x * 255 // 639, y * 255 // 399, (x + y) % 256], axis=2).astype(np.uint8)
     hole = np.zeros((400, 640), dtype=bool)
     hole[100:200, 100:300] = True
-    _, done = run_remove(page, editor_value(image, hole))
+    *_, done = run_remove(page, editor_value(image, hole))
     ((thumb, caption),) = done[3]
     small, full = Image.open(thumb), Image.open(done[5])
     assert caption == "cat_inpainted.png" and thumb != done[5] and small.size == (320, 200)
@@ -410,6 +411,48 @@ def test_the_photo_detail_control_sets_the_texture_strength_of_one_run(runner):
         runner.inpaint(image, hole, texture=1.5)
 
 
+def test_a_slow_texture_step_shows_the_network_fill_first_then_the_result(pipe, monkeypatch):
+    """A large photo: the network's fill takes a fraction of a second, PatchMatch's detail seconds; the page
+    shows the fill as a preview meanwhile (download, gallery and last result untouched until the end)."""
+    import inpnet.texture
+
+    copy_detail = inpnet.texture.transfer_texture
+
+    def slow_copy(*args, **kwargs):
+        time.sleep(1.3)
+        return copy_detail(*args, **kwargs)
+
+    monkeypatch.setattr(inpnet.texture, "transfer_texture", slow_copy)
+    monkeypatch.setattr(events, "PREVIEW_POLL_SECONDS", 0.02)
+    runner = WebInpainter(InpaintPipeline(pipe.model, texture=1.0), model_name="m")
+    image = np.asarray(Image.fromarray(skimage.data.astronaut()).resize((64, 48), Image.Resampling.BOX))
+    hole = two_holes()
+    first, *previews, done = run_remove(events.PageEvents(runner), editor_value(image, hole))
+    assert first[2].startswith("Filling 2 regions with m") and len(previews) >= 2  # at 0 s, 1 s (more if slow)
+    plain = np.asarray(InpaintPipeline(pipe.model, texture=0.0)(image, hole, strategy=runner.strategy_for(hole, "auto")))
+    before, fill = (np.asarray(Image.open(path)) for path in previews[0][0])  # once; then the status counts
+    assert before.shape == fill.shape == image.shape  # JPEG previews: near the photo and the network's fill
+    off = {name: np.abs(a.astype(int) - b)[hole].mean() for name, a, b in
+           (("before", before, image), ("fill", fill, plain), ("fill vs photo", fill, image))}
+    assert off["before"] < 8 and off["fill"] < 8 and off["fill vs photo"] > 20  # (measured 4.3, 2.8, 49)
+    said = [re.fullmatch(r"Preview: the network's fill, ready in \d+\.\d s · copying the photo's own detail into "
+                         r"it… (\d+) s", update[2]) for update in previews]
+    assert all(said)
+    seconds = [int(m.group(1)) for m in said]
+    assert seconds == list(range(seconds[0], seconds[0] + len(seconds)))  # one update a second
+    assert all(isinstance(u, type(gr.skip())) for n, update in enumerate(previews) for i, u in enumerate(update)
+               if i != 2 and (i or n))
+    result = np.asarray(Image.open(done[5]))
+    assert done[2].startswith("Filled 2 regions") and "photo detail 1" in done[2]
+    assert not np.array_equal(result[hole], plain[hole]) and np.array_equal(result[~hole], image[~hole])
+
+
+def test_a_fill_done_before_the_first_look_shows_no_preview(page, monkeypatch):
+    monkeypatch.setattr(events, "PREVIEW_POLL_SECONDS", 30.0)  # the nano model is done long before
+    updates = run_remove(page, editor_value(photo(), two_holes()))
+    assert len(updates) == 2 and not any("Preview" in str(u[2]) for u in updates)
+
+
 # ---- transparency, the whole-photo hole, restore after Remove, a new photo (a new user's review) ----------
 
 
@@ -427,7 +470,7 @@ def test_a_transparent_photo_keeps_its_transparency_outside_the_hole(page):
     rgba, hole = transparent_photo(), two_holes()
     editor = editor_value(rgba[..., :3], hole)
     editor["background"] = rgba
-    _, done = run_remove(page, editor)
+    *_, done = run_remove(page, editor)
     result = np.asarray(Image.open(done[5]))
     assert result.shape == rgba.shape and np.array_equal(result[~hole], rgba[~hole])
     assert np.array_equal(result[..., 3], rgba[..., 3])
@@ -455,7 +498,7 @@ def test_restore_after_a_remove_says_which_photo_it_restored(page):
     """Remove, Keep editing, Remove again, Restore: the editor holds the first result, so that is restored,
     and the status says so (a new user expected the latest result)."""
     editor = editor_value(photo(), two_holes())
-    _, first = run_remove(page, editor)
+    *_, first = run_remove(page, editor)
     (_, _, restored) = list(page.restore(editor, {"name": "cat.jpg"}, first[4], None, first[5]))[-1][:3]
     assert "without your last result" in restored and "Keep editing the result" in restored
     kept, _, _ = page.keep_editing(first[5])

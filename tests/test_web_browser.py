@@ -145,7 +145,12 @@ def paint(page: Page, size: tuple[int, int], y: int, x0: int, x1: int) -> np.nda
 
 def run_and_wait(page: Page, button: str, done_text: str) -> str:
     page.click(button)
-    page.wait_for_selector(f"#status >> text={done_text}")
+    return wait_status(page, done_text)
+
+
+def wait_status(page: Page, text: str) -> str:
+    """The status line once it shows `text`."""
+    page.wait_for_selector(f"#status >> text={text}")
     return page.inner_text("#status")
 
 
@@ -275,7 +280,11 @@ def test_a_large_photo_is_painted_on_a_copy_and_filled_at_full_size(page, tmp_pa
     page.wait_for_selector("#image-editor >> text=Upload an image", state="hidden")
     page.wait_for_timeout(1500)  # the editor draws the copy
     stroke = paint(page, (height, width), 500, 700, 1000)  # in the copy's pixels
-    status = run_and_wait(page, "#run-button", "Filled")
+    page.click("#run-button")
+    # PatchMatch copies detail into a 0.2-megapixel window for seconds: the network's fill shows meanwhile
+    page.wait_for_selector("#status >> text=Preview: the network's fill")
+    assert page.locator("#compare img").count() == 2  # before and the fill, in the slider
+    status = wait_status(page, "Filled")
     assert "1 region" in status
     name, result = download(page, tmp_path)
     assert name == "phone_inpainted.png" and result.shape == original.shape

@@ -120,7 +120,7 @@ def test_remove_fills_the_full_photo_from_strokes_on_the_copy(page, tmp_path):
     stroke = np.zeros((30, 40), dtype=bool)
     stroke[8:22, 10:30] = True
     back = np.asarray(Image.open(save(work.shown, tmp_path / "copy.png")))
-    _, done = list(page.remove(editor_value(back, stroke), {"name": "phone.png"}, None, inputs.NO_PRESET, 0.5, 0,
+    *_, done = list(page.remove(editor_value(back, stroke), {"name": "phone.png"}, None, inputs.NO_PRESET, 0.5, 0,
                                "auto", [], None, work))
     (before, after), download, status, _, _, latest, _ = done
     result = np.asarray(Image.open(latest))
@@ -136,7 +136,7 @@ def test_remove_uses_the_editors_own_photo_once_the_user_opened_another(page, tm
     other = np.full((30, 40, 3), 90, np.uint8)
     stroke = np.zeros((30, 40), dtype=bool)
     stroke[5:10, 5:10] = True
-    _, done = list(page.remove(editor_value(other, stroke), {"name": "other.png"}, None, inputs.NO_PRESET, 0.5, 0,
+    *_, done = list(page.remove(editor_value(other, stroke), {"name": "other.png"}, None, inputs.NO_PRESET, 0.5, 0,
                                "auto", [], None, work))
     assert np.asarray(Image.open(done[5])).shape == (30, 40, 3)
 

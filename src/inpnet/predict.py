@@ -237,17 +237,24 @@ class InpaintPipeline:
 
     # ---- public calls ------------------------------------------------------------------------------
     def __call__(self, image: ImageInput | Sequence[ImageInput], mask: ImageInput | Sequence[ImageInput],
-                 strategy: str = "auto", *, dilate: int = 0) -> Image.Image | list[Image.Image]:
+                 strategy: str = "auto", *, dilate: int = 0,
+                 preview: Callable[[Image.Image], None] | None = None) -> Image.Image | list[Image.Image]:
         """Fill the hole (mask nonzero) of `image`; a list (or a (B, 3, H, W) tensor) gives a list.
 
         For a batch, `mask` is a list of the same length, a (B, 1, H, W) tensor, or one mask for all.
+        `preview`: called with the network's fill of each image before the texture step copies the photo's
+        detail into it (not called when the texture step is off): in a large photo the network's fill takes
+        a fraction of a second and PatchMatch's copy several seconds, so an interactive front end (the web
+        page) can show the fill while the detail is added. The result is the same with or without it.
         """
         check_strategy(strategy)
         if not isinstance(dilate, int) or dilate < 0:
             raise InpNetError(f"dilate must be a non-negative number of pixels, got {dilate!r}")
+        if preview is not None and not callable(preview):
+            raise InpNetError(f"preview must be a function of one image, got {type(preview).__name__}")
         if isinstance(image, (list, tuple)) or _is_batch_tensor(image):
-            return [self._inpaint_one(i, m, strategy, dilate) for i, m in _batch_pairs(image, mask)]
-        return self._inpaint_one(image, mask, strategy, dilate)
+            return [self._inpaint_one(i, m, strategy, dilate, preview) for i, m in _batch_pairs(image, mask)]
+        return self._inpaint_one(image, mask, strategy, dilate, preview)
 
     def stream(self, frames: Iterable[ImageInput], masks: ImageInput | Iterable[ImageInput], *,
                in_flight: int | None = None, processes: int = 0, strategy: str = "auto",
@@ -310,7 +317,8 @@ class InpaintPipeline:
         """`crop` or `resize` for an (H, W) bool hole (the `auto` rule of the module docstring)."""
         return plan_windows(hole, self.model_size, "auto")[0]
 
-    def _inpaint_one(self, image: ImageInput, mask: ImageInput, strategy: str, dilate: int) -> Image.Image:
+    def _inpaint_one(self, image: ImageInput, mask: ImageInput, strategy: str, dilate: int,
+                     preview: Callable[[Image.Image], None] | None = None) -> Image.Image:
         source = as_rgb_image(image)
         arr = np.asarray(source)  # (H, W, 3) uint8
         hole = prepare_hole(as_hole(mask), arr.shape[:2], dilate, self.resize_mask, stacklevel=3)  # (H, W)
@@ -320,6 +328,18 @@ class InpaintPipeline:
         if hole.all():
             warnings.warn("the mask covers the whole image: nothing is left to fill it from (a flat fill)",
                           stacklevel=3)
+        out = self._network_fill(arr, hole, strategy)
+        if self.texture > 0:
+            from inpnet.texture import transfer_texture
+
+            if preview is not None:
+                preview(self._finished(arr, hole, out.copy(), source))
+            out = transfer_texture(arr, hole, out, strength=self.texture, method=self.texture_method)
+        return self._finished(arr, hole, out, source)
+
+    def _network_fill(self, arr: np.ndarray, hole: np.ndarray, strategy: str) -> np.ndarray:
+        """(H, W, 3) uint8 photo + (H, W) bool hole -> (H, W, 3) uint8: the photo with the network's fill
+        (seam-corrected) in the hole, window by window (`strategy`: the module docstring)."""
         _, windows = plan_windows(hole, self.model_size, strategy)
         out = arr.copy()
         for win in windows:
@@ -327,10 +347,11 @@ class InpaintPipeline:
             region_hole = hole[rows, cols]
             fill = self._fill(arr[rows, cols], region_hole)  # (h, w, 3) uint8
             out[rows, cols] = paste(out[rows, cols], fill, region_hole)  # into the hole only
-        if self.texture > 0:
-            from inpnet.texture import transfer_texture
+        return out
 
-            out = transfer_texture(arr, hole, out, strength=self.texture, method=self.texture_method)
+    @staticmethod
+    def _finished(arr: np.ndarray, hole: np.ndarray, out: np.ndarray, source: Image.Image) -> Image.Image:
+        """The filled photo as the caller gets it: grey kept grey, the photo's colour profile attached."""
         if is_grey(arr, where=~hole):  # a black-and-white photo: the fill has no business adding colour
             out[hole] = as_grey(out[hole])
         return with_profile(Image.fromarray(out), rgb_profile(source))  # the photo's colour space, if it names one

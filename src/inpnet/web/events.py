@@ -4,12 +4,14 @@ warning toast."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import queue
 import time
 import warnings
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ HISTORY_LENGTH = 12
 THUMBNAIL_SIDE = 320  # px, the longest side of a history thumbnail (shown at 120 px, sharp on a 2x screen)
 UNTITLED = "image.png"
 TILE_POLL_SECONDS = 0.5  # how often a long restoration updates its tile count on the page
+PREVIEW_POLL_SECONDS = 0.1  # how soon after the network's fill a Remove run shows it (while detail is copied)
 
 
 def status_update(text: str) -> tuple:
@@ -277,11 +280,36 @@ class PageEvents:
         if hole.all():
             raise inputs.WebInputError("the hole covers the whole photo, so nothing is left to fill it from "
                                        "(an inverted mask file? white or any nonzero pixel = remove)")
-        yield status_update(self.runner.progress_text(hole, strategy))
+        doing = self.runner.progress_text(hole, strategy)
+        yield status_update(doing)
         name = (picked or {}).get("name") or UNTITLED
-        outcome = self.runner.inpaint(image, hole, strategy=strategy, name=name, texture=texture,
-                                      original=working_rgba(editor, photo))
+        previews: queue.SimpleQueue = queue.SimpleQueue()  # (the network's fill, when), from the worker thread
+        start, shown, said = time.perf_counter(), None, -1
+        with worker_job(lambda: self.runner.inpaint(
+                image, hole, strategy=strategy, name=name, texture=texture, original=working_rgba(editor, photo),
+                on_preview=lambda fill: previews.put((fill, time.perf_counter() - start)))) as job:
+            for elapsed in waiting(job, PREVIEW_POLL_SECONDS):
+                if shown is None and not previews.empty():  # the fill is there; PatchMatch is copying detail
+                    shown = previews.get()
+                if shown is not None and int(elapsed) > said:  # the preview, then each second more of waiting
+                    yield self._preview(image, *shown, elapsed, with_images=said < 0)
+                    said = int(elapsed)
+            outcome = job.result()  # re-raises the worker's error, for @user_errors
         yield self._show(image, outcome, history)
+
+    def _preview(self, before: np.ndarray, fill: np.ndarray, ready_s: float, elapsed: float,
+                 with_images: bool) -> tuple:
+        """The network's fill shown in the before / after slider while the texture step runs (`with_images`:
+        the first time, as JPEG files; later only the status line counts the seconds); the download, the
+        gallery and the last result stay as they were until the final result."""
+        import gradio as gr
+
+        status = (f"Preview: the network's fill, ready in {ready_s:.1f} s · copying the photo's own detail "
+                  f"into it… {int(elapsed)} s")
+        compare = gr.skip()
+        if with_images:
+            compare = tuple(str(self.runner.preview_file(shown_copy(view))) for view in (before, fill))
+        return (compare, gr.skip(), status, gr.skip(), gr.skip(), gr.skip(), gr.skip())
 
     @user_errors
     def restore(self, editor: Any, picked: dict | None, history: list | None,
@@ -292,17 +320,14 @@ class PageEvents:
         yield status_update(doing)
         name = (picked or {}).get("name") or UNTITLED
         tiles: list[tuple[int, int]] = []  # (done, total) after each batch, from the worker thread
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpnet-restore") as pool:
-            start = time.perf_counter()
-            job = pool.submit(self.runner.restore, image, name=name, original=original,
-                              on_tiles=lambda done, total: tiles.append((done, total)))
+        with worker_job(lambda: self.runner.restore(image, name=name, original=original,
+                                                    on_tiles=lambda done, total: tiles.append((done, total)))) as job:
             shown = 0
-            while not job.done():
-                wait([job], timeout=TILE_POLL_SECONDS)
-                if len(tiles) > shown and not job.done():  # a large photo: count its tiles on the page
+            for elapsed in waiting(job, TILE_POLL_SECONDS):
+                if len(tiles) > shown:  # a large photo: count its tiles on the page
                     shown = len(tiles)
                     done, total = tiles[-1]
-                    left = (time.perf_counter() - start) / done * (total - done)
+                    left = elapsed / done * (total - done)
                     when = f"about {left:.0f} s left" if done < total else "finishing"
                     yield status_update(f"{doing} {done} of {total} tiles, {when}")
             outcome = job.result()  # re-raises the worker's error, for @user_errors
@@ -358,6 +383,23 @@ class PageEvents:
             small = fits_editor(img.height, img.width)
         photo = None if small else WorkingPhoto.of(as_rgb_array(path), inputs.read_rgba(path))
         return editor_value(path if photo is None else photo.shown), photo
+
+
+@contextlib.contextmanager
+def worker_job(run: Callable[[], Any]) -> Iterator[Future]:
+    """`run()` on a worker thread, so that the page's handler can show progress while it works; the job's
+    `result()` re-raises its error."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpnet-web") as pool:
+        yield pool.submit(run)
+
+
+def waiting(job: Future, poll_seconds: float) -> Iterator[float]:
+    """Seconds since the start, every `poll_seconds` while `job` runs (nothing once it is done)."""
+    start = time.perf_counter()
+    while not job.done():
+        wait([job], timeout=poll_seconds)
+        if not job.done():
+            yield time.perf_counter() - start
 
 
 def _holds_result(image: np.ndarray, result: str) -> bool:
