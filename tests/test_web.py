@@ -81,7 +81,11 @@ def test_inpaint_keeps_every_pixel_outside_the_hole_and_names_the_file_after_the
 
 def test_the_summary_says_regions_time_model_and_strategy(runner):
     summary = runner.inpaint(photo(), two_holes(), strategy="resize").summary
-    assert summary.startswith("Filled 2 regions (") and " s · model inpaint-model · resize: " in summary
+    assert re.fullmatch(r"Filled 2 regions \(\d+\.\d%\ of the photo\) in (\d+\.\d) s \(the network (\d+\.\d) s, copied "
+                        r"detail (\d+\.\d) s\) · model inpaint-model · resize: .* · photo detail 1", summary)
+    plain = runner.inpaint(photo(), two_holes(), strategy="resize", texture=0.0).summary
+    assert re.fullmatch(r"Filled 2 regions \(\d+\.\d% of the photo\) in \d+\.\d s · model inpaint-model · resize: .* · "
+                        r"no copied detail", plain)  # no texture step: one time
 
 
 def test_restore_runs_the_restoration_model_and_says_so(runner, restorer, pipe):

@@ -132,15 +132,22 @@ class WebInpainter:
         chosen = self.strategy_for(hole, strategy)
         pipe = self.texture_pipeline(texture)
         n = count_regions(hole)
+        filled_at: list[float] = []  # when the network's fill was ready (the texture step then runs)
+
+        def preview(fill: Image.Image) -> None:
+            filled_at.append(time.perf_counter() - start)
+            if on_preview is not None:
+                on_preview(np.asarray(fill))
+
         with self._lock:
             start = time.perf_counter()
-            preview = None if on_preview is None else (lambda fill: on_preview(np.asarray(fill)))
             result = np.asarray(pipe(image, hole, strategy=chosen, preview=preview))
             seconds = time.perf_counter() - start
         strength = getattr(pipe, "texture", 0.0)
         detail = f"photo detail {strength:g}" if strength > 0 else "no copied detail"
-        summary = (f"Filled {n} region{'s' if n != 1 else ''} ({hole.mean():.1%} of the photo) in "
-                   f"{seconds:.1f} s · model {self.model_name} · {chosen}: {STRATEGY_WORDS[chosen]} · {detail}")
+        split = f" (the network {filled_at[0]:.1f} s, copied detail {seconds - filled_at[0]:.1f} s)" if filled_at else ""
+        summary = (f"Filled {n} region{'s' if n != 1 else ''} ({hole.mean():.1%} of the photo) in {seconds:.1f} s"
+                   f"{split} · model {self.model_name} · {chosen}: {STRATEGY_WORDS[chosen]} · {detail}")
         return Outcome(result, self._save(result, result_name(name, "inpainted"), original, hole), summary)
 
     def restore(self, image: np.ndarray, *, name: str | None = None,
