@@ -448,6 +448,8 @@ def test_a_slow_texture_step_shows_the_network_fill_first_then_the_result(pipe, 
                if i != 2 and (i or n))
     result = np.asarray(Image.open(done[5]))
     assert done[2].startswith("Filled 2 regions") and "photo detail 1" in done[2]
+    made = [runner.preview_file(image) for _ in range(6)]  # older previews are deleted, the latest kept
+    assert [p.exists() for p in made] == [False, False, True, True, True, True]
     assert not np.array_equal(result[hole], plain[hole]) and np.array_equal(result[~hole], image[~hole])
 
 

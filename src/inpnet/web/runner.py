@@ -3,6 +3,7 @@ write the result as a PNG named after the user's file (`<name>_inpainted.png`). 
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 import threading
@@ -25,6 +26,7 @@ STRATEGY_WORDS = {
 }
 RESULT_SUFFIXES = ("_inpainted", "_restored")
 PREVIEW_QUALITY = 90  # JPEG quality of the passing previews (the network's fill while detail is copied)
+KEPT_PREVIEWS = 4  # preview files kept on disk (two before / fill pairs); older ones are deleted
 
 
 def describe_model(pipeline: Any) -> str:
@@ -76,6 +78,7 @@ class WebInpainter:
             self.model_name if restore_pipeline is None else describe_model(self.restorer))
         self._lock = threading.Lock()  # the page's events, the API and plain HTTP share one model
         self._folder = Path(tempfile.mkdtemp(prefix="inpnet-web-"))
+        self._previews = itertools.count()  # numbers the preview files
         weakref.finalize(self, shutil.rmtree, str(self._folder), True)
 
     def strategy_for(self, hole: np.ndarray, strategy: str) -> str:
@@ -167,8 +170,12 @@ class WebInpainter:
     def preview_file(self, image: np.ndarray) -> Path:
         """A passing view of `image` ((H, W, 3) uint8) for the page, as a JPEG (quality PREVIEW_QUALITY): a
         tenth of a PNG's size and time to write, so that it shows sooner; results stay lossless PNGs."""
-        path = self._folder / "previews" / f"{uuid.uuid4().hex}.jpg"
-        path.parent.mkdir(exist_ok=True)
+        folder = self._folder / "previews"
+        folder.mkdir(exist_ok=True)
+        # the page has long shown (and Gradio copied to its cache) all but the last pair: keep this folder small
+        for old in sorted(folder.glob("*.jpg"))[:-KEPT_PREVIEWS + 1]:  # names sort in the order they were made
+            old.unlink(missing_ok=True)
+        path = folder / f"{next(self._previews):08d}-{uuid.uuid4().hex}.jpg"
         Image.fromarray(image).save(path, quality=PREVIEW_QUALITY)
         return path
 
