@@ -4,6 +4,7 @@
     pipe = InpaintPipeline.from_onnx("model.onnx")      # an `inpnet export-onnx` file, run by onnxruntime
     out = pipe("photo.jpg", "mask.png")                 # PIL image, same size as the photo
     outs = pipe([img1, img2], [mask1, mask2])           # lists in, list out
+    out = pipe("big.jpg", "mask.png", preview=show)     # show(the network's fill) before the texture step's seconds
     clean = pipe.restore("photo.jpg")                   # ratio 0: the whole image reconstructed
     for out in pipe.stream(frames, mask): ...           # a stream, 2 frames in flight (real time)
     for out in pipe.stream(frames, mask, processes=2): ...   # the same on 2 worker processes (faster)
