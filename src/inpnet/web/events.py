@@ -280,8 +280,7 @@ class PageEvents:
         if hole.all():
             raise inputs.WebInputError("the hole covers the whole photo, so nothing is left to fill it from "
                                        "(an inverted mask file? white or any nonzero pixel = remove)")
-        doing = self.runner.progress_text(hole, strategy)
-        yield status_update(doing)
+        yield status_update(self.runner.progress_text(hole, strategy))
         name = (picked or {}).get("name") or UNTITLED
         previews: queue.SimpleQueue = queue.SimpleQueue()  # (the network's fill, when), from the worker thread
         start, shown, said = time.perf_counter(), None, -1
