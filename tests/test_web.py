@@ -439,7 +439,7 @@ def test_a_slow_texture_step_shows_the_network_fill_first_then_the_result(pipe, 
     off = {name: np.abs(a.astype(int) - b)[hole].mean() for name, a, b in
            (("before", before, image), ("fill", fill, plain), ("fill vs photo", fill, image))}
     assert off["before"] < 8 and off["fill"] < 8 and off["fill vs photo"] > 20  # (measured 4.3, 2.8, 49)
-    said = [re.fullmatch(r"Preview: the network's fill, ready in \d+\.\d s · copying the photo's own detail into "
+    said = [re.fullmatch(r"Preview below: the network's fill, ready in \d+\.\d s · copying the photo's own detail into "
                          r"it… (\d+) s", update[2]) for update in previews]
     assert all(said)
     seconds = [int(m.group(1)) for m in said]

@@ -282,7 +282,7 @@ def test_a_large_photo_is_painted_on_a_copy_and_filled_at_full_size(page, tmp_pa
     stroke = paint(page, (height, width), 500, 700, 1000)  # in the copy's pixels
     page.click("#run-button")
     # PatchMatch copies detail into a 0.2-megapixel window for seconds: the network's fill shows meanwhile
-    page.wait_for_selector("#status >> text=Preview: the network's fill")
+    page.wait_for_selector("#status >> text=Preview below: the network's fill")
     assert page.locator("#compare img").count() == 2  # before and the fill, in the slider
     status = wait_status(page, "Filled")
     assert "1 region" in status

@@ -303,7 +303,7 @@ class PageEvents:
         gallery and the last result stay as they were until the final result."""
         import gradio as gr
 
-        status = (f"Preview: the network's fill, ready in {ready_s:.1f} s · copying the photo's own detail "
+        status = (f"Preview below: the network's fill, ready in {ready_s:.1f} s · copying the photo's own detail "
                   f"into it… {int(elapsed)} s")
         compare = gr.skip()
         if with_images:
