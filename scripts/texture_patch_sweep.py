@@ -1,14 +1,16 @@
-"""PatchMatch in the texture step, its patch side and guide weight: texture and hole PSNR on native test photos.
+"""PatchMatch in the texture step, its patch size and guide weight: texture and hole PSNR on native test photos.
+
+The sizes are pypatchmatch's `patch_size`, a radius: size N compares patches of (2N + 1)^2 pixels.
 
     python scripts/texture_patch_sweep.py --limit 40 --sizes 3 --guide-weights 0     # the texture step
     python scripts/texture_patch_sweep.py --limit 12 --sizes 3 5 9 15 --alone        # PatchMatch alone
     python scripts/texture_patch_sweep.py --limit 12 --sizes 3 --guide-weights 0 0.25 1 2 3 4
 
 Runs the default pipeline with the texture step (or, with `--alone`, PatchMatch by itself, unguided) at
-each patch side and guide weight (0 = unguided; the guide is the network's fill, `texture.guide_map`) on the
+each patch size and guide weight (0 = unguided; the guide is the network's fill, `texture.guide_map`) on the
 first `--limit` photos of `--holdout 0.02` at their own size, with the masks of `inpnet ablate --native`
 (thick, medium, box25, nvidia; seed 0), and prints the mean texture, hole PSNR and median seconds per
-(mask set, patch side, weight). Results: docs/release-native/texture-patch.md.
+(mask set, patch size, weight). Results: docs/release-native/texture-patch.md.
 """
 
 from __future__ import annotations

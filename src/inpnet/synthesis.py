@@ -41,7 +41,9 @@ import torch.nn.functional as F
 
 from inpnet.errors import InpNetError
 
-PATCH = 5  # patch side in pixels, at every level
+# patch side in pixels, at every level (PatchMatch's patches are 11 x 11: pypatchmatch's patch_size 5 is a radius;
+# 7, 9 and 11 here measured more PSNR and less detail, docs/results.md section 3)
+PATCH = 5
 COARSE_HOLE_PIXELS = 64  # the pyramid stops halving once the hole has at most this many pixels
 COARSE_ITERATIONS = 6
 FINE_ITERATIONS = 2

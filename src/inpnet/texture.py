@@ -58,8 +58,10 @@ DEFAULT_SIGMA = 6.0  # pixels: the Gaussian that separates layout (network) from
 # measured tables, stay below the cap (docs/results.md section 3).
 MAX_EXEMPLAR_PIXELS = 500_000
 CONTEXT = 48  # pixels of known context (at least) around a hole region given to PatchMatch
-PATCH_SIZE = 5  # PatchMatch patch side of the classical baseline (pypatchmatch 2.2 itself defaults to 15)
-# The texture step's PatchMatch patch side: 5 too. On the 40 native test photos 3 scored more texture (0.85 /
+# PatchMatch's `patch_size` of the classical baseline. pypatchmatch's patch_size is a *radius*: patches of
+# (2 * 5 + 1)^2 = 11 x 11 pixels (pypatchmatch 2.2 itself defaults to 15, 31 x 31).
+PATCH_SIZE = 5
+# The texture step's PatchMatch patch_size: 5 too. On the 40 native test photos 3 (7 x 7) scored more texture (0.85 /
 # 0.85 / 0.68 / 0.82 against 0.90 / 0.83 / 0.65 / 0.79 on thick, medium, box, NVIDIA), the same hole PSNR
 # (+0.12 / -0.03 / -0.03 / -0.05 dB) in a third less time, but it looks worse: a large hole in grass fills
 # with a fine speckle of short blades instead of grass (docs/release-native/texture-patch.md).
