@@ -453,6 +453,23 @@ def test_a_slow_texture_step_shows_the_network_fill_first_then_the_result(pipe, 
     assert not np.array_equal(result[hole], plain[hole]) and np.array_equal(result[~hole], image[~hole])
 
 
+def test_a_texture_step_that_fails_after_the_preview_takes_the_preview_off_and_says_why(pipe, monkeypatch):
+    import inpnet.texture
+
+    def failing_copy(*args, **kwargs):
+        time.sleep(0.3)
+        raise InpNetError("the photo has no fully known 5x5 patch to copy texture from")
+
+    monkeypatch.setattr(inpnet.texture, "transfer_texture", failing_copy)
+    monkeypatch.setattr(events, "PREVIEW_POLL_SECONDS", 0.02)
+    page = events.PageEvents(WebInpainter(InpaintPipeline(pipe.model, texture=1.0), model_name="m"))
+    with pytest.warns(UserWarning):  # the toast
+        first, preview, cleared, message = run_remove(page, editor_value(photo(), two_holes()))
+    assert preview[2].startswith("Preview below") and cleared[0]["value"] is None
+    assert all(isinstance(u, type(gr.skip())) for u in cleared[1:])
+    assert message[2] == "**the photo has no fully known 5x5 patch to copy texture from**"
+
+
 def test_a_fill_done_before_the_first_look_shows_no_preview(page, monkeypatch):
     monkeypatch.setattr(events, "PREVIEW_POLL_SECONDS", 30.0)  # the nano model is done long before
     updates = run_remove(page, editor_value(photo(), two_holes()))

@@ -41,9 +41,17 @@ def status_update(text: str) -> tuple:
     return (*[gr.skip()] * 2, text, *[gr.skip()] * 4)
 
 
+def _cleared_slider() -> tuple:
+    """Run outputs that empty the before / after slider and leave the rest."""
+    import gradio as gr
+
+    return (gr.update(value=None), *[gr.skip()] * 6)
+
+
 def user_errors(fn: Any) -> Any:
     """A Remove / Restore handler (a generator of the run outputs) whose `InpNetError` ends the run with its
-    one-line message in the status line, in bold, and in a warning toast; the result shown so far stays.
+    one-line message in the status line, in bold, and in a warning toast; the result shown so far stays (Remove
+    takes a preview of its own off the slider first).
     (Raising `gr.Error` instead put Gradio's red "Error" badge over the status line, hiding the message.)"""
 
     @functools.wraps(fn)
@@ -293,7 +301,12 @@ class PageEvents:
                 if shown is not None and int(elapsed) > said:  # the preview, then each second more of waiting
                     yield self._preview(image, *shown, elapsed, with_images=said < 0)
                     said = int(elapsed)
-            outcome = job.result()  # re-raises the worker's error, for @user_errors
+            try:
+                outcome = job.result()  # re-raises the worker's error, for @user_errors
+            except InpNetError:
+                if said >= 0:  # a preview is not a result: off the slider before the message
+                    yield _cleared_slider()
+                raise
         yield self._show(image, outcome, history)
 
     def _preview(self, before: np.ndarray, fill: np.ndarray, ready_s: float, elapsed: float,
