@@ -12,7 +12,9 @@ from somewhere, mixed as the texture step does:
 - `shifted s`: the photo's detail moved by a random 16-48 px offset, times s — the photo's own texture with the
   right statistics but at the wrong place (the best a texture synthesiser that predicts nothing could do);
 - `partial a`: a * true + sqrt(1 - a^2) * shifted — detail at the photo's own strength whose correlation with
-  the true detail is a: how much of the detail a method must *predict*.
+  the true detail is a: how much of the detail a method must *predict*;
+- `strength s`: the texture step at strength s (`inpnet inpaint --texture s`), network + s * (default - network)
+  in the hole: the menu between the two goals, each fill's hole PSNR set against the best classical method's.
 
 It also measures how correlated each real method's detail is with the true detail inside the hole (and its
 strength against the true detail's, a ratio of norms), and the best any per-photo choice between `network` and
@@ -41,6 +43,7 @@ from inpnet.texture import DEFAULT_SIGMA, _blur, transfer_texture
 
 SHIFTS = (0.5, 0.75, 1.0)
 PARTIAL = (0.3, 0.5, 0.7)
+STRENGTHS = (0.25, 0.5, 0.75)  # the texture step at these strengths (`--texture S`): the trade-off the goals ask
 
 
 def _key(image: np.ndarray, hole: np.ndarray) -> str:
@@ -111,12 +114,21 @@ class Oracle:
         out = f.layout + true_part * f.true_detail + shifted_part * f.shifted_detail
         return np.where(hole[..., None], np.clip(np.rint(out), 0, 255).astype(np.uint8), image)
 
+    def at_strength(self, image: np.ndarray, hole: np.ndarray, strength: float) -> np.ndarray:
+        """The texture step at `strength`: network + strength * (default - network) in the hole. The step mixes
+        the two fills' detail over a shared layout, so this is `transfer_texture(strength=...)` up to rounding,
+        and where the full-strength fill was clipped at 0 or 255."""
+        f = self._fills(image, hole)
+        out = f.network + strength * (f.default.astype(np.float32) - f.network)
+        return np.where(hole[..., None], np.clip(np.rint(out), 0, 255).astype(np.uint8), image)
+
     def methods(self) -> list[NativeMethod]:
         methods = [NativeMethod("network", fill=self.network), NativeMethod("default", fill=self.default),
                    NativeMethod("true", fill=lambda i, h: self.mixed(i, h, 1.0, 0.0))]
         methods += [NativeMethod(f"shifted {s}", fill=lambda i, h, s=s: self.mixed(i, h, 0.0, s)) for s in SHIFTS]
         methods += [NativeMethod(f"partial {a}", fill=lambda i, h, a=a: self.mixed(i, h, a, float(np.sqrt(1 - a * a))))
                     for a in PARTIAL]
+        methods += [NativeMethod(f"strength {s}", fill=lambda i, h, s=s: self.at_strength(i, h, s)) for s in STRENGTHS]
         return methods
 
 
@@ -167,6 +179,8 @@ def summarize(rows: list[dict], correlations: dict, classical: dict[str, float])
         if s in classical:
             budget = float(net[:, 0].mean()) - classical[s] - 1.0  # what the +1 dB goal leaves of the network's lead
             entry["best_classical_psnr_hole"] = classical[s]
+            for m in methods:
+                entry[m]["delta_vs_best_classical"] = entry[m]["psnr_hole"] - classical[s]
             entry["best_per_photo_choice"] = {"psnr_loss_budget": budget} | best_choice(
                 list(map(tuple, net)), list(map(tuple, np.array(by[(s, "default")]))), max(budget, 0.0))
         out["sets"][s] = entry
@@ -176,7 +190,8 @@ def summarize(rows: list[dict], correlations: dict, classical: dict[str, float])
 def report(summary: dict) -> None:
     """Print the summary: each set's fills, their detail against the true detail, the best per-photo choice."""
     for s, entry in summary["sets"].items():
-        print(s, "  ".join(f"{m}: {v['psnr_hole']:.2f} ({v['delta_vs_network']:+.2f}) tex {v['texture']:.2f}"
+        print(s, "  ".join(f"{m}: {v['psnr_hole']:.2f} ({v['delta_vs_network']:+.2f}, "
+                           f"{v.get('delta_vs_best_classical', float('nan')):+.2f} vs classical) tex {v['texture']:.2f}"
                            for m, v in entry.items() if isinstance(v, dict) and "psnr_hole" in v))
         print("   detail vs true:", entry["detail_vs_true"])
         if "best_per_photo_choice" in entry:

@@ -53,6 +53,21 @@ def test_the_best_per_photo_choice_spends_the_budget_where_texture_is_cheapest(o
     assert everything["photos_with_texture_step"] == 4
 
 
+def test_a_strength_mixes_the_network_and_the_default_in_the_hole_only(oracle):
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+    hole = np.zeros((12, 12), dtype=bool)
+    hole[3:9, 3:9] = True
+    network = np.where(hole[..., None], 100, image).astype(np.uint8)
+    default = np.where(hole[..., None], 200, image).astype(np.uint8)
+    fake = oracle.Oracle.__new__(oracle.Oracle)  # no model: the fills of this (photo, hole) given
+    fake.key, fake.fills = oracle._key(image, hole), oracle.Fills(network, default, None, None, None)
+    assert np.array_equal(fake.at_strength(image, hole, 0.0), network)
+    assert np.array_equal(fake.at_strength(image, hole, 1.0), default)
+    half = fake.at_strength(image, hole, 0.25)
+    assert (half[hole] == 125).all() and np.array_equal(half[~hole], image[~hole])
+
+
 def test_the_summary_refuses_correlations_it_cannot_assign_to_a_mask_set(oracle):
     rows = [{"set": s, "method": m, "psnr_hole": 15.0, "texture": 0.5}
             for _ in range(2) for s in ("thick", "box25") for m in ("network", "default")]
@@ -60,5 +75,7 @@ def test_the_summary_refuses_correlations_it_cannot_assign_to_a_mask_set(oracle)
     summary = oracle.summarize(rows, correlations, {"thick": 14.5})
     assert summary["sets"]["thick"]["detail_vs_true"]["network"] == {"correlation": 0.1, "strength": 0.5}
     assert summary["sets"]["thick"]["best_per_photo_choice"]["psnr_loss_budget"] == pytest.approx(-0.5)
+    assert summary["sets"]["thick"]["default"]["delta_vs_best_classical"] == pytest.approx(0.5)
+    assert "delta_vs_best_classical" not in summary["sets"]["box25"]["default"]  # no classical number for it
     with pytest.raises(ValueError, match="lacks a mask set"):
         oracle.summarize(rows[:-2], {"network": [("k", 0.1, 0.5)] * 3}, {})
