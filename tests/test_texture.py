@@ -98,6 +98,23 @@ def test_transfer_keeps_outside_pixels_and_brings_back_detail_without_losing_fid
     assert texture(_t(smooth), _t(image), _m(hole)).item() < 0.05
 
 
+def test_copied_detail_fades_in_over_the_holes_first_pixels_and_not_at_the_image_border():
+    from inpnet.texture import EDGE_RAMP, edge_weight
+
+    hole = np.zeros((8, 10), dtype=bool)
+    hole[:, :6] = True  # the hole touches the image's left, top and bottom borders: only column 5 is an edge
+    w = edge_weight(hole)
+    assert EDGE_RAMP == 2 and np.allclose(w[:, 5], 0) and np.allclose(w[:, 4], 0.5) and np.allclose(w[:, :4], 1)
+    assert not w[~hole].any() and np.array_equal(edge_weight(hole, ramp=0), hole.astype(np.float32))
+    image, box = _stripes(), _box()
+    fill = np.where(box[..., None], 128, image).astype(np.uint8)
+    out = transfer_texture(image, box, fill)
+    rim = box & (edge_weight(box) == 0)  # the hole's outermost pixels keep the fill; inside, detail comes in
+    assert rim.any() and np.array_equal(out[rim], fill[rim])
+    inner = edge_weight(box) == 1
+    assert np.abs(out[inner].astype(int) - 128).mean() > 5
+
+
 def test_transfer_strength_zero_is_the_fill_and_bad_strength_is_an_error():
     image, hole = _stripes(), _box()
     fill = image.copy()

@@ -8,8 +8,11 @@ joins the two, per hole region (the bounding box of each connected hole, grown b
 photo's resolution; only hole pixels change):
 
 - default (unguided exemplar): the fills are split by frequency and the better half of each kept:
-  result = blur(fill) + strength * detail(exemplar) + (1 - strength) * detail(fill), with blur a Gaussian
-  of `sigma` px and detail(x) = x - blur(x);
+  result = blur(fill) + s * detail(exemplar) + (1 - s) * detail(fill), with blur a Gaussian of `sigma` px,
+  detail(x) = x - blur(x) and s = strength * edge_weight: 0 on the hole's outermost pixels, rising linearly to
+  1 at EDGE_RAMP + 1 px inside. There the fill (with the pipeline's seam correction) already carries the
+  photo's own edge, and copied detail costs more than it brings (docs/results.md section 3: +0.04 to +0.16 dB
+  hole PSNR at the same texture);
 - with GUIDE_WEIGHT > 0 (measured, not the default): PatchMatch guided by the network's fill (below), and
   the result is the fill blended towards that exemplar: result = fill + strength * (exemplar - fill).
 
@@ -66,6 +69,10 @@ PATCH_SIZE = 5
 # (+0.12 / -0.03 / -0.03 / -0.05 dB) in a third less time, but it looks worse: a large hole in grass fills
 # with a fine speckle of short blades instead of grass (docs/release-native/texture-patch.md).
 TEXTURE_PATCH_SIZE = PATCH_SIZE
+# The copied detail fades out towards the hole's edge: weight 0 on the hole pixels next to a known pixel, 1 from
+# EDGE_RAMP + 1 px inside (distance to the nearest known pixel, L2). Chosen on 20 validation photos among ramps
+# of 1-4 px (3 and 4 took detail from thin strokes), measured on the 40 test photos (docs/results.md).
+EDGE_RAMP = 2
 # The guide (see the module docstring): the network's fill blurred by GUIDE_SIGMA px, brightness and blue-red
 # balance scaled into [0, GUIDE_SCALE), weighted GUIDE_WEIGHT against the patch distance (pypatchmatch's
 # `guide_weight`; 0 = unguided, the default: the guided fills scored well and looked worse). The library
@@ -168,7 +175,8 @@ def transfer_texture(
         if guided:
             mixed = region + strength * (ex - region)
         else:
-            mixed = region + strength * ((ex - _blur(ex, sigma)) - (region - _blur(region, sigma)))
+            weight = strength * edge_weight(region_hole)[..., None]  # (h, w, 1)
+            mixed = region + weight * ((ex - _blur(ex, sigma)) - (region - _blur(region, sigma)))
         out[win] = np.where(region_hole[..., None], np.clip(np.rint(mixed), 0, 255).astype(np.uint8), out[win])
     return out
 
@@ -188,6 +196,15 @@ def _exemplar_within(image: np.ndarray, hole: np.ndarray, method: str, guide: np
     filled = exemplar_fill(small, small_hole, method, guide=small_guide)
     up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)  # uint8, saturated
     return np.where(hole[..., None], up, image)
+
+
+def edge_weight(hole: np.ndarray, ramp: int = EDGE_RAMP) -> np.ndarray:
+    """(h, w) bool -> (h, w) float32 in [0, 1]: 0 outside the hole and on its outermost pixels, rising linearly
+    with the distance to the nearest known pixel to 1 at `ramp` + 1 px (the image's border is not an edge)."""
+    if ramp <= 0:
+        return hole.astype(np.float32)
+    distance = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5)  # 0 on known pixels, >= 1 in the hole
+    return np.clip((distance - 1) / ramp, 0, 1).astype(np.float32)
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
