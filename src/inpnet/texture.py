@@ -11,7 +11,7 @@ photo's resolution; only hole pixels change):
   result = blur(fill) + s * detail(exemplar) + (1 - s) * detail(fill), with blur a Gaussian of `sigma` px,
   detail(x) = x - blur(x) and s = strength * edge_weight: 0 on the hole's outermost pixels, rising linearly to
   1 at EDGE_RAMP + 1 px inside. There the fill (with the pipeline's seam correction) already carries the
-  photo's own edge, and copied detail costs more than it brings (docs/results.md section 3: +0.04 to +0.16 dB
+  photo's own edge, and copied detail costs more than it brings (docs/results.md section 3: +0.02 to +0.19 dB
   hole PSNR at the same texture);
 - with GUIDE_WEIGHT > 0 (measured, not the default): PatchMatch guided by the network's fill (below), and
   the result is the fill blended towards that exemplar: result = fill + strength * (exemplar - fill).
