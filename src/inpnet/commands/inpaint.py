@@ -51,7 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="grow the hole by PX pixels (default 0: pixels outside the mask stay identical)")
     p.add_argument("--texture", type=float, metavar="S",
                    help="strength 0..1 of the texture step: the photo's own detail (copied patches) over the "
-                        "network's fill (default 1; 0 = plain network fill)")
+                        "network's fill (default 1; 0 = plain network fill, the most faithful; 0.25-0.5 stays within "
+                        "0.25 dB of it with 0.2-0.5 of the photo's detail: docs/results.md section 3)")
     p.add_argument("--texture-method", choices=["patchmatch", "synthesis"], default="patchmatch",
                    help="exemplar fill of the texture step: patchmatch (default; pypatchmatch, Linux x86-64) or "
                         "synthesis (built in, ~10x faster at a megapixel, experimental: lower quality)")
