@@ -62,6 +62,11 @@ def shifted(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return np.roll(image, (int(offset[0]), int(offset[1])), axis=(0, 1))
 
 
+def in_hole(fill: np.ndarray, hole: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """`fill` (H, W, 3) float rounded to uint8 inside the hole, `image` elsewhere."""
+    return np.where(hole[..., None], np.clip(np.rint(fill), 0, 255).astype(np.uint8), image)
+
+
 def correlation(x: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> tuple[float, float]:
     """(correlation of x with truth over the hole's pixels and channels, |x| / |truth|)."""
     a, b = x[hole].ravel().astype(np.float64), truth[hole].ravel().astype(np.float64)
@@ -111,16 +116,14 @@ class Oracle:
     def mixed(self, image: np.ndarray, hole: np.ndarray, true_part: float, shifted_part: float) -> np.ndarray:
         """blur(network) + true_part * detail(photo) + shifted_part * detail(shifted photo), in the hole."""
         f = self._fills(image, hole)
-        out = f.layout + true_part * f.true_detail + shifted_part * f.shifted_detail
-        return np.where(hole[..., None], np.clip(np.rint(out), 0, 255).astype(np.uint8), image)
+        return in_hole(f.layout + true_part * f.true_detail + shifted_part * f.shifted_detail, hole, image)
 
     def at_strength(self, image: np.ndarray, hole: np.ndarray, strength: float) -> np.ndarray:
         """The texture step at `strength`: network + strength * (default - network) in the hole. The step mixes
         the two fills' detail over a shared layout, so this is `transfer_texture(strength=...)` up to rounding,
         and where the full-strength fill was clipped at 0 or 255."""
         f = self._fills(image, hole)
-        out = f.network + strength * (f.default.astype(np.float32) - f.network)
-        return np.where(hole[..., None], np.clip(np.rint(out), 0, 255).astype(np.uint8), image)
+        return in_hole(f.network + strength * (f.default.astype(np.float32) - f.network), hole, image)
 
     def methods(self) -> list[NativeMethod]:
         methods = [NativeMethod("network", fill=self.network), NativeMethod("default", fill=self.default),

@@ -470,6 +470,14 @@ def test_a_texture_step_that_fails_after_the_preview_takes_the_preview_off_and_s
     assert message[2] == "**the photo has no fully known 5x5 patch to copy texture from**"
 
 
+def test_run_updates_name_their_outputs_in_the_wired_order():
+    update = events.run_update(status="s", keep="k")
+    assert len(update) == len(events.RUN_OUTPUTS) == 7 and update[2] == "s" and update[6] == "k"
+    assert all(isinstance(u, type(gr.skip())) for i, u in enumerate(update) if i not in (2, 6))
+    with pytest.raises(ValueError, match="not a run output: stauts"):
+        events.run_update(stauts="typo")
+
+
 def test_a_fill_done_before_the_first_look_shows_no_preview(page, monkeypatch):
     monkeypatch.setattr(events, "PREVIEW_POLL_SECONDS", 30.0)  # the nano model is done long before
     updates = run_remove(page, editor_value(photo(), two_holes()))

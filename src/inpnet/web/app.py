@@ -21,7 +21,7 @@ from typing import Any
 
 from inpnet.errors import InpNetError
 from inpnet.web import inputs
-from inpnet.web.events import BRUSH_COLOUR, BRUSH_SCREEN_PX, PageEvents
+from inpnet.web.events import BRUSH_COLOUR, BRUSH_SCREEN_PX, RUN_OUTPUTS, PageEvents
 from inpnet.web.inputs import MAX_PIXELS, MAX_UPLOAD_MB, NO_PRESET, preset_choices  # noqa: F401 (re-export)
 from inpnet.web.photo import EDITOR_PIXELS
 from inpnet.web.runner import WebInpainter
@@ -228,7 +228,7 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
     """Connect the widgets to the handlers."""
     import gradio as gr
 
-    run_outputs = [w["compare"], w["download"], w["status"], w["gallery"], w["history"], w["latest"], w["keep"]]
+    run_outputs = [w[name] for name in RUN_OUTPUTS]
     quiet = dict(show_progress="minimal", show_progress_on=[w["status"]], api_visibility="private",
                  concurrency_id="model", concurrency_limit=1)
     private = dict(api_visibility="private", show_progress="hidden")

@@ -34,18 +34,23 @@ TILE_POLL_SECONDS = 0.5  # how often a long restoration updates its tile count o
 PREVIEW_POLL_SECONDS = 0.1  # how soon after the network's fill a Remove run shows it (while detail is copied)
 
 
+# the Remove / Restore outputs, in the order app._wire connects them
+RUN_OUTPUTS = ("compare", "download", "status", "gallery", "history", "latest", "keep")
+
+
+def run_update(**changed: Any) -> tuple:
+    """The Remove / Restore outputs with only the named ones changed (the others skipped)."""
+    import gradio as gr
+
+    unknown = set(changed) - set(RUN_OUTPUTS)
+    if unknown:
+        raise ValueError(f"not a run output: {', '.join(sorted(unknown))}")
+    return tuple(changed[name] if name in changed else gr.skip() for name in RUN_OUTPUTS)
+
+
 def status_update(text: str) -> tuple:
     """The Remove / Restore outputs with only the status line changed (the other six skipped)."""
-    import gradio as gr
-
-    return (*[gr.skip()] * 2, text, *[gr.skip()] * 4)
-
-
-def _cleared_slider() -> tuple:
-    """Run outputs that empty the before / after slider and leave the rest."""
-    import gradio as gr
-
-    return (gr.update(value=None), *[gr.skip()] * 6)
+    return run_update(status=text)
 
 
 def user_errors(fn: Any) -> Any:
@@ -305,7 +310,9 @@ class PageEvents:
                 outcome = job.result()  # re-raises the worker's error, for @user_errors
             except InpNetError:
                 if said >= 0:  # a preview is not a result: off the slider before the message
-                    yield _cleared_slider()
+                    import gradio as gr
+
+                    yield run_update(compare=gr.update(value=None))
                 raise
         yield self._show(image, outcome, history)
 
@@ -314,14 +321,12 @@ class PageEvents:
         """The network's fill shown in the before / after slider while the texture step runs (`with_images`:
         the first time, as JPEG files; later only the status line counts the seconds); the download, the
         gallery and the last result stay as they were until the final result."""
-        import gradio as gr
-
         status = (f"Preview below: the network's fill, ready in {ready_s:.1f} s · copying the photo's own detail "
                   f"into it… {int(elapsed)} s")
-        compare = gr.skip()
-        if with_images:
-            compare = tuple(str(self.runner.preview_file(shown_copy(view))) for view in (before, fill))
-        return (compare, gr.skip(), status, gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        if not with_images:
+            return run_update(status=status)
+        return run_update(status=status,
+                          compare=tuple(str(self.runner.preview_file(shown_copy(view))) for view in (before, fill)))
 
     @user_errors
     def restore(self, editor: Any, picked: dict | None, history: list | None,
