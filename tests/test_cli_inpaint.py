@@ -87,6 +87,51 @@ def test_restore_of_a_large_photo_shows_a_tile_progress_bar_unless_told_not_to(c
     assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
 
 
+def test_a_slow_texture_step_says_what_it_is_doing_and_when_it_is_done(ckpt, tmp_path, capsys, monkeypatch):
+    import threading
+
+    import inpnet.texture
+    from inpnet.commands import inpaint as inpaint_command
+
+    said = threading.Event()
+    say_slow, copy_detail = inpaint_command._SlowTextureNotice._say_slow, inpnet.texture.transfer_texture
+
+    def say_slow_and_tell(notice):
+        say_slow(notice)
+        said.set()
+
+    def copy_detail_after_the_notice(*args, **kwargs):  # a step that lasts until the notice is out
+        assert said.wait(30)
+        return copy_detail(*args, **kwargs)
+
+    monkeypatch.setattr(inpaint_command, "SLOW_TEXTURE_NOTICE_SECONDS", 0.01)
+    monkeypatch.setattr(inpaint_command._SlowTextureNotice, "_say_slow", say_slow_and_tell)
+    monkeypatch.setattr(inpnet.texture, "transfer_texture", copy_detail_after_the_notice)
+    write_photo(tmp_path / "photo.png")
+    write_mask(tmp_path / "hole.png")
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--mask", tmp_path / "hole.png",
+                   "-o", tmp_path / "out.png") == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("inpnet inpaint: photo.png: the network filled the hole in ")
+    assert "copying the photo's own detail" in lines[0] and "--texture 0 skips" in lines[0]
+    assert lines[1].startswith("inpnet inpaint: photo.png: detail copied in ") and lines[1].endswith(" s")
+
+
+def test_a_quick_texture_step_or_no_progress_says_nothing(ckpt, tmp_path, capsys, monkeypatch):
+    from inpnet.commands import inpaint as inpaint_command
+
+    write_photo(tmp_path / "photo.png")
+    write_mask(tmp_path / "hole.png")
+    args = ("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--mask", tmp_path / "hole.png")
+    assert run_cli(*args, "-o", tmp_path / "quick.png") == 0  # 48 x 64 px: done long before the notice
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(inpaint_command, "SLOW_TEXTURE_NOTICE_SECONDS", 0.0)
+    assert run_cli(*args, "-o", tmp_path / "quiet.png", "--no-progress") == 0
+    assert capsys.readouterr().err == ""
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "quick.png")), np.asarray(Image.open(tmp_path / "quiet.png")))
+
+
 def test_the_output_file_keeps_the_photos_icc_profile(ckpt, tmp_path):
     from PIL import ImageCms
 

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from inpnet.commands import DEVICE_HELP, check_writable
@@ -28,6 +31,9 @@ from inpnet.errors import InpNetError
 from inpnet.imageio import IMAGE_EXTENSIONS, MASK_SUFFIX
 
 OUTPUT_SUFFIX = ".png"
+# A single photo's texture step still running after this many seconds says so on stderr (PatchMatch takes
+# seconds at a megapixel; a small photo's step ends first and says nothing).
+SLOW_TEXTURE_NOTICE_SECONDS = 1.5
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -213,7 +219,9 @@ def run(args: argparse.Namespace) -> int:
                 if args.restore:
                     result = pipe.restore(image, progress=not args.no_progress)
                 else:
-                    result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate)
+                    with _SlowTextureNotice(image, say, enabled=not folder_mode and not args.no_progress) as notice:
+                        result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate,
+                                      preview=notice.network_done)
             kept = save_keeping_stored(image, np.asarray(result), target, args.overwrite, rgb_profile(result))
             for note in notes:  # a note of what the 8-bit copy left out is void once it is written back
                 if not (kept and issubclass(note.category, EightBitCopy)):
@@ -232,3 +240,42 @@ def run(args: argparse.Namespace) -> int:
         tail = f"; {len(failed)} failed" if failed else ""
         print(f"wrote {len(written)} image(s) to {args.output}{tail}")
     return 1 if failed else 0
+
+
+class _SlowTextureNotice:
+    """Tells the user of one photo what the seconds of its texture step are (the network's fill is done, and
+    PatchMatch copies the photo's detail into it), once that step has run SLOW_TEXTURE_NOTICE_SECONDS, and
+    when it ends; a faster step says nothing. `network_done` is the pipeline's `preview` hook."""
+
+    def __init__(self, image: Path, say: Callable[[str], None], *, enabled: bool = True) -> None:
+        self.image, self.say, self.enabled = image, say, enabled
+        self.network_seconds = 0.0
+        self.started = time.perf_counter()
+        self.timer: threading.Timer | None = None
+        self.said = threading.Event()
+
+    def __enter__(self) -> _SlowTextureNotice:
+        return self
+
+    def network_done(self, _fill: object) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        self.network_seconds, self.started = now - self.started, now
+        self.timer = threading.Timer(SLOW_TEXTURE_NOTICE_SECONDS, self._say_slow)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _say_slow(self) -> None:
+        self.said.set()
+        self.say(f"inpnet inpaint: {self.image.name}: the network filled the hole in {self.network_seconds:.1f} s; "
+                 "copying the photo's own detail into it (PatchMatch: seconds for a large photo; --texture 0 skips "
+                 "this step)...")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.timer is None:
+            return
+        self.timer.cancel()
+        self.timer.join()
+        if self.said.is_set() and exc[0] is None:
+            self.say(f"inpnet inpaint: {self.image.name}: detail copied in {time.perf_counter() - self.started:.1f} s")
