@@ -333,7 +333,7 @@ def test_demo_writes_the_figure_and_the_inpainted_images(ckpt, tmp_path, capsys)
     assert len(printed) == 9 and all(Path(p).is_file() for p in printed)
     figure = Image.open(tmp_path / "demo" / "figure.png")
     assert figure.width > 300 and figure.height > 600
-    assert Image.open(tmp_path / "demo" / "astronaut_random50_inpainted.png").size == (32, 32)
+    assert Image.open(tmp_path / "demo" / "astronaut_random50_inpainted.png").size == (96, 96)  # 3x the model's
 
 
 def test_demo_figure_shows_each_row_s_three_images_in_place(tmp_path):

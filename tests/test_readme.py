@@ -79,12 +79,14 @@ def figure_panels(figure: np.ndarray, min_side: int = 100) -> list[tuple[slice, 
 
 
 def demo_holes(size: tuple[int, int], patch: int) -> list[np.ndarray]:
-    """The demo's masks, from its fixed seed: one (H, W) bool hole per photo."""
+    """The demo's masks, from its fixed seed, drawn at the model's `size`: one (H, W) bool hole per photo, at the
+    demo photos' size (each mask pixel a DEMO_SCALE-px block)."""
     from inpnet.masks import make_pixel_mask
 
     generator = torch.Generator().manual_seed(demo.SEED)
-    return [make_pixel_mask(spec.kind, 1, size, patch, spec.ratio, generator, preset=spec.preset,
-                            family=spec.family)[0, 0].numpy() > 0.5 for spec in demo.MASKS]
+    holes = [make_pixel_mask(spec.kind, 1, size, patch, spec.ratio, generator, preset=spec.preset,
+                             family=spec.family)[0, 0].numpy() > 0.5 for spec in demo.MASKS]
+    return [hole.repeat(demo.DEMO_SCALE, axis=0).repeat(demo.DEMO_SCALE, axis=1) for hole in holes]
 
 
 def test_demo_command_writes_the_figure_and_images(tmp_path, capsys, monkeypatch):
@@ -103,7 +105,8 @@ def test_demo_command_writes_the_figure_and_images(tmp_path, capsys, monkeypatch
         stem = out / f"{name}_{spec.slug}"
         masked = np.asarray(Image.open(f"{stem}_masked.png"))
         output = np.asarray(Image.open(f"{stem}_inpainted.png"))
-        original = np.asarray(demo.demo_photo(name, config.image_size))
+        original = np.asarray(demo.demo_photo(name, demo.demo_size(config.image_size)))
+        assert original.shape[:2] == (3 * config.image_size[0], 3 * config.image_size[1]) == hole.shape
         assert np.array_equal(masked_shown, masked) and np.array_equal(output_shown, output)
         assert np.array_equal(original_shown, original)
         assert hole.any() and (masked[hole] == grey).all() and np.array_equal(masked[~hole], original[~hole])

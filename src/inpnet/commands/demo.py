@@ -2,6 +2,9 @@
 
 Writes, into `./inpnet-demo/` (or `-o DIR`), for each photo: the masked input and the inpainted image, plus
 `figure.png` (rows: photos; columns: masked input, output, original; PSNR over the hole in the row label).
+The photos are DEMO_SCALE times the model's size (384 px for the shipped 128-px model) and filled the way
+`inpnet inpaint` fills any photo: the network on its own size, the texture step's detail from the photo at
+full resolution. The masks are the paper's kinds, drawn on the model's token grid and scaled up with them.
 Everything is offline and deterministic (fixed mask seed); it runs in seconds on a CPU. A rerun replaces the
 demo's own earlier files (each PNG it writes is tagged `Software: inpnet demo`); any other file of the same
 name is left alone unless `--overwrite` is given.
@@ -20,6 +23,7 @@ DEFAULT_OUT = "inpnet-demo"
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")  # bundled in the scikit-image wheel: no download
 HOLE_GREY = 0.5  # how the hole is shown in the masked input
 SEED = 0
+DEMO_SCALE = 3  # the photos' side over the model's: at the model's own 128 px a fill has too few pixels to show
 TAG = {"Software": "inpnet demo"}  # PNG text of every file the demo writes: a rerun replaces only those
 
 
@@ -62,6 +66,18 @@ def demo_photo(name: str, size: tuple[int, int]) -> Any:
     return ImageOps.fit(photo, (size[1], size[0]), Image.Resampling.LANCZOS)
 
 
+def demo_size(model_size: tuple[int, int]) -> tuple[int, int]:
+    """(H, W) of the demo's photos for a model of `model_size`."""
+    return model_size[0] * DEMO_SCALE, model_size[1] * DEMO_SCALE
+
+
+def demo_hole(mask: Any) -> Any:
+    """(1, 1, h, w) {0,1} mask at the model's size -> (DEMO_SCALE h, DEMO_SCALE w) bool hole (each pixel a block)."""
+    import numpy as np
+
+    return np.kron(mask[0, 0].numpy() > 0.5, np.ones((DEMO_SCALE, DEMO_SCALE), dtype=bool))
+
+
 def _outputs(out: Path) -> list[Path]:
     """Every file the demo writes into `out`."""
     stems = [out / f"{name}_{spec.slug}" for name, spec in zip(PHOTOS, MASKS)]
@@ -97,13 +113,13 @@ def _figure(rows: list[tuple[str, Any, Any, Any]], path: Path) -> None:
 
     from inpnet.fileio import atomic_write_bytes
 
-    fig = Figure(figsize=(7.5, 2.6 * len(rows)), dpi=100, layout="constrained")
+    fig = Figure(figsize=(7.5, 2.6 * len(rows)), dpi=130, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(rows), 3, squeeze=False)
     for r, (label, *images) in enumerate(rows):
         for c, (img, title) in enumerate(zip(images, ("masked input", "InP-Net output", "original"))):
             ax = axes[r][c]
-            ax.imshow(img, interpolation="nearest")
+            ax.imshow(img, interpolation="antialiased")
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -129,22 +145,21 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.output, "-o")
     check_outputs(Path(args.output), args.overwrite)
     pipe = load_pipeline(args.checkpoint, args.device)  # fails first, if it must
-    size = pipe.model_size
     out = Path(args.output)
     generator = torch.Generator().manual_seed(SEED)
     rows = []
     for name, spec in zip(PHOTOS, MASKS):
-        photo = demo_photo(name, size)
-        mask = make_pixel_mask(spec.kind, 1, size, pipe.config.patch_size, spec.ratio, generator,
-                               preset=spec.preset, family=spec.family)  # (1, 1, H, W)
-        hole = mask[0, 0].numpy() > 0.5
+        photo = demo_photo(name, demo_size(pipe.model_size))
+        mask = make_pixel_mask(spec.kind, 1, pipe.model_size, pipe.config.patch_size, spec.ratio, generator,
+                               preset=spec.preset, family=spec.family)  # (1, 1, h, w): the model's grid
+        hole = demo_hole(mask)  # (H, W)
         original = np.asarray(photo)
         masked = original.copy()
         masked[hole] = round(HOLE_GREY * 255)
-        result = pipe(photo, mask, strategy="resize")
+        result = pipe(photo, hole)
         pred_t, photo_t = (torch.from_numpy(np.asarray(a, dtype=np.float32) / 255).permute(2, 0, 1)[None]
                            for a in (result, photo))  # (1, 3, H, W)
-        score = float(psnr(pred_t, photo_t, mask=mask)[0])
+        score = float(psnr(pred_t, photo_t, mask=torch.from_numpy(hole)[None, None].float())[0])
         stem = f"{name}_{spec.slug}"
         for suffix, img in (("masked", Image.fromarray(masked)), ("inpainted", result)):
             print(save_image(img, out / f"{stem}_{suffix}.png", png_text=TAG))
