@@ -67,7 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "N times slower than 1 pass, measured better)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (folder mode; the tiles of a large --restore)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (folder mode; the tiles of a large --restore) and no "
+                        "note on a large photo's seconds of copied detail")
     p.add_argument("--fps", type=float, metavar="RATE", help="--video: frame rate of a frame folder (default 25)")
 
 
