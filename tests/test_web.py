@@ -542,8 +542,38 @@ def test_a_new_photo_turns_off_the_last_results_download_and_keep_editing(page):
     """After Remove on one photo, opening another left Download giving the old result and Keep editing
     putting the old result over the new photo."""
     report = json.dumps({"name": "cat.webp", "ok": True, "width": 64, "height": 48, "box": [900, 700]})
-    for latest, download, keep in (page.new_photo(), page.picked(report, 40)[-3:], page.sample()[-3:]):
+    for latest, download, keep, compare in (page.new_photo(), page.picked(report, 40)[-4:], page.sample()[-4:]):
         assert latest is None and download["interactive"] is False and download["value"] is None
         assert keep.interactive is False
+        assert compare["value"] is None  # the slider showed the old photo's before / after
     refused = json.dumps({"name": "notes.png", "ok": False, "box": [900, 700]})
-    assert all(isinstance(u, type(gr.skip())) for u in page.picked(refused, 40)[-3:])  # a refused file: kept
+    assert all(isinstance(u, type(gr.skip())) for u in page.picked(refused, 40)[-4:])  # a refused file: kept
+
+
+# ---- one run at a time (a review of the page's worker-thread runs) ----------------------------------------
+
+
+def test_a_run_turns_the_run_buttons_and_the_last_results_off_and_back_on(page):
+    remove, restore, keep, download = page.busy()
+    assert not remove.interactive and not restore.interactive and not keep.interactive
+    assert download["interactive"] is False and "value" not in download  # the last result stays for later
+    for latest, ready in (("/tmp/result.png", True), (None, False)):  # a result to give, or none (a new photo)
+        remove, restore, keep, download = page.idle(latest)
+        assert remove.interactive and restore.interactive
+        assert keep.interactive is ready and download["interactive"] is ready
+
+
+def test_runs_are_wrapped_in_busy_and_idle_and_photo_or_result_changes_wait_for_them(pipe):
+    """Clicked during a run, Remove queued a second run, and a new photo, a history pick or Keep editing
+    acted under the run, whose end then offered its result for the wrong photo."""
+    app = web.build_app(pipe)
+    fns = list(app.fns.values())
+    named = {getattr(f.fn, "__name__", None): f for f in fns}
+    busy_on = {target for f in fns if getattr(f.fn, "__name__", None) == "busy" and not f.queue for target in f.targets}
+    runs = [i for i, f in enumerate(fns) if f.api_name in ("page_remove", "page_restore")]
+    assert len(runs) == 2 and len(busy_on) == 2
+    for i in runs:
+        assert fns[i].targets[0] in busy_on  # the click that starts the run turns the buttons off at once
+        assert fns[i + 1].fn.__name__ == "idle" and fns[i + 1].targets == [(None, "then")]
+    for after_runs in ("picked", "opened", "sample", "keep_editing", "pick_from_history"):
+        assert named[after_runs].concurrency_id == named["remove"].concurrency_id == "model"

@@ -11,7 +11,7 @@ painted on a smaller copy and filled at full size (`inpnet.web.photo`). Works of
 no share buttons, the default theme uses local fonts.
 
 No JavaScript framework: Gradio's components, plus small hooks where Gradio has no setting (see
-`upload_watch_js`, `SET_BRUSH_JS`, `PAGE_CSS`).
+`upload_watch_js`, `SET_BRUSH_JS`, `SHOW_RESULT_JS`, `PAGE_CSS`).
 """
 
 from __future__ import annotations
@@ -147,6 +147,17 @@ async (screenPx) => {
 }
 """
 
+# A preview or result arriving in the before / after slider scrolls it into sight (on a laptop screen it sits below
+# the editor, under the fold, and only the status line would change); a cleared slider does not move the page.
+SHOW_RESULT_JS = """
+() => {
+  setTimeout(() => {  // once the slider has drawn its new value
+    const slider = document.getElementById('compare');
+    if (slider && slider.querySelector('img')) slider.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+  }, 150);
+}
+"""
+
 # Gradio has no setting for these: no gap for the hidden watcher, a status line that does not jump, and
 # history thumbnails of one size (Gradio's gallery stretches a lone result across the whole row).
 PAGE_CSS = """
@@ -192,9 +203,10 @@ def _controls(runner: WebInpainter) -> dict[str, Any]:
               "not available: pypatchmatch is not installed, so fills are the network's own"))
     w["remove"] = gr.Button("Remove painted area", variant="primary", elem_id="run-button")
     w["restore"] = gr.Button("Restore whole photo", elem_id="restore-button")
-    w["status"] = gr.Markdown("Upload a photo to start.", elem_id="status")
     w["keep"] = gr.Button("Keep editing the result", interactive=False, elem_id="keep-editing")
     w["download"] = gr.DownloadButton("Download result (PNG)", interactive=False, elem_id="download-button")
+    # below the buttons: a summary that wraps to more lines does not move them just as they can be clicked
+    w["status"] = gr.Markdown("Upload a photo to start.", elem_id="status")
     w["sample"] = gr.Button("Load a sample photo", size="sm", elem_id="sample-button")
     with gr.Accordion("Use a mask file instead of painting", open=False, elem_id="mask-fold"):
         w["mask_file"] = gr.File(label="mask (white or any nonzero pixel = remove)", type="filepath",
@@ -232,27 +244,32 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
     quiet = dict(show_progress="minimal", show_progress_on=[w["status"]], api_visibility="private",
                  concurrency_id="model", concurrency_limit=1)
     private = dict(api_visibility="private", show_progress="hidden")
+    in_turn = dict(private, concurrency_id="model", concurrency_limit=1)  # after a run in progress (events.py)
+    run_buttons = [w["remove"], w["restore"], w["keep"], w["download"]]
     # the page's own events are private and named apart from the stable API's /inpaint and /restore
+    for button in (w["remove"], w["restore"]):  # beside the run, not before it: the run takes the strokes at once
+        button.click(page.busy, None, run_buttons, queue=False, **private)
     w["remove"].click(page.remove, [w["editor"], w["picked"], w["mask_file"], w["preset"], w["ratio"], w["seed"],
                                     w["strategy"], w["history"], w["texture"], w["photo"]], run_outputs,
-                      api_name="page_remove", **quiet)
+                      api_name="page_remove", **quiet).then(page.idle, w["latest"], run_buttons, **private)
     w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"], w["photo"], w["latest"]], run_outputs,
-                       api_name="page_restore", **quiet)
-    fresh = [w["latest"], w["download"], w["keep"]]  # another photo: the last result's buttons go off
+                       api_name="page_restore", **quiet).then(page.idle, w["latest"], run_buttons, **private)
+    w["compare"].change(None, None, None, js=SHOW_RESULT_JS, **private)
+    fresh = [w["latest"], w["download"], w["keep"], w["compare"]]  # another photo: the last result goes off
     w["watch"].change(page.picked, [w["watch"], w["brush_size"], w["photo"]],
-                      [w["picked"], w["status"], w["editor"], w["photo"], *fresh], **private)
+                      [w["picked"], w["status"], w["editor"], w["photo"], *fresh], **in_turn)
     w["original"].upload(page.opened, [w["original"], w["picked"], w["brush_size"]],
-                         [w["editor"], w["photo"], w["picked"], w["status"], w["original"]], **private)
+                         [w["editor"], w["photo"], w["picked"], w["status"], w["original"]], **in_turn)
     w["brush_size"].release(None, w["brush_size"], None, js=SET_BRUSH_JS, **private)
     w["preset"].change(page.preset_chosen, w["preset"], w["status"], **private)
-    w["keep"].click(page.keep_editing, w["latest"], [w["editor"], w["status"], w["photo"]], **private)
+    w["keep"].click(page.keep_editing, w["latest"], [w["editor"], w["status"], w["photo"]], **in_turn)
     def pick_from_history(history: list, evt: Any) -> Any:
         return page.from_history(history, evt)
 
     pick_from_history.__annotations__ = {"evt": gr.SelectData}  # how Gradio knows to pass the selection
     w["gallery"].select(pick_from_history, w["history"],
-                        [w["editor"], w["latest"], w["status"], w["photo"], w["download"]], **private)
-    w["sample"].click(page.sample, None, [w["editor"], w["picked"], w["status"], w["photo"], *fresh], **private)
+                        [w["editor"], w["latest"], w["status"], w["photo"], w["download"]], **in_turn)
+    w["sample"].click(page.sample, None, [w["editor"], w["picked"], w["status"], w["photo"], *fresh], **in_turn)
 
 
 def build_app(pipeline: Any, restore_pipeline: Any = None, *, model_name: str | None = None,

@@ -186,7 +186,8 @@ class PageEvents:
         """A file was chosen or dropped on the editor (reported by the browser, which gives a photo up to
         EDITOR_PIXELS to the editor and a larger one to `opened`): refuse a non-image with a visible message,
         else keep its name (for the download) and size (for the brush), and turn the last result's buttons
-        off (`new_photo`). -> (picked, status, editor update, working photo, latest, download, keep editing)"""
+        off (`new_photo`). -> (picked, status, editor update, working photo, latest, download, keep editing,
+        before / after)"""
         import gradio as gr
 
         info = parse_picked(report)
@@ -200,7 +201,7 @@ class PageEvents:
             inputs.check_pixels(width, height, name)
         except inputs.WebInputError as exc:
             gr.Warning(str(exc))
-            return gr.skip(), f"**{exc}**", *[gr.skip()] * 5
+            return gr.skip(), f"**{exc}**", *[gr.skip()] * 6
         bits = info.get("bits", 8)
         picked = {"name": name, "width": width, "height": height, "box": info.get("box"), "bits": bits}
         if not fits_editor(height, width):  # `opened` shows its copy and sizes the brush
@@ -245,16 +246,17 @@ class PageEvents:
                 "paint over what to remove, then press **Remove**.")
 
     @staticmethod
-    def new_photo() -> tuple[None, Any, Any]:
+    def new_photo() -> tuple[None, Any, Any, Any]:
         """Another photo was chosen: the last result belongs to the one before, so Download and Keep editing
-        are off until the next run (it stays in the history). -> (latest, download, keep-editing button)"""
+        are off until the next run, and the before / after slider is cleared (the result stays in the history).
+        -> (latest, download, keep-editing button, before / after)"""
         import gradio as gr
 
-        return None, gr.update(value=None, interactive=False), gr.Button(interactive=False)
+        return None, gr.update(value=None, interactive=False), gr.Button(interactive=False), gr.update(value=None)
 
     def sample(self) -> tuple[Any, ...]:
         """-> (editor value, picked, status, working photo: none, the sample is small; latest, download, keep
-        editing: off, as for any new photo)"""
+        editing, before / after: off, as for any new photo)"""
         import skimage.data
 
         photo = skimage.data.astronaut()
@@ -268,6 +270,30 @@ class PageEvents:
         return f"Preset **{preset}** chosen: press **Remove** to fill it (with anything you painted)."
 
     # ---- runs ---------------------------------------------------------------------------------------------
+    # One at a time: `busy` before a run and `idle` after it (app._wire chains them around Remove and Restore).
+    # The page's other events that change the photo or the result (a new photo, the sample, a history pick,
+    # Keep editing) wait for the run in its queue, so they act on its outcome, never under it.
+    @staticmethod
+    def busy() -> tuple[Any, Any, Any, Any]:
+        """A run starts: Remove and Restore off (a second click queued the same run again), Keep editing and
+        Download off (the slider is about to show the new run, not the result they give).
+        -> (Remove, Restore, Keep editing, Download)"""
+        import gradio as gr
+
+        return (gr.Button(interactive=False), gr.Button(interactive=False), gr.Button(interactive=False),
+                gr.update(interactive=False))
+
+    @staticmethod
+    def idle(latest: str | None) -> tuple[Any, Any, Any, Any]:
+        """A run ended (its result shown, or its one-line message): Remove and Restore on; Keep editing and
+        Download on when there is a result for them (the run's; after a refused run the one before; none after
+        a new photo). -> (Remove, Restore, Keep editing, Download)"""
+        import gradio as gr
+
+        ready = bool(latest)
+        return (gr.Button(interactive=True), gr.Button(interactive=True), gr.Button(interactive=ready),
+                gr.update(interactive=ready))
+
     def hole(self, editor: Any, size: tuple[int, int], mask_file: Any, preset: str, ratio: float,
              seed: Any, photo: WorkingPhoto | None = None) -> np.ndarray:
         """Everything the user chose as the hole: brush strokes (painted on the editor's copy of `photo`, if
