@@ -237,7 +237,8 @@ def test_results_pile_up_in_the_history_and_any_can_be_edited_again(page):
     *_, first = run_remove(page, editor_value(photo(), two_holes()))
     *_, second = run_remove(page, editor_value(photo(), ~two_holes()), history=first[4])
     assert [p for p, _ in second[4]] == [first[5], second[5]]
-    value, latest, _, working, download = page.from_history(second[4], SimpleNamespace(index=0))
+    value, latest, _, working, download, compare = page.from_history(second[4], SimpleNamespace(index=0))
+    assert compare["value"] is None  # the slider showed the second step
     assert value["background"] == latest == download["value"] == first[5] and working is None
 
 
@@ -563,17 +564,66 @@ def test_a_run_turns_the_run_buttons_and_the_last_results_off_and_back_on(page):
         assert keep.interactive is ready and download["interactive"] is ready
 
 
-def test_runs_are_wrapped_in_busy_and_idle_and_photo_or_result_changes_wait_for_them(pipe):
-    """Clicked during a run, Remove queued a second run, and a new photo, a history pick or Keep editing
-    acted under the run, whose end then offered its result for the wrong photo."""
+def test_runs_are_wrapped_in_busy_and_idle_and_every_photo_change_is_counted(pipe):
+    """Clicked during a run, Remove queued a second run; a new photo, a history pick or Keep editing during a
+    run were then given the run's result (Download, Keep editing). Each run's click goes through `busy` at once
+    and its end through `idle`, and every event that changes the editor's photo gets the session's PhotoTurns."""
     app = web.build_app(pipe)
     fns = list(app.fns.values())
     named = {getattr(f.fn, "__name__", None): f for f in fns}
-    busy_on = {target for f in fns if getattr(f.fn, "__name__", None) == "busy" and not f.queue for target in f.targets}
+    busy = [f for f in fns if getattr(f.fn, "__name__", None) == "busy"]
+    busy_on = {target for f in busy for target in f.targets}
+    assert len(busy) == 2 and all(not f.queue for f in busy)  # at once, not behind a run in the queue
     runs = [i for i, f in enumerate(fns) if f.api_name in ("page_remove", "page_restore")]
-    assert len(runs) == 2 and len(busy_on) == 2
+    assert len(runs) == 2
+    turns_id = next(i for i, b in app.blocks.items() if isinstance(b, gr.State)
+                    and isinstance(b.value, events.PhotoTurns))
     for i in runs:
-        assert fns[i].targets[0] in busy_on  # the click that starts the run turns the buttons off at once
+        assert fns[i].targets[0] in busy_on  # the click that starts the run notes the photo, buttons off
         assert fns[i + 1].fn.__name__ == "idle" and fns[i + 1].targets == [(None, "then")]
-    for after_runs in ("picked", "opened", "sample", "keep_editing", "pick_from_history"):
-        assert named[after_runs].concurrency_id == named["remove"].concurrency_id == "model"
+        assert turns_id in [b._id for b in fns[i].inputs]
+    for counted in ("busy", "picked", "sample", "keep_editing", "pick_from_history"):
+        assert turns_id in [b._id for b in named[counted].inputs], counted
+
+
+def test_a_run_whose_photo_was_replaced_meanwhile_files_its_result_in_the_history_only(page, monkeypatch):
+    """Opened 1 s after Remove (before the run had sent its strokes), the new photo was given the run's result
+    under its own name."""
+    monkeypatch.setattr(events, "PREVIEW_POLL_SECONDS", 0.0)
+    turns = events.PhotoTurns()
+    page.busy({"name": "cat.jpg"}, turns)  # the click
+    report = json.dumps({"name": "dog.png", "ok": True, "width": 64, "height": 48, "box": [900, 700]})
+    page.picked(report, 40, None, turns)  # another photo, before the run starts
+    updates = list(page.remove(editor_value(photo(), two_holes()), {"name": "dog.png"}, None, inputs.NO_PRESET,
+                               0.5, 0, "auto", [], None, None, turns))
+    assert len(updates) == 1  # no progress line, no preview over the new photo: the end only
+    compare, download, status, gallery, history, latest, keep = updates[0]
+    skip = type(gr.skip())
+    assert all(isinstance(u, skip) for u in (compare, download, latest, keep))  # the new photo's, kept
+    assert status.startswith("Done: the result of **cat_inpainted.png** is in the history")  # the click's name
+    assert [name for _, name in history] == ["cat_inpainted.png"] and len(gallery) == 1
+    page.busy({"name": "dog.png"}, turns)  # the next click on the photo in the editor: a run as usual
+    *_, done = run_remove(page, editor_value(photo(), two_holes()), name="dog.png")
+    assert done[5].endswith("dog_inpainted.png")
+
+
+def test_a_run_sent_with_the_photo_opened_after_its_click_says_it_did_not_run(page):
+    """The browser may send the run's editor value after a photo opened meanwhile: that photo, no strokes."""
+    turns = events.PhotoTurns()
+    page.busy({"name": "cat.jpg"}, turns)
+    page.sample(turns)
+    with pytest.warns(UserWarning):
+        (update,) = list(page.remove(editor_value(photo()), {"name": "astronaut.png"}, None, inputs.NO_PRESET, 0.5,
+                                     0, "auto", [], None, None, turns))
+    assert update[2].startswith("**Remove did not run: another photo was opened before it started")
+
+
+def test_a_history_pick_keep_editing_or_the_sample_count_as_another_photo(page):
+    turns = events.PhotoTurns()
+    *_, done = run_remove(page, editor_value(photo(), two_holes()))
+    page.keep_editing(done[5], turns)
+    page.from_history(done[4], gr.SelectData(None, {"index": 0, "value": None}), turns)
+    page.sample(turns)
+    assert turns.count == 3
+    page.keep_editing(None, turns)  # nothing to keep: nothing changed
+    assert turns.count == 3

@@ -300,20 +300,24 @@ def test_a_large_photo_is_painted_on_a_copy_and_filled_at_full_size(page, tmp_pa
 
 def test_one_run_at_a_time_and_a_photo_opened_during_a_run_is_not_offered_its_result(page, tmp_path):
     """A review clicked Remove twice (two runs), and opened another photo while Remove ran: when the run
-    ended, Download and Keep editing came back on with the old photo's result."""
+    ended, Download and Keep editing came back on with the old photo's result. (A photo opened before the run
+    has started: tests/test_web.py.)"""
     big = np.asarray(Image.fromarray(skimage.data.astronaut()).resize((1024, 1024), Image.Resampling.BICUBIC))
     upload(page, save_photo(tmp_path, "astronaut.png", big))
     page.wait_for_timeout(1000)  # the editor draws the photo
     for row in (250, 500, 750):  # strokes across the photo: PatchMatch works on all of it for seconds
         paint(page, (1024, 1024), row, 100, 900)
     page.click("#run-button")
-    page.wait_for_selector("#status >> text=Preview below: the network's fill")  # the run is under way
-    for button in ("#run-button", "#restore-button", "#keep-editing", "#download-button"):
+    page.wait_for_selector("#run-button[disabled]")  # at once, before the run has even started
+    for button in ("#restore-button", "#keep-editing", "#download-button"):
         assert page.locator(button).is_disabled(), button
+    page.wait_for_selector("#status >> text=Preview below: the network's fill")  # the run is under way
     page.locator("#image-editor input[type=file]").set_input_files(
         str(save_photo(tmp_path, "cat.png", skimage.data.chelsea()[::2, ::2])))
     page.wait_for_selector("#run-button:not([disabled])")  # the run is over
-    wait_status(page, "cat.png (226x150): paint over what to remove")  # the new photo has the last word
+    status = wait_status(page, "Done: the result of")
+    assert "astronaut_inpainted.png** is in the history" in status.replace("\n", " ") or \
+        "astronaut_inpainted.png is in the history" in status
     assert page.locator("#download-button").is_disabled() and page.locator("#keep-editing").is_disabled()
     assert page.locator("#compare img").count() == 0  # the slider no longer shows the other photo
     assert page.locator("#history img").count() == 1  # the run's result is kept in the history

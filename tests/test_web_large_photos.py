@@ -153,7 +153,7 @@ def test_a_large_result_goes_back_into_the_editor_as_its_copy(page, tmp_path):
     path = save(result, tmp_path / "phone_inpainted.png")
     value, _, work = page.keep_editing(path)
     assert np.array_equal(work.full, result) and np.array_equal(value["background"], work.shown)
-    value, latest, _, work, _ = page.from_history([(path, "phone_inpainted.png")], SimpleNamespace(index=0))
+    value, latest, _, work, _, _ = page.from_history([(path, "phone_inpainted.png")], SimpleNamespace(index=0))
     assert latest == path and work.shown.shape == (30, 40, 3)
 
 

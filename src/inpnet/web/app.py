@@ -21,7 +21,7 @@ from typing import Any
 
 from inpnet.errors import InpNetError
 from inpnet.web import inputs
-from inpnet.web.events import BRUSH_COLOUR, BRUSH_SCREEN_PX, RUN_OUTPUTS, PageEvents
+from inpnet.web.events import BRUSH_COLOUR, BRUSH_SCREEN_PX, RUN_OUTPUTS, PageEvents, PhotoTurns
 from inpnet.web.inputs import MAX_PIXELS, MAX_UPLOAD_MB, NO_PRESET, preset_choices  # noqa: F401 (re-export)
 from inpnet.web.photo import EDITOR_PIXELS
 from inpnet.web.runner import WebInpainter
@@ -244,32 +244,33 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
     quiet = dict(show_progress="minimal", show_progress_on=[w["status"]], api_visibility="private",
                  concurrency_id="model", concurrency_limit=1)
     private = dict(api_visibility="private", show_progress="hidden")
-    in_turn = dict(private, concurrency_id="model", concurrency_limit=1)  # after a run in progress (events.py)
     run_buttons = [w["remove"], w["restore"], w["keep"], w["download"]]
+    turns = w["turns"]  # how often the editor got another photo: a run ended after that files its result only
     # the page's own events are private and named apart from the stable API's /inpaint and /restore
     for button in (w["remove"], w["restore"]):  # beside the run, not before it: the run takes the strokes at once
-        button.click(page.busy, None, run_buttons, queue=False, **private)
+        button.click(page.busy, [w["picked"], turns], run_buttons, queue=False, **private)
     w["remove"].click(page.remove, [w["editor"], w["picked"], w["mask_file"], w["preset"], w["ratio"], w["seed"],
-                                    w["strategy"], w["history"], w["texture"], w["photo"]], run_outputs,
+                                    w["strategy"], w["history"], w["texture"], w["photo"], turns], run_outputs,
                       api_name="page_remove", **quiet).then(page.idle, w["latest"], run_buttons, **private)
-    w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"], w["photo"], w["latest"]], run_outputs,
-                       api_name="page_restore", **quiet).then(page.idle, w["latest"], run_buttons, **private)
+    w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"], w["photo"], w["latest"], turns],
+                       run_outputs, api_name="page_restore", **quiet).then(page.idle, w["latest"], run_buttons,
+                                                                           **private)
     w["compare"].change(None, None, None, js=SHOW_RESULT_JS, **private)
     fresh = [w["latest"], w["download"], w["keep"], w["compare"]]  # another photo: the last result goes off
-    w["watch"].change(page.picked, [w["watch"], w["brush_size"], w["photo"]],
-                      [w["picked"], w["status"], w["editor"], w["photo"], *fresh], **in_turn)
+    w["watch"].change(page.picked, [w["watch"], w["brush_size"], w["photo"], turns],
+                      [w["picked"], w["status"], w["editor"], w["photo"], *fresh], **private)
     w["original"].upload(page.opened, [w["original"], w["picked"], w["brush_size"]],
-                         [w["editor"], w["photo"], w["picked"], w["status"], w["original"]], **in_turn)
+                         [w["editor"], w["photo"], w["picked"], w["status"], w["original"]], **private)
     w["brush_size"].release(None, w["brush_size"], None, js=SET_BRUSH_JS, **private)
     w["preset"].change(page.preset_chosen, w["preset"], w["status"], **private)
-    w["keep"].click(page.keep_editing, w["latest"], [w["editor"], w["status"], w["photo"]], **in_turn)
-    def pick_from_history(history: list, evt: Any) -> Any:
-        return page.from_history(history, evt)
+    w["keep"].click(page.keep_editing, [w["latest"], turns], [w["editor"], w["status"], w["photo"]], **private)
+    def pick_from_history(history: list, photo_turns: PhotoTurns, evt: Any) -> Any:
+        return page.from_history(history, evt, photo_turns)
 
     pick_from_history.__annotations__ = {"evt": gr.SelectData}  # how Gradio knows to pass the selection
-    w["gallery"].select(pick_from_history, w["history"],
-                        [w["editor"], w["latest"], w["status"], w["photo"], w["download"]], **in_turn)
-    w["sample"].click(page.sample, None, [w["editor"], w["picked"], w["status"], w["photo"], *fresh], **in_turn)
+    w["gallery"].select(pick_from_history, [w["history"], turns],
+                        [w["editor"], w["latest"], w["status"], w["photo"], w["download"], w["compare"]], **private)
+    w["sample"].click(page.sample, turns, [w["editor"], w["picked"], w["status"], w["photo"], *fresh], **private)
 
 
 def build_app(pipeline: Any, restore_pipeline: Any = None, *, model_name: str | None = None,
@@ -299,6 +300,7 @@ def build_app(pipeline: Any, restore_pipeline: Any = None, *, model_name: str | 
         w["original"] = gr.File(type="filepath", elem_id="original-upload")  # hidden: a large photo, as it is
         w["picked"], w["history"], w["latest"] = gr.State(None), gr.State([]), gr.State(None)
         w["photo"] = gr.State(None)  # a WorkingPhoto while the editor shows a smaller copy of a large photo
+        w["turns"] = gr.State(PhotoTurns())  # copied for each page session
         _wire(page, w)
         add_gradio_endpoints(runner)
     app.inpnet_runner = runner

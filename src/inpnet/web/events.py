@@ -175,6 +175,29 @@ def parse_picked(text: Any) -> dict:
     return info if isinstance(info, dict) else {}
 
 
+class PhotoTurns:
+    """One page session's count of the times the editor got another photo (a new photo, the sample, a history
+    pick, Keep editing), kept in a `gr.State` that every handler shares (Gradio passes a session's state object
+    itself, not a copy). A run notes the count when its button is clicked (`PageEvents.busy`, at once, before
+    the run's own event has sent the strokes and joined the queue); if the count has moved when the run shows
+    something, the editor holds another photo than the run's, and the run's result goes to the history only."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.at_click = 0
+        self.name_at_click: str | None = None
+
+    def another_photo(self) -> None:
+        self.count += 1
+
+    def clicked(self, picked: dict | None) -> None:
+        self.at_click, self.name_at_click = self.count, (picked or {}).get("name")
+
+
+def _same_photo(turns: PhotoTurns | None, at_click: int) -> bool:
+    return turns is None or turns.count == at_click
+
+
 class PageEvents:
     """The handlers of one page, around one `WebInpainter`."""
 
@@ -182,7 +205,8 @@ class PageEvents:
         self.runner = runner
 
     # ---- photo in -----------------------------------------------------------------------------------------
-    def picked(self, report: Any, screen_px: float, photo: WorkingPhoto | None = None) -> tuple[Any, ...]:
+    def picked(self, report: Any, screen_px: float, photo: WorkingPhoto | None = None,
+               turns: PhotoTurns | None = None) -> tuple[Any, ...]:
         """A file was chosen or dropped on the editor (reported by the browser, which gives a photo up to
         EDITOR_PIXELS to the editor and a larger one to `opened`): refuse a non-image with a visible message,
         else keep its name (for the download) and size (for the brush), and turn the last result's buttons
@@ -202,6 +226,8 @@ class PageEvents:
         except inputs.WebInputError as exc:
             gr.Warning(str(exc))
             return gr.skip(), f"**{exc}**", *[gr.skip()] * 6
+        if turns is not None:
+            turns.another_photo()
         bits = info.get("bits", 8)
         picked = {"name": name, "width": width, "height": height, "box": info.get("box"), "bits": bits}
         if not fits_editor(height, width):  # `opened` shows its copy and sizes the brush
@@ -254,11 +280,13 @@ class PageEvents:
 
         return None, gr.update(value=None, interactive=False), gr.Button(interactive=False), gr.update(value=None)
 
-    def sample(self) -> tuple[Any, ...]:
+    def sample(self, turns: PhotoTurns | None = None) -> tuple[Any, ...]:
         """-> (editor value, picked, status, working photo: none, the sample is small; latest, download, keep
         editing, before / after: off, as for any new photo)"""
         import skimage.data
 
+        if turns is not None:
+            turns.another_photo()
         photo = skimage.data.astronaut()
         picked = {"name": "astronaut.png", "width": photo.shape[1], "height": photo.shape[0]}
         return (photo, picked, "Sample photo loaded: paint over what to remove, then press **Remove**.", None,
@@ -270,16 +298,18 @@ class PageEvents:
         return f"Preset **{preset}** chosen: press **Remove** to fill it (with anything you painted)."
 
     # ---- runs ---------------------------------------------------------------------------------------------
-    # One at a time: `busy` before a run and `idle` after it (app._wire chains them around Remove and Restore).
-    # The page's other events that change the photo or the result (a new photo, the sample, a history pick,
-    # Keep editing) wait for the run in its queue, so they act on its outcome, never under it.
+    # One at a time: `busy` as a run's button is clicked and `idle` after the run (app._wire). A photo changed
+    # meanwhile (`PhotoTurns`) keeps the editor, the download and Keep editing: the run files its result in the
+    # history only.
     @staticmethod
-    def busy() -> tuple[Any, Any, Any, Any]:
-        """A run starts: Remove and Restore off (a second click queued the same run again), Keep editing and
-        Download off (the slider is about to show the new run, not the result they give).
-        -> (Remove, Restore, Keep editing, Download)"""
+    def busy(picked: dict | None = None, turns: PhotoTurns | None = None) -> tuple[Any, Any, Any, Any]:
+        """A run's button was clicked: note the photo it runs on (`turns`); Remove and Restore off (a second
+        click queued the same run again), Keep editing and Download off (the slider is about to show the new
+        run, not the result they give). -> (Remove, Restore, Keep editing, Download)"""
         import gradio as gr
 
+        if turns is not None:
+            turns.clicked(picked)
         return (gr.Button(interactive=False), gr.Button(interactive=False), gr.Button(interactive=False),
                 gr.update(interactive=False))
 
@@ -310,17 +340,21 @@ class PageEvents:
     @user_errors
     def remove(self, editor: Any, picked: dict | None, mask_file: Any, preset: str, ratio: float, seed: Any,
                strategy: str, history: list | None, texture: float | None = None,
-               photo: WorkingPhoto | None = None) -> Iterator[tuple]:
+               photo: WorkingPhoto | None = None, turns: PhotoTurns | None = None) -> Iterator[tuple]:
+        at_click, name = self._clicked(turns, picked)
         image, photo = working_image(editor, photo)
         hole = self.hole(editor, image.shape[:2], mask_file, preset, ratio, seed, photo)
+        if not hole.any() and not _same_photo(turns, at_click):  # the run was sent with the new photo
+            raise inputs.WebInputError("Remove did not run: another photo was opened before it started. Paint "
+                                       "over what to remove in this one, then press **Remove**")
         if not hole.any():
             raise inputs.WebInputError("no hole: paint over the part to remove (or upload a mask file, or "
                                        "choose a preset under Advanced)")
         if hole.all():
             raise inputs.WebInputError("the hole covers the whole photo, so nothing is left to fill it from "
                                        "(an inverted mask file? white or any nonzero pixel = remove)")
-        yield status_update(self.runner.progress_text(hole, strategy))
-        name = (picked or {}).get("name") or UNTITLED
+        if _same_photo(turns, at_click):
+            yield status_update(self.runner.progress_text(hole, strategy))
         previews: queue.SimpleQueue = queue.SimpleQueue()  # (the network's fill, when), from the worker thread
         start, shown, said = time.perf_counter(), None, -1
         with worker_job(lambda: self.runner.inpaint(
@@ -329,18 +363,18 @@ class PageEvents:
             for elapsed in waiting(job, PREVIEW_POLL_SECONDS):
                 if shown is None and not previews.empty():  # the fill is there; PatchMatch is copying detail
                     shown = previews.get()
-                if shown is not None and int(elapsed) > said:  # the preview, then each second more of waiting
-                    yield self._preview(image, *shown, elapsed, with_images=said < 0)
+                if shown is not None and int(elapsed) > said and _same_photo(turns, at_click):
+                    yield self._preview(image, *shown, elapsed, with_images=said < 0)  # then each second more
                     said = int(elapsed)
             try:
                 outcome = job.result()  # re-raises the worker's error, for @user_errors
             except InpNetError:
-                if said >= 0:  # a preview is not a result: off the slider before the message
+                if said >= 0 and _same_photo(turns, at_click):  # a preview is not a result: off the slider first
                     import gradio as gr
 
                     yield run_update(compare=gr.update(value=None))
                 raise
-        yield self._show(image, outcome, history)
+        yield self._show(image, outcome, history, _same_photo(turns, at_click))
 
     def _preview(self, before: np.ndarray, fill: np.ndarray, ready_s: float, elapsed: float,
                  with_images: bool) -> tuple:
@@ -356,18 +390,20 @@ class PageEvents:
 
     @user_errors
     def restore(self, editor: Any, picked: dict | None, history: list | None,
-                photo: WorkingPhoto | None = None, latest: str | None = None) -> Iterator[tuple]:
+                photo: WorkingPhoto | None = None, latest: str | None = None,
+                turns: PhotoTurns | None = None) -> Iterator[tuple]:
+        at_click, name = self._clicked(turns, picked)
         image, photo = working_image(editor, photo)
         original = working_rgba(editor, photo)
         doing = f"Restoring the whole photo with {self.runner.restore_model_name}…"
-        yield status_update(doing)
-        name = (picked or {}).get("name") or UNTITLED
+        if _same_photo(turns, at_click):
+            yield status_update(doing)
         tiles: list[tuple[int, int]] = []  # (done, total) after each batch, from the worker thread
         with worker_job(lambda: self.runner.restore(image, name=name, original=original,
                                                     on_tiles=lambda done, total: tiles.append((done, total)))) as job:
             shown = 0
             for elapsed in waiting(job, TILE_POLL_SECONDS):
-                if len(tiles) > shown:  # a large photo: count its tiles on the page
+                if len(tiles) > shown and _same_photo(turns, at_click):  # a large photo: count its tiles
                     shown = len(tiles)
                     done, total = tiles[-1]
                     left = elapsed / done * (total - done)
@@ -378,14 +414,27 @@ class PageEvents:
             outcome = Outcome(outcome.image, outcome.path, outcome.summary + " · this is the photo in the editor, "
                               "without your last result: to restore that, press **Keep editing the result**, "
                               "then **Restore whole photo**")
-        yield self._show(image, outcome, history)
+        yield self._show(image, outcome, history, _same_photo(turns, at_click))
 
-    def _show(self, before: np.ndarray, outcome: Outcome, history: list | None) -> tuple:
+    @staticmethod
+    def _clicked(turns: PhotoTurns | None, picked: dict | None) -> tuple[int, str]:
+        """A run's start: the photo count and the photo's name when its button was clicked (`busy`)."""
+        if turns is None:
+            return 0, (picked or {}).get("name") or UNTITLED
+        return turns.at_click, turns.name_at_click or (picked or {}).get("name") or UNTITLED
+
+    def _show(self, before: np.ndarray, outcome: Outcome, history: list | None, current: bool = True) -> tuple:
         """-> (before/after, download, status, gallery, history, latest, keep-editing button). A large photo
-        is compared at the editor's size (the download is full size)."""
+        is compared at the editor's size (the download is full size). Not `current` (the editor has had
+        another photo since the run's click): the result joins the history only, and the status says where."""
         import gradio as gr
 
         history = [*(history or []), (str(outcome.path), outcome.path.name)][-HISTORY_LENGTH:]
+        if not current:
+            return run_update(
+                status=f"Done: the result of **{outcome.path.name}** is in the history below (another photo was "
+                       "opened while it ran). Paint over what to remove in the editor's photo, then press **Remove**.",
+                gallery=gallery_items(history), history=history)
         shown_before = shown_copy(before)
         after = str(outcome.path) if shown_before is before else shown_copy(outcome.image)
         # "below": on a laptop screen the before / after slider is under the fold, and nothing else moves
@@ -394,27 +443,33 @@ class PageEvents:
                 gr.Button(interactive=True))
 
     # ---- the editing loop ---------------------------------------------------------------------------------
-    def keep_editing(self, latest: str | None) -> tuple[Any, str, Any]:
+    def keep_editing(self, latest: str | None, turns: PhotoTurns | None = None) -> tuple[Any, str, Any]:
         """The last result becomes the photo being edited (strokes cleared). -> (editor, status, working
         photo)"""
         import gradio as gr
 
         if not latest:
             return gr.skip(), "Nothing to keep yet: run **Remove** first.", gr.skip()
+        if turns is not None:
+            turns.another_photo()
         value, photo = self._editable(latest)
         return value, "Editing the result: paint the next thing to remove, then press **Remove**.", photo
 
-    def from_history(self, history: list | None, evt: Any) -> tuple[Any, Any, str, Any, Any]:
-        """A result picked in the history goes back into the editor (an undo to any earlier step), and the
-        Download button gives it. -> (editor, latest, status, working photo, download)"""
+    def from_history(self, history: list | None, evt: Any,
+                     turns: PhotoTurns | None = None) -> tuple[Any, Any, str, Any, Any, Any]:
+        """A result picked in the history goes back into the editor (an undo to any earlier step), the Download
+        button gives it, and the before / after slider, which showed another step, is cleared.
+        -> (editor, latest, status, working photo, download, before / after)"""
         import gradio as gr
 
         if not history or evt.index is None or not 0 <= evt.index < len(history):
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if turns is not None:
+            turns.another_photo()
         path = history[evt.index][0]
         value, photo = self._editable(path)
         return (value, path, f"Back to result {evt.index + 1} of {len(history)}: keep painting, or download it.",
-                photo, gr.update(value=path, interactive=True))
+                photo, gr.update(value=path, interactive=True), gr.update(value=None))
 
     @staticmethod
     def _editable(path: str) -> tuple[dict, WorkingPhoto | None]:
