@@ -562,6 +562,12 @@ def test_a_run_turns_the_run_buttons_and_the_last_results_off_and_back_on(page):
         remove, restore, keep, download = page.idle(latest)
         assert remove.interactive and restore.interactive
         assert keep.interactive is ready and download["interactive"] is ready
+    turns = events.PhotoTurns()
+    page.busy({"name": "cat.jpg"}, turns)
+    turns.another_photo()  # whose event sets Keep editing and Download, before or after the run's end
+    remove, restore, keep, download = page.idle("/tmp/result.png", turns)
+    assert remove.interactive and restore.interactive
+    assert isinstance(keep, type(gr.skip())) and isinstance(download, type(gr.skip()))
 
 
 def test_runs_are_wrapped_in_busy_and_idle_and_every_photo_change_is_counted(pipe):
@@ -582,7 +588,7 @@ def test_runs_are_wrapped_in_busy_and_idle_and_every_photo_change_is_counted(pip
         assert fns[i].targets[0] in busy_on  # the click that starts the run notes the photo, buttons off
         assert fns[i + 1].fn.__name__ == "idle" and fns[i + 1].targets == [(None, "then")]
         assert turns_id in [b._id for b in fns[i].inputs]
-    for counted in ("busy", "picked", "sample", "keep_editing", "pick_from_history"):
+    for counted in ("busy", "idle", "picked", "sample", "keep_editing", "pick_from_history"):
         assert turns_id in [b._id for b in named[counted].inputs], counted
 
 

@@ -251,10 +251,10 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
         button.click(page.busy, [w["picked"], turns], run_buttons, queue=False, **private)
     w["remove"].click(page.remove, [w["editor"], w["picked"], w["mask_file"], w["preset"], w["ratio"], w["seed"],
                                     w["strategy"], w["history"], w["texture"], w["photo"], turns], run_outputs,
-                      api_name="page_remove", **quiet).then(page.idle, w["latest"], run_buttons, **private)
+                      api_name="page_remove", **quiet).then(page.idle, [w["latest"], turns], run_buttons, **private)
     w["restore"].click(page.restore, [w["editor"], w["picked"], w["history"], w["photo"], w["latest"], turns],
-                       run_outputs, api_name="page_restore", **quiet).then(page.idle, w["latest"], run_buttons,
-                                                                           **private)
+                       run_outputs, api_name="page_restore", **quiet).then(page.idle, [w["latest"], turns],
+                                                                           run_buttons, **private)
     w["compare"].change(None, None, None, js=SHOW_RESULT_JS, **private)
     fresh = [w["latest"], w["download"], w["keep"], w["compare"]]  # another photo: the last result goes off
     w["watch"].change(page.picked, [w["watch"], w["brush_size"], w["photo"], turns],

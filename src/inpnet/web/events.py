@@ -314,12 +314,15 @@ class PageEvents:
                 gr.update(interactive=False))
 
     @staticmethod
-    def idle(latest: str | None) -> tuple[Any, Any, Any, Any]:
+    def idle(latest: str | None, turns: PhotoTurns | None = None) -> tuple[Any, Any, Any, Any]:
         """A run ended (its result shown, or its one-line message): Remove and Restore on; Keep editing and
-        Download on when there is a result for them (the run's; after a refused run the one before; none after
-        a new photo). -> (Remove, Restore, Keep editing, Download)"""
+        Download on when there is a result for them (the run's; after a refused run the one before). After
+        another photo since the run's click they are that photo's event's to set (it may land before or after
+        this one): left alone. -> (Remove, Restore, Keep editing, Download)"""
         import gradio as gr
 
+        if turns is not None and turns.count != turns.at_click:
+            return gr.Button(interactive=True), gr.Button(interactive=True), gr.skip(), gr.skip()
         ready = bool(latest)
         return (gr.Button(interactive=True), gr.Button(interactive=True), gr.Button(interactive=ready),
                 gr.update(interactive=ready))
