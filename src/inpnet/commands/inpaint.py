@@ -222,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     with _SlowTextureNotice(image, say, enabled=not folder_mode and not args.no_progress) as notice:
                         result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate,
-                                      preview=notice.network_done)
+                                      preview=notice.network_done if notice.enabled else None)
             kept = save_keeping_stored(image, np.asarray(result), target, args.overwrite, rgb_profile(result))
             for note in notes:  # a note of what the 8-bit copy left out is void once it is written back
                 if not (kept and issubclass(note.category, EightBitCopy)):
@@ -259,8 +259,6 @@ class _SlowTextureNotice:
         return self
 
     def network_done(self, _fill: object) -> None:
-        if not self.enabled:
-            return
         now = time.perf_counter()
         self.network_seconds, self.started = now - self.started, now
         self.timer = threading.Timer(SLOW_TEXTURE_NOTICE_SECONDS, self._say_slow)
