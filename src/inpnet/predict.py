@@ -330,13 +330,14 @@ class InpaintPipeline:
             warnings.warn("the mask covers the whole image: nothing is left to fill it from (a flat fill)",
                           stacklevel=3)
         out = self._network_fill(arr, hole, strategy)
+        grey = is_grey(arr, where=~hole)  # a black-and-white photo: the fill has no business adding colour
         if self.texture > 0:
             from inpnet.texture import transfer_texture
 
             if preview is not None:
-                preview(self._finished(arr, hole, out.copy(), source))
+                preview(self._finished(out.copy(), hole, grey, source))
             out = transfer_texture(arr, hole, out, strength=self.texture, method=self.texture_method)
-        return self._finished(arr, hole, out, source)
+        return self._finished(out, hole, grey, source)
 
     def _network_fill(self, arr: np.ndarray, hole: np.ndarray, strategy: str) -> np.ndarray:
         """(H, W, 3) uint8 photo + (H, W) bool hole -> (H, W, 3) uint8: the photo with the network's fill
@@ -351,9 +352,10 @@ class InpaintPipeline:
         return out
 
     @staticmethod
-    def _finished(arr: np.ndarray, hole: np.ndarray, out: np.ndarray, source: Image.Image) -> Image.Image:
-        """The filled photo as the caller gets it: grey kept grey, the photo's colour profile attached."""
-        if is_grey(arr, where=~hole):  # a black-and-white photo: the fill has no business adding colour
+    def _finished(out: np.ndarray, hole: np.ndarray, grey: bool, source: Image.Image) -> Image.Image:
+        """The filled photo as the caller gets it: the fill made grey in a `grey` photo, the photo's colour
+        profile attached."""
+        if grey:
             out[hole] = as_grey(out[hole])
         return with_profile(Image.fromarray(out), rgb_profile(source))  # the photo's colour space, if it names one
 
