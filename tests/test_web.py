@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -633,3 +634,32 @@ def test_a_history_pick_keep_editing_or_the_sample_count_as_another_photo(page):
     assert turns.count == 3
     page.keep_editing(None, turns)  # nothing to keep: nothing changed
     assert turns.count == 3
+
+
+def test_a_history_click_picks_the_result_it_showed_even_after_the_history_moved_on(tmp_path):
+    # a full history and a run that ended between the browser's drawing of the gallery and the click: the
+    # entries shift by one, so the click's index names the neighbour; the thumbnail it reports does not
+    shown = []
+    for i in range(events.HISTORY_LENGTH):
+        result = tmp_path / f"run{i}" / "photo_inpainted.png"
+        result.parent.mkdir()
+        Image.fromarray(np.full((8, 8, 3), i, np.uint8)).save(result)
+        shown.append((str(result), result.name))
+    gallery = events.gallery_items(shown)
+    clicked = {"index": 3, "value": {"image": {"path": f"/tmp/gradio/abc/{Path(gallery[3][0]).name}"},
+                                     "caption": "photo_inpainted.png"}}
+    moved_on = [*shown[1:], (str(tmp_path / "new.png"), "new.png")]
+    assert events.history_index(moved_on, gr.SelectData(None, clicked)) == 2  # the same result, one place on
+    assert events.history_index(shown, gr.SelectData(None, clicked)) == 3
+    gone = {**clicked, "value": {"image": {"path": f"/tmp/gradio/abc/{Path(gallery[0][0]).name}"}}}
+    assert events.history_index(moved_on, gr.SelectData(None, gone)) is None
+    assert events.history_index(shown, SimpleNamespace(index=5)) == 5  # a click that reports no file
+    assert events.history_index(shown, SimpleNamespace(index=12)) is None
+
+
+def test_a_history_click_on_a_result_that_left_the_history_says_so(page, tmp_path):
+    thumb_of_gone = tmp_path / f"{events.history_key('/gone/photo_inpainted.png')}.png"
+    *_, done = run_remove(page, editor_value(photo(), two_holes()))
+    picked = page.from_history(done[4], SimpleNamespace(index=0, value={"image": {"path": str(thumb_of_gone)}}))
+    assert picked[2] == f"That result has left the history (it keeps the last {events.HISTORY_LENGTH})."
+    assert all(isinstance(update, dict) and update.get("__type__") == "update" for update in picked[:2])

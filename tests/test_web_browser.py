@@ -261,6 +261,11 @@ def test_paint_run_keep_editing_paint_run_downloads_the_original_name_and_size(p
     for stroke_row, x0, x1 in ((60, 60, 120), (150, 180, 250)):  # both holes filled
         assert changed[stroke_row - 2 : stroke_row + 3, x0:x1].mean() > 0.5
     assert page.locator("#history img").count() == 2  # both results kept in the history
+    page.locator("#history img").first.click()  # back to the first result: the click names what it showed
+    page.wait_for_selector("#status >> text=Back to result 1 of 2")
+    name, back = download(page, tmp_path)
+    earlier = (back != photo).any(axis=2)
+    assert name == "coffee_inpainted.png" and not earlier[~first].any() and earlier[60 - 2 : 60 + 3, 60:120].mean() > 0.5
 
 
 # ---- large photos and dropped files ---------------------------------------------------------------------

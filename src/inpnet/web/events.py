@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import queue
 import time
@@ -142,13 +143,33 @@ def thumbnail(path: str) -> str:
     results themselves (a 12-megapixel result is ~20 MB of PNG for the browser to load into a 120-px tile)."""
     from inpnet.imageio import save_image
 
-    thumb = Path(path).parent / "thumbnail" / Path(path).name
+    thumb = Path(path).parent / "thumbnail" / f"{history_key(path)}.png"  # the key: see `history_index`
     if not thumb.exists():
         with Image.open(path) as img, warnings.catch_warnings():
             warnings.simplefilter("ignore", EightBitCopy)  # a transparent result's thumbnail: on white
             img.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))  # in place, aspect ratio kept, never enlarged
             save_image(img, thumb)
     return str(thumb)
+
+
+def history_key(path: str) -> str:
+    """A history entry's key, the file name of its thumbnail: a gallery click reports the thumbnail it showed."""
+    return hashlib.sha1(str(path).encode()).hexdigest()[:20]
+
+
+def history_index(history: list, evt: Any) -> int | None:
+    """The history entry a gallery click picked, or None when it has left the history. The click reports the
+    thumbnail it showed (Gradio's copy keeps the file name, `history_key`), which stays right when a run ended
+    between the browser's drawing of the gallery and the click: a full history then shifts by one, and the
+    click's index would name the neighbour. The index serves only when the click reports no file."""
+    value = getattr(evt, "value", None)
+    image = value.get("image") if isinstance(value, dict) else None
+    shown = (image.get("path") or image.get("url")) if isinstance(image, dict) else None
+    if isinstance(shown, str) and shown:
+        key = Path(shown).stem
+        return next((i for i, (path, _) in enumerate(history) if history_key(path) == key), None)
+    index = getattr(evt, "index", None)
+    return index if isinstance(index, int) and 0 <= index < len(history) else None
 
 
 def gallery_items(history: list) -> list[tuple[str, str]]:
@@ -194,6 +215,12 @@ class PhotoTurns:
         self.at_click, self.name_at_click = self.count, (picked or {}).get("name")
 
 
+def another_photo(turns: PhotoTurns | None) -> None:
+    """Count that the editor got another photo (no count kept: nothing to do)."""
+    if turns is not None:
+        turns.another_photo()
+
+
 def _same_photo(turns: PhotoTurns | None, at_click: int) -> bool:
     return turns is None or turns.count == at_click
 
@@ -226,8 +253,7 @@ class PageEvents:
         except inputs.WebInputError as exc:
             gr.Warning(str(exc))
             return gr.skip(), f"**{exc}**", *[gr.skip()] * 6
-        if turns is not None:
-            turns.another_photo()
+        another_photo(turns)
         bits = info.get("bits", 8)
         picked = {"name": name, "width": width, "height": height, "box": info.get("box"), "bits": bits}
         if not fits_editor(height, width):  # `opened` shows its copy and sizes the brush
@@ -285,8 +311,7 @@ class PageEvents:
         editing, before / after: off, as for any new photo)"""
         import skimage.data
 
-        if turns is not None:
-            turns.another_photo()
+        another_photo(turns)
         photo = skimage.data.astronaut()
         picked = {"name": "astronaut.png", "width": photo.shape[1], "height": photo.shape[0]}
         return (photo, picked, "Sample photo loaded: paint over what to remove, then press **Remove**.", None,
@@ -453,8 +478,7 @@ class PageEvents:
 
         if not latest:
             return gr.skip(), "Nothing to keep yet: run **Remove** first.", gr.skip()
-        if turns is not None:
-            turns.another_photo()
+        another_photo(turns)
         value, photo = self._editable(latest)
         return value, "Editing the result: paint the next thing to remove, then press **Remove**.", photo
 
@@ -465,13 +489,14 @@ class PageEvents:
         -> (editor, latest, status, working photo, download, before / after)"""
         import gradio as gr
 
-        if not history or evt.index is None or not 0 <= evt.index < len(history):
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        if turns is not None:
-            turns.another_photo()
-        path = history[evt.index][0]
+        index = history_index(history or [], evt)
+        if index is None:
+            return (gr.skip(), gr.skip(), f"That result has left the history (it keeps the last {HISTORY_LENGTH}).",
+                    gr.skip(), gr.skip(), gr.skip())
+        another_photo(turns)
+        path = history[index][0]
         value, photo = self._editable(path)
-        return (value, path, f"Back to result {evt.index + 1} of {len(history)}: keep painting, or download it.",
+        return (value, path, f"Back to result {index + 1} of {len(history)}: keep painting, or download it.",
                 photo, gr.update(value=path, interactive=True), gr.update(value=None))
 
     @staticmethod
