@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -448,8 +450,41 @@ def test_from_pretrained_loads_a_saved_checkpoint(model, pipe, tmp_path):
 
 def test_from_pretrained_without_shipped_weights_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("INPNET_WEIGHTS", str(tmp_path / "none"))
-    with pytest.raises(InpNetError, match="shipped weights .* are missing"):
+    with pytest.raises(InpNetError, match=r"shipped weights: INPNET_WEIGHTS=.* holds no model: point it at"):
         InpaintPipeline.from_pretrained()
+
+
+def _fake_model(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"")
+    return folder
+
+
+def test_inpnet_weights_may_name_a_weights_folder_or_one_model(tmp_path, monkeypatch):
+    from inpnet.checkpoint import repo_root, resolve_checkpoint, shipped_restore_dir, shipped_weights_dir
+
+    checkout = repo_root() / "weights"
+    default = checkout / (checkout / "DEFAULT").read_text().strip()
+    monkeypatch.setenv("INPNET_WEIGHTS", str(checkout))  # the checkout's weights/, as the README invites
+    assert shipped_weights_dir() == default and shipped_restore_dir() == default
+    monkeypatch.setenv("INPNET_WEIGHTS", str(default))  # one model's folder: that model for both
+    assert shipped_weights_dir() == default and shipped_restore_dir() == default
+    root = tmp_path / "weights"  # a copy with a separate restorer
+    inpainter, restorer = _fake_model(root / "a"), _fake_model(root / "b")
+    (root / "DEFAULT").write_text("a\n")
+    (root / "RESTORE").write_text("b\n")
+    monkeypatch.setenv("INPNET_WEIGHTS", str(root))
+    assert shipped_weights_dir() == inpainter and shipped_restore_dir() == restorer
+    assert resolve_checkpoint(root) == inpainter  # --checkpoint weights/ too
+    (root / "DEFAULT").unlink()
+    with pytest.raises(InpNetError, match=r"holds no model: .*the models inside it: a, b \(pass one\)"):
+        shipped_weights_dir()
+    with pytest.raises(InpNetError, match=r"has no config.json .*the models inside it: a, b \(pass one\)"):
+        resolve_checkpoint(root)
+    (root / "DEFAULT").write_text("gone\n")
+    with pytest.raises(InpNetError, match=r"shipped weights .*gone \(named in .*DEFAULT\) are missing"):
+        shipped_weights_dir()
 
 
 def test_from_onnx_runs_the_exported_model_like_pytorch(model, tmp_path):

@@ -33,7 +33,7 @@ MODEL_FILE = "model.safetensors"
 LAST_FILE = "model-last.safetensors"
 STATE_FILE = "training_state.pt"
 CONFIG_FILE = "config.json"
-RELEASE_NAME = "inpnet-release"  # folder name under weights/ resolved by `shipped_weights_dir`
+DEFAULT_FILE, RESTORE_FILE = "DEFAULT", "RESTORE"  # in a weights folder: the name of its default / restoring model
 
 
 def save_model(model: nn.Module, folder: str | os.PathLike, filename: str = MODEL_FILE,
@@ -110,8 +110,11 @@ def resolve_checkpoint(path: str | os.PathLike | None) -> Path:
         p = p.parent
     if not p.exists():
         raise InpNetError(f"checkpoint {p} does not exist")
+    if not (p / CONFIG_FILE).is_file() and (p / DEFAULT_FILE).is_file():  # a folder of weights, as weights/
+        p = _named_model(p, DEFAULT_FILE)
     if not (p / CONFIG_FILE).is_file():
-        raise InpNetError(f"checkpoint {p} has no {CONFIG_FILE} (expected a run directory or weights folder)")
+        raise InpNetError(f"checkpoint {p} has no {CONFIG_FILE} (expected a run directory or weights folder)"
+                          f"{_models_inside(p)}")
     if not (p / MODEL_FILE).is_file() and not (p / LAST_FILE).is_file():
         raise InpNetError(f"checkpoint {p} has no {MODEL_FILE}")
     return p
@@ -153,34 +156,53 @@ def repo_root() -> Path:
 
 
 def shipped_restore_dir() -> Path:
-    """Folder of the shipped weights for restoration (ratio 0): `weights/<name>` named in `weights/RESTORE`,
-    else the default weights. Since 2026-11-29 (stage 5) RESTORE names the default itself: one model
-    inpaints and restores; the file lets a release ship a separate restorer again."""
-    if os.environ.get("INPNET_WEIGHTS"):
+    """Folder of the shipped weights for restoration (ratio 0): the model named in `RESTORE` of the weights
+    folder (`weights_root`), else the default weights. Since 2026-11-29 (stage 5) RESTORE names the default
+    itself: one model inpaints and restores; the file lets a release ship a separate restorer again.
+    $INPNET_WEIGHTS naming one model's folder: that model for both."""
+    root = weights_root()
+    if (root / CONFIG_FILE).is_file() or not (root / RESTORE_FILE).is_file():
         return shipped_weights_dir()
-    restore = repo_root() / "weights" / "RESTORE"
-    if restore.is_file():
-        return shipped_weights_dir(restore.read_text().strip())
-    return shipped_weights_dir()
+    return _named_model(root, RESTORE_FILE)
 
 
-def shipped_weights_dir(name: str | None = None) -> Path:
-    """Folder of the shipped weights: $INPNET_WEIGHTS, else `weights/<name>` in the checkout, where the
-    default name is read from `weights/DEFAULT` (one line)."""
+def shipped_weights_dir() -> Path:
+    """Folder of the shipped (default) weights: the model named in `DEFAULT` (one line) of the weights folder
+    (`weights_root`), or $INPNET_WEIGHTS itself when it is one model's folder."""
+    root = weights_root()
+    if (root / CONFIG_FILE).is_file():
+        return root
+    if not (root / DEFAULT_FILE).is_file():
+        if os.environ.get("INPNET_WEIGHTS"):
+            raise InpNetError(f"shipped weights: INPNET_WEIGHTS={root} holds no model: point it at a weights folder (one with a "
+                              f"{DEFAULT_FILE} file, as the checkout's weights/) or at one model's folder (with "
+                              f"{CONFIG_FILE}){_models_inside(root)}")
+        raise InpNetError(f"no shipped weights found ({root / DEFAULT_FILE} missing); pass --checkpoint")
+    return _named_model(root, DEFAULT_FILE)
+
+
+def weights_root() -> Path:
+    """Where the shipped weights are: $INPNET_WEIGHTS (a weights folder like the checkout's, or one model's
+    folder), else `weights/` in the checkout."""
     env = os.environ.get("INPNET_WEIGHTS")
-    if env and name is None:
-        folder = Path(env)
-    else:
-        root = repo_root() / "weights"
-        if name is None:
-            default = root / "DEFAULT"
-            if not default.is_file():
-                raise InpNetError(f"no shipped weights found ({default} missing); pass --checkpoint")
-            name = default.read_text().strip()
-        folder = root / name
+    return Path(env) if env else repo_root() / "weights"
+
+
+def _named_model(root: Path, list_file: str) -> Path:
+    """The model folder that `root / list_file` (DEFAULT or RESTORE: one line, a folder name) names."""
+    folder = root / (root / list_file).read_text().strip()
     if not (folder / CONFIG_FILE).is_file():
-        raise InpNetError(f"shipped weights {folder} are missing; pass --checkpoint")
+        raise InpNetError(f"shipped weights {folder} (named in {root / list_file}) are missing; pass --checkpoint")
     return folder
+
+
+def _models_inside(folder: Path) -> str:
+    """'; the models inside it: a, b (pass one)' when subfolders of `folder` hold a config.json, else ''."""
+    try:
+        names = sorted(child.name for child in folder.iterdir() if (child / CONFIG_FILE).is_file())
+    except OSError:
+        return ""
+    return f"; the models inside it: {', '.join(names)} (pass one)" if names else ""
 
 
 # ---- training state (resume) ------------------------------------------------------------
