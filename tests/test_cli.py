@@ -53,3 +53,26 @@ def test_models_lists_variants_presets_and_parameter_counts(capsys):
 def test_console_script_runs_as_a_module():
     proc = subprocess.run([sys.executable, "-m", "inpnet", "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("inpnet ")
+
+
+def test_a_mistaken_argument_is_one_line_that_points_at_the_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["inpaint", "--image", "a.png", "--self-ensemble", "3"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == ("inpnet inpaint: error: argument --self-ensemble: invalid choice: 3 (choose from 1, 2, 4, 8) "
+                   "(see inpnet inpaint --help)\n")
+    with pytest.raises(SystemExit):
+        main(["bogus"])
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(monkeypatch, capsys):
+    import inpnet.cli as cli
+
+    def interrupted(name):  # Ctrl-C during the command module's imports (torch: seconds)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_module", interrupted)
+    assert main(["inpaint", "--image", "a.png"]) == 130
+    assert capsys.readouterr().err == "inpnet inpaint: interrupted\n"

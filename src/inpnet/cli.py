@@ -30,9 +30,17 @@ def _module(name: str):
     return importlib.import_module(f"inpnet.commands.{name.replace('-', '_')}")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with a mistake said in one line, and where the usage is, instead of the usage block above it
+    (the subcommands' parsers are of this class too: argparse makes them of their parent's)."""
+
+    def error(self, message: str):  # noqa: ANN201 (argparse's own signature: never returns)
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The full parser; `commands` limits which subcommand modules get imported (for speed)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="inpnet", description="InP-Net: masked-ViT image inpainting and restoration."
     )
     parser.add_argument("--version", action="version", version=f"inpnet {_version()}")
@@ -58,7 +66,11 @@ def one_line(message: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = [a for a in argv if a in COMMANDS][:1]
-    parser = build_parser(chosen)
+    try:  # building the parser imports the command's module (torch: seconds), where Ctrl-C can land too
+        parser = build_parser(chosen)
+    except KeyboardInterrupt:
+        print(f"inpnet{''.join(f' {c}' for c in chosen)}: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
