@@ -25,6 +25,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from inpnet.cli import build_parser
+from inpnet.errors import InpNetError
 from inpnet.models import build_model
 from inpnet.predict import InpaintPipeline
 from inpnet.web import app as web
@@ -202,6 +203,21 @@ def test_launch_and_serve_bind_127_0_0_1_unless_told_otherwise(monkeypatch, pipe
     assert seen["server_name"] == "127.0.0.1" and seen["share"] is False
     assert seen["max_file_size"] == f"{inputs.MAX_UPLOAD_MB}mb"
     assert build_parser(["serve"]).parse_args(["serve"]).host == "127.0.0.1"
+
+
+def test_a_port_in_use_names_the_port_option_and_a_start_says_where_the_page_is(server, pipe, capsys):
+    with pytest.raises(InpNetError) as error:  # the module's server holds its port
+        web.launch(web.build_app(pipe), "127.0.0.1", server.port, block=False)
+    assert str(error.value) == (f"cannot serve on 127.0.0.1:{server.port}: the port is in use (another server?); "
+                                "choose another with --port")
+    app, port = web.build_app(pipe), _free_port()
+    web.launch(app, "127.0.0.1", port, block=False)
+    try:
+        out = capsys.readouterr().out
+        assert out == f"inpnet serve: the page is at http://127.0.0.1:{port}/ (Ctrl-C stops the server)\n"
+        assert "share=True" not in out  # Gradio's advice, for its Python API, not for this command
+    finally:
+        app.close()
 
 
 # ---- bad uploads -----------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ No JavaScript framework: Gradio's components, plus small hooks where Gradio has 
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any
 
@@ -321,16 +322,22 @@ def launch(app: Any, host: str = "127.0.0.1", port: int = 7860, *, block: bool =
     then `app.close()` stops it."""
     from inpnet.web.api import add_http_routes
 
-    try:
+    try:  # quiet: Gradio's own start-up lines advise `launch(share=True)`, which a command-line user can't do
         launched = app.launch(server_name=host, server_port=port, share=False, inbrowser=False,
-                              prevent_thread_lock=True, max_file_size=f"{inputs.MAX_UPLOAD_MB}mb", quiet=quiet,
+                              prevent_thread_lock=True, max_file_size=f"{inputs.MAX_UPLOAD_MB}mb", quiet=True,
                               footer_links=["api"], show_error=True, css=PAGE_CSS)
     except OSError as exc:
+        if "empty port" in str(exc) or getattr(exc, "errno", None) == errno.EADDRINUSE:  # Gradio's words, or the OS's
+            raise InpNetError(f"cannot serve on {host}:{port}: the port is in use (another server?); choose "
+                              "another with --port") from None
         raise InpNetError(f"cannot serve on {host}:{port}: {exc}") from None
     runner = getattr(app, "inpnet_runner", None)
     server = launched[0] if isinstance(launched, tuple) else None
     if runner is not None and server is not None:
         add_http_routes(server, runner)
+    if not quiet:
+        url = launched[1] if isinstance(launched, tuple) and len(launched) > 1 else f"http://{host}:{port}/"
+        print(f"inpnet serve: the page is at {url} (Ctrl-C stops the server)", flush=True)
     if block:
         app.block_thread()
     return launched
