@@ -235,10 +235,52 @@ def test_a_missing_onnx_checkpoint_is_a_usage_error(tmp_path, capsys):
 def test_a_folder_with_one_corrupt_image_writes_the_others_and_exits_1_naming_it(ckpt, folder, capsys):
     rc = run_cli("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks",
                  "-o", folder / "out", "--no-progress")
-    err = capsys.readouterr().err.strip().splitlines()
+    out, err = capsys.readouterr()
+    err = err.strip().splitlines()
     assert rc == 1
     assert len(err) == 1 and "b.png" in err[0] and "corrupt" in err[0]
     assert sorted(p.name for p in (folder / "out").iterdir()) == ["a.png", "c.png"]
+    assert out == f"wrote 2 image(s) to {folder / 'out'}; 1 failed: b.png\n"  # the last line names it too
+
+
+def test_a_folder_run_again_skips_what_it_wrote_and_exits_0(ckpt, folder, capsys):
+    (folder / "images" / "b.png").unlink()
+    args = ("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks", "-o", folder / "out",
+            "--no-progress")
+    assert run_cli(*args) == 0
+    (folder / "out" / "a.png").write_bytes(b"keep me")  # the user's own file, not to be replaced
+    (folder / "out" / "c.png").unlink()  # as if the first run had stopped before c
+    capsys.readouterr()
+    assert run_cli(*args) == 0
+    out, err = capsys.readouterr()
+    assert out == (f"wrote 1 image(s) to {folder / 'out'}; 1 skipped (their outputs exist; --overwrite "
+                   "replaces them)\n")
+    assert err == f"inpnet inpaint: skipped: {folder / 'out' / 'a.png'} exists; pass --overwrite to replace it\n"
+    assert (folder / "out" / "a.png").read_bytes() == b"keep me" and (folder / "out" / "c.png").is_file()
+
+
+def test_ctrl_c_in_a_folder_job_says_what_was_done_and_what_was_not(ckpt, folder, capsys, monkeypatch):
+    from inpnet.commands import inpaint
+
+    (folder / "images" / "b.png").unlink()
+    write_photo(folder / "images" / "d.png", seed=3)
+    write_mask(folder / "masks" / "d.png")
+    fill_one, calls = inpaint._fill_one, []
+
+    def stopped_at_the_second(*args, **kwargs):
+        calls.append(args[2])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fill_one(*args, **kwargs)
+
+    monkeypatch.setattr(inpaint, "_fill_one", stopped_at_the_second)
+    rc = run_cli("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks",
+                 "-o", folder / "out", "--no-progress")
+    out, err = capsys.readouterr()
+    assert rc == 130 and out == ""
+    assert err == (f"wrote 1 image(s) to {folder / 'out'}; interrupted with 2 not done (the same command "
+                   "again does them)\n")
+    assert sorted(p.name for p in (folder / "out").iterdir()) == ["a.png"]  # nothing half-written
 
 
 def test_folder_masks_are_paired_by_stem(ckpt, folder):

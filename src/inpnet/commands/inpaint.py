@@ -7,7 +7,9 @@
 
 Folder mode writes `<OUT>/<relative path>.png` (PNG: lossless, so the pixels outside the hole stay exact).
 A bad file is reported on stderr (one line) and skipped; the exit code is 1 if any file failed, 0 otherwise.
-An input file is never overwritten, nor an existing output without --overwrite. A PNG / TIFF photo's 16-bit
+An input file is never overwritten, nor an existing output without --overwrite: in folder mode such a photo is
+skipped (so the same command, run again, finishes a batch that was stopped), alone it is a failure. The last
+line counts what was written, skipped and failed, and names the failed files; after Ctrl-C too (exit 130). A PNG / TIFF photo's 16-bit
 samples and transparency, which the pipeline's 8-bit RGB copy leaves out, are written back into a PNG / TIFF
 output (WebP: transparency), so pixels outside the hole stay exact at the file's depth (`inpnet.originals`).
 
@@ -168,6 +170,13 @@ def _naming(image: Path, text: str) -> str:
     return text if str(image) in text else f"{image}: {text}"
 
 
+FAILED_NAMED = 5  # the folder job's last line names this many failed files at most
+
+
+class OutputExists(InpNetError):
+    """The output file is there already and --overwrite was not given."""
+
+
 def _check_output(target: Path, inputs: set[Path], taken: set[Path], overwrite: bool) -> None:
     """Refuse to write over an input, twice to one file, or over an existing file without --overwrite."""
     if target.resolve() in inputs:
@@ -175,15 +184,40 @@ def _check_output(target: Path, inputs: set[Path], taken: set[Path], overwrite: 
     if target.resolve() in taken:
         raise InpNetError(f"refusing to write {target} twice (two inputs with the same name)")
     if target.exists() and not overwrite:
-        raise InpNetError(f"{target} exists; pass --overwrite to replace it")
+        raise OutputExists(f"{target} exists; pass --overwrite to replace it")
+
+
+class _Tally:
+    """What a folder job has done so far."""
+
+    def __init__(self) -> None:
+        self.written, self.skipped = 0, 0
+        self.failed: list[Path] = []
+        self.taken: set[Path] = set()  # outputs written (resolved): a second input of the same name is refused
+
+    def add(self, target: Path) -> None:
+        self.written += 1
+        self.taken.add(target.resolve())
+
+
+def folder_summary(output: str, done: _Tally, total: int, interrupted: bool = False) -> str:
+    """The folder job's last line: what was written, skipped and failed (named, the first FAILED_NAMED)."""
+    parts = [f"wrote {done.written} image(s) to {output}"]
+    if done.skipped:
+        parts.append(f"{done.skipped} skipped (their outputs exist; --overwrite replaces them)")
+    if done.failed:
+        named = ", ".join(path.name for path in done.failed[:FAILED_NAMED])
+        more = f" and {len(done.failed) - FAILED_NAMED} more" if len(done.failed) > FAILED_NAMED else ""
+        parts.append(f"{len(done.failed)} failed: {named}{more}")
+    if interrupted:
+        left = total - done.written - done.skipped - len(done.failed)
+        parts.append(f"interrupted with {left} not done (the same command again does them)")
+    return "; ".join(parts)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     from tqdm import tqdm
 
-    from inpnet.imageio import EightBitCopy, rgb_profile, save_image
-    from inpnet.originals import save_keeping_stored
     from inpnet.predict import load_pipeline
 
     if args.video:
@@ -204,43 +238,61 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
 
-    failed: list[Path] = []
-    written: list[Path] = []
-    taken: set[Path] = set()
+    done = _Tally()
     bar = tqdm(jobs, desc="inpaint", unit="img", file=sys.stderr,
                disable=not folder_mode or args.no_progress or len(jobs) < 2)
-    for image, mask, target in bar:
-        try:
-            if mask is None and not args.restore:
-                raise InpNetError(f"{image}: no mask named like it in {args.mask} (masks pair with images by "
-                                  "file name: a.jpg with a.png or a_mask.png)")
-            _check_output(target, inputs, taken, args.overwrite)
-            with warnings.catch_warnings(record=True) as notes:
-                warnings.simplefilter("always")
-                if args.restore:
-                    result = pipe.restore(image, progress=not args.no_progress)
+    try:
+        for image, mask, target in bar:
+            try:
+                _check_output(target, inputs, done.taken, args.overwrite)
+                _fill_one(args, pipe, image, mask, target, say, quiet_texture=folder_mode)
+            except InpNetError as exc:
+                if folder_mode and isinstance(exc, OutputExists):  # done before: a batch run again goes on
+                    done.skipped += 1
+                    say(f"inpnet inpaint: skipped: {exc}")
                 else:
-                    with _SlowTextureNotice(image, say, enabled=not folder_mode and not args.no_progress) as notice:
-                        result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate,
-                                      preview=notice.network_done if notice.enabled else None)
-            kept = save_keeping_stored(image, np.asarray(result), target, args.overwrite, rgb_profile(result))
-            for note in notes:  # a note of what the 8-bit copy left out is void once it is written back
-                if not (kept and issubclass(note.category, EightBitCopy)):
-                    say(f"inpnet inpaint: note: {_naming(image, str(note.message))}")
-            if not kept:
-                save_image(result, target, overwrite=args.overwrite)
-        except InpNetError as exc:
-            failed.append(image)
-            say(f"inpnet inpaint: failed: {_naming(image, str(exc))}")
-            continue
-        taken.add(target.resolve())
-        written.append(target)
+                    done.failed.append(image)
+                    say(f"inpnet inpaint: failed: {_naming(image, str(exc))}")
+            else:
+                done.add(target)
+                if not folder_mode:
+                    print(target)
+    except KeyboardInterrupt:
         if not folder_mode:
-            print(target)
+            raise
+        bar.close()
+        print(folder_summary(args.output, done, len(jobs), interrupted=True), file=sys.stderr)
+        return 130
     if folder_mode:
-        tail = f"; {len(failed)} failed" if failed else ""
-        print(f"wrote {len(written)} image(s) to {args.output}{tail}")
-    return 1 if failed else 0
+        print(folder_summary(args.output, done, len(jobs)))
+    return 1 if done.failed else 0
+
+
+def _fill_one(args: argparse.Namespace, pipe: object, image: Path, mask: Path | None, target: Path,
+              say: Callable[[str], None], *, quiet_texture: bool) -> None:
+    """Fill (or restore) one photo and write it to `target`; its notes said through `say`."""
+    import numpy as np
+
+    from inpnet.imageio import EightBitCopy, rgb_profile, save_image
+    from inpnet.originals import save_keeping_stored
+
+    if mask is None and not args.restore:
+        raise InpNetError(f"{image}: no mask named like it in {args.mask} (masks pair with images by "
+                          "file name: a.jpg with a.png or a_mask.png)")
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        if args.restore:
+            result = pipe.restore(image, progress=not args.no_progress)
+        else:
+            with _SlowTextureNotice(image, say, enabled=not quiet_texture and not args.no_progress) as notice:
+                result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate,
+                              preview=notice.network_done if notice.enabled else None)
+    kept = save_keeping_stored(image, np.asarray(result), target, args.overwrite, rgb_profile(result))
+    for note in notes:  # a note of what the 8-bit copy left out is void once it is written back
+        if not (kept and issubclass(note.category, EightBitCopy)):
+            say(f"inpnet inpaint: note: {_naming(image, str(note.message))}")
+    if not kept:
+        save_image(result, target, overwrite=args.overwrite)
 
 
 class _SlowTextureNotice:
