@@ -471,6 +471,36 @@ def test_a_16_bit_or_transparent_photo_keeps_its_depth_and_alpha_outside_the_hol
 
 
 
+def test_a_webp_output_keeps_the_pixels_and_the_transparency_outside_the_hole_at_8_bits(ckpt, tmp_path, capsys):
+    """WebP is written lossless, and holds transparency but no 16 bits: a 16-bit photo with transparency keeps
+    its transparency there (review 8: it was composited on white), its colours rounded to 8 bits."""
+    hole = write_mask(tmp_path / "hole.png")
+    for name, stored in _stored_photos(tmp_path).items():
+        if not (stored.ndim == 3 and stored.shape[2] in (2, 4)):
+            continue  # no transparency
+        target = tmp_path / f"out-{Path(name).stem}.webp"
+        assert run_cli("--checkpoint", ckpt, "--image", tmp_path / name, "--mask", tmp_path / "hole.png",
+                       "-o", target) == 0
+        assert capsys.readouterr().err == "", name
+        out = np.asarray(Image.open(target).convert("RGBA")).astype(int)
+        scale = 257 if stored.dtype == np.uint16 else 1
+        eight = np.rint(stored.astype(float) / scale).astype(int)
+        eight = eight if eight.shape[2] == 4 else np.dstack([eight[..., :1]] * 3 + [eight[..., 1:]])  # grey + alpha
+        visible = ~hole & (eight[..., 3] > 0)  # WebP may drop the colours under fully transparent pixels
+        assert np.array_equal(out[..., 3], eight[..., 3]), name  # the transparency, all of it
+        assert np.array_equal(out[visible], eight[visible]), name  # the pixels outside the hole, exact
+
+
+def test_a_jpeg_output_says_that_it_changes_the_pixels_outside_the_hole(ckpt, tmp_path, capsys):
+    write_photo(tmp_path / "photo.png")
+    write_mask(tmp_path / "hole.png")
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--mask", tmp_path / "hole.png",
+                   "-o", tmp_path / "out.jpg") == 0
+    assert capsys.readouterr().err == (f"inpnet inpaint: note: {tmp_path / 'out.jpg'}: JPEG is lossy, so the pixels "
+                                       "outside the hole change slightly too; a .png, .tif or .webp output keeps "
+                                       "them exact\n")
+
+
 def test_a_read_only_output_folder_is_refused_before_the_model_runs(ckpt, tmp_path, capsys, monkeypatch):
     import inpnet.commands
     import inpnet.predict

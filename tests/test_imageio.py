@@ -441,3 +441,11 @@ def test_a_mask_with_transparent_pixels_is_read_by_colour_with_a_warning_saying_
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an opaque RGBA mask: no warning
         assert load_mask(tmp_path / "opaque.png").sum() == 16
+
+
+def test_webp_is_written_lossless_and_jpeg_is_said_to_be_lossy(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    out = imageio.save_image(Image.fromarray(pixels), tmp_path / "out.webp")
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), pixels)
+    assert imageio.is_lossy(tmp_path / "a.JPG") and imageio.is_lossy("b.jpeg")
+    assert not any(imageio.is_lossy(f"c{suffix}") for suffix in (".png", ".webp", ".tif", ".bmp"))

@@ -41,7 +41,10 @@ MAX_PIXELS = 100_000_000  # above this a declared size is treated as a decompres
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+# WebP lossless (its `quality` is then the compression effort): the pixels outside the hole stay exact, as in a
+# PNG; a JPEG output cannot keep them (`LOSSY_FORMATS`, and the CLI says so).
+_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True, "quality": 80}}
+LOSSY_FORMATS = ("JPEG",)
 _ICC_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")  # formats whose Pillow writer embeds an ICC profile
 
 
@@ -352,6 +355,12 @@ def _format_for(path: Path) -> str:
             f"use one of {', '.join(IMAGE_EXTENSIONS)}"
         )
     return fmt
+
+
+def is_lossy(path: str | Path) -> bool:
+    """Whether saving to `path` (by its suffix) changes pixels: JPEG does, PNG / TIFF / BMP / WebP (written
+    lossless) do not."""
+    return Image.registered_extensions().get(Path(path).suffix.lower()) in LOSSY_FORMATS
 
 
 def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: bool = True,

@@ -11,7 +11,8 @@ saying so, and any alpha channel) and writes
 with the stored alpha: pixels the fill did not change are the file's own samples, bit-exact, whatever their
 depth or transparency; a changed pixel gets the fill (plus the stored sample's sub-8-bit remainder). A file
 whose stored pixels do not match the working copy (e.g. an EXIF rotation that OpenCV does not apply) is left to
-the plain 8-bit path, as is an output format that cannot hold the extra data (JPEG, BMP; WebP: no 16 bits).
+the plain 8-bit path, as is an output format that cannot hold the extra data (JPEG, BMP); WebP holds no 16 bits, so
+a 16-bit photo with transparency keeps its transparency there, at 8 bits.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ class Stored:
     @property
     def scale(self) -> int:
         return 257 if self.deep else 1
+
+    def at_8_bits(self) -> Stored:
+        """The same pixels at 8 bits (as the working copy rounds them)."""
+        def eight(x: np.ndarray | None) -> np.ndarray | None:
+            return None if x is None else np.rint(x.astype(np.float64) / self.scale).astype(np.uint8)
+
+        return Stored(eight(self.colour), eight(self.alpha))
 
 
 def read_stored(path: str | Path, working: np.ndarray) -> Stored | None:
@@ -119,6 +127,8 @@ def save_keeping_stored(source: str | Path, result: np.ndarray, target: str | Pa
     if Path(target).suffix.lower() not in ALPHA_OUTPUTS:  # holds neither (JPEG, BMP): no file read at all
         return False
     stored = _read_beyond_8_bit_rgb(Path(source))  # a plain 8-bit photo: one header-and-pixels read, no more
+    if stored is not None and stored.deep and stored.alpha is not None and not can_write(stored, target):
+        stored = stored.at_8_bits()  # WebP: no 16 bits, but the transparency
     if stored is None or not can_write(stored, target):
         return False
     with warnings.catch_warnings():

@@ -273,7 +273,7 @@ def _fill_one(args: argparse.Namespace, pipe: object, image: Path, mask: Path | 
     """Fill (or restore) one photo and write it to `target`; its notes said through `say`."""
     import numpy as np
 
-    from inpnet.imageio import EightBitCopy, rgb_profile, save_image
+    from inpnet.imageio import EightBitCopy, is_lossy, rgb_profile, save_image
     from inpnet.originals import save_keeping_stored
 
     if mask is None and not args.restore:
@@ -293,6 +293,9 @@ def _fill_one(args: argparse.Namespace, pipe: object, image: Path, mask: Path | 
             say(f"inpnet inpaint: note: {_naming(image, str(note.message))}")
     if not kept:
         save_image(result, target, overwrite=args.overwrite)
+    if is_lossy(target) and not args.restore:
+        say(f"inpnet inpaint: note: {target}: JPEG is lossy, so the pixels outside the hole change slightly too; "
+            "a .png, .tif or .webp output keeps them exact")
 
 
 class _SlowTextureNotice:
