@@ -449,3 +449,18 @@ def test_webp_is_written_lossless_and_jpeg_is_said_to_be_lossy(tmp_path):
     assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), pixels)
     assert imageio.is_lossy(tmp_path / "a.JPG") and imageio.is_lossy("b.jpeg")
     assert not any(imageio.is_lossy(f"c{suffix}") for suffix in (".png", ".webp", ".tif", ".bmp"))
+
+
+@pytest.mark.parametrize(("name", "animation"), [("anim.gif", True), ("pages.tif", False)])
+def test_a_file_of_several_images_is_read_as_its_first_with_a_note_at_the_callers_line(tmp_path, name, animation):
+    frames = [Image.fromarray(np.full((20, 30, 3), v, np.uint8)) for v in (10, 100, 200)]
+    frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:])
+    with pytest.warns(UserWarning, match=r"3 frames or pages; only the first is read") as notes:
+        img = imageio.open_image(tmp_path / name)
+    assert np.asarray(img).max() == 10  # the first
+    (note,) = notes
+    assert note.filename == __file__  # the user's line, not one inside the package
+    assert ("--video fills every frame" in str(note.message)) == animation
+    assert imageio.list_images(tmp_path) == [tmp_path / name]  # a GIF is an input too (not an output)
+    with pytest.raises(InpNetError, match="unknown image format '.gif'"):
+        imageio.save_image(img, tmp_path / "out.gif")

@@ -32,10 +32,14 @@ import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
-from inpnet.errors import InpNetError
+from inpnet.errors import InpNetError, note
 from inpnet.fileio import atomic_write_new_folder
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")  # written, and read
+INPUT_EXTENSIONS = (*IMAGE_EXTENSIONS, ".gif")  # read only: a GIF's 256 colours are no place for a photo's fill
+# Formats whose files may hold several images (an animation, the pages of a scan): only the first is read, and
+# a note says so. Not MPO: a camera's JPEG with a second, preview or depth, picture is one photo.
+_MULTI_FRAME_FORMATS = ("GIF", "TIFF", "PNG", "WEBP")
 MAX_PIXELS = 100_000_000  # above this a declared size is treated as a decompression bomb
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
@@ -95,6 +99,9 @@ def _open_stream(fp: str | io.BytesIO, name: str) -> Image.Image:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             with Image.open(fp) as img:
+                if img.format in _MULTI_FRAME_FORMATS and getattr(img, "n_frames", 1) > 1:
+                    animation = "; --video fills every frame of an animation" if img.format != "TIFF" else ""
+                    note(f"{name}: {img.n_frames} frames or pages; only the first is read{animation}")
                 return _decode(img, name)
         except InpNetError:
             raise
@@ -223,7 +230,7 @@ def _to_rgb(img: Image.Image, name: str) -> Image.Image:
 def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
     mode = img.mode
     if mode in _SIXTEEN_BIT_MODES:
-        warnings.warn(f"{name}: a 16-bit image, read (and written) as 8-bit", EightBitCopy, stacklevel=4)
+        note(f"{name}: a 16-bit image, read (and written) as 8-bit", EightBitCopy)
         arr = np.asarray(img).astype(np.float64)
         return Image.fromarray(np.rint(np.clip(arr, 0, 65535) / 257.0).astype(np.uint8)).convert("RGB")
     if mode == "F":
@@ -238,8 +245,8 @@ def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
         if _has_alpha(img):
             rgb = _on_white(img)
             if _lowest_alpha(img) < 255:
-                warnings.warn(f"{name}: transparent pixels composited on white (the output has no transparency)",
-                              EightBitCopy, stacklevel=4)
+                note(f"{name}: transparent pixels composited on white (the output has no transparency)",
+                              EightBitCopy)
             return rgb
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, HSV, RGBX; a copy for RGB
     except (ValueError, ImageCms.PyCMSError):
@@ -316,8 +323,8 @@ def load_mask(
         img, label = _raw(src, name)
         hole = _nonzero(img)
         if _lowest_alpha(img) == 0:  # a brush layer or a cut-out: which one is not knowable, so say so
-            warnings.warn(f"{label} has transparent pixels; a mask's colour marks the hole (nonzero = hole), "
-                          "not its transparency", stacklevel=2)
+            note(f"{label} has transparent pixels; a mask's colour marks the hole (nonzero = hole), "
+                          "not its transparency")
     pil = Image.fromarray(hole.astype(np.uint8) * 255)
     if size is not None:
         h, w = int(size[0]), int(size[1])
@@ -401,7 +408,7 @@ def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: boo
 
 
 def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+    return path.suffix.lower() in INPUT_EXTENSIONS and not path.name.startswith(".")
 
 
 def _walk(folder: Path, recursive: bool) -> Iterable[Path]:
@@ -417,7 +424,7 @@ def _walk(folder: Path, recursive: bool) -> Iterable[Path]:
 def list_images(paths: str | Path | Iterable[str | Path], recursive: bool = True) -> list[Path]:
     """Image files named by `paths` (files pass through, folders are searched), sorted, without duplicates.
 
-    Extensions are matched case-insensitively against `IMAGE_EXTENSIONS`.
+    Extensions are matched case-insensitively against `INPUT_EXTENSIONS`.
     """
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not items:
@@ -434,7 +441,7 @@ def list_images(paths: str | Path | Iterable[str | Path], recursive: bool = True
             raise InpNetError(f"no such file or folder: {p}")
     if not found:
         where = ", ".join(str(i) for i in items)
-        raise InpNetError(f"no images found in {where} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+        raise InpNetError(f"no images found in {where} (looked for {', '.join(INPUT_EXTENSIONS)})")
     return sorted(found, key=lambda q: str(q))
 
 

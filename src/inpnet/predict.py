@@ -40,7 +40,6 @@ returns the image unchanged, without running the model.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from inpnet.errors import InpNetError
+from inpnet.errors import InpNetError, note
 from inpnet.harmonic import seam_offset
 from inpnet.imageio import as_grey, is_grey, load_mask, open_image, rgb_profile, with_profile
 from inpnet.regions import STRATEGIES, check_strategy, plan_windows, prepare_hole, work_size
@@ -322,13 +321,12 @@ class InpaintPipeline:
                      preview: Callable[[Image.Image], None] | None = None) -> Image.Image:
         source = as_rgb_image(image)
         arr = np.asarray(source)  # (H, W, 3) uint8
-        hole = prepare_hole(as_hole(mask), arr.shape[:2], dilate, self.resize_mask, stacklevel=3)  # (H, W)
+        hole = prepare_hole(as_hole(mask), arr.shape[:2], dilate, self.resize_mask)  # (H, W)
         if not hole.any():
-            warnings.warn("the mask has no hole (no nonzero pixel): the image is returned unchanged", stacklevel=3)
+            note("the mask has no hole (no nonzero pixel): the image is returned unchanged")
             return with_profile(Image.fromarray(arr), rgb_profile(source))
         if hole.all():
-            warnings.warn("the mask covers the whole image: nothing is left to fill it from (a flat fill)",
-                          stacklevel=3)
+            note("the mask covers the whole image: nothing is left to fill it from (a flat fill)")
         out = self._network_fill(arr, hole, strategy)
         grey = is_grey(arr, where=~hole)  # a black-and-white photo: the fill has no business adding colour
         if self.texture > 0:

@@ -8,14 +8,13 @@ Pure numpy / OpenCV on (H, W) bool holes, no model: `InpaintPipeline` asks `prep
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from inpnet.errors import InpNetError
+from inpnet.errors import InpNetError, note
 
 STRATEGIES = ("auto", "crop", "resize")
 CONTEXT_SCALE = 2.0  # crop window side / hole extent: the hole covers about 1/4 of its window
@@ -128,16 +127,15 @@ def dilate_hole(hole: np.ndarray, pixels: int) -> np.ndarray:
     return distance <= pixels
 
 
-def prepare_hole(hole: np.ndarray, image_hw: tuple[int, int], dilate: int = 0, resize_mask: bool = True,
-                 stacklevel: int = 2) -> np.ndarray:
+def prepare_hole(hole: np.ndarray, image_hw: tuple[int, int], dilate: int = 0,
+                 resize_mask: bool = True) -> np.ndarray:
     """An (h, w) bool hole -> the (H, W) = `image_hw` hole to fill: a mask of another size is resized to the
-    image (nearest, with a warning; `resize_mask=False` makes that an error), then grown by `dilate` pixels.
-    `stacklevel`: the warning's, counted from the caller (2: the caller's caller, as `warnings.warn` counts)."""
+    image (nearest, with a warning; `resize_mask=False` makes that an error), then grown by `dilate` pixels."""
     if hole.shape != image_hw:
         (h, w), (H, W) = hole.shape, image_hw
         if not resize_mask:
             raise InpNetError(f"mask is {w}x{h} pixels but the image is {W}x{H}")
-        warnings.warn(f"mask {w}x{h} resized to the image size {W}x{H} (nearest)", stacklevel=stacklevel + 1)
+        note(f"mask {w}x{h} resized to the image size {W}x{H} (nearest)")
         hole = np.asarray(Image.fromarray(hole).resize((W, H), Image.Resampling.NEAREST))
     return dilate_hole(hole, dilate)
 

@@ -393,12 +393,12 @@ def _generated_mask(
 
 def list_mask_files(folder: str | os.PathLike) -> list[Path]:
     """Mask image files in `folder` (recursively), sorted."""
-    from inpnet.imageio import IMAGE_EXTENSIONS, list_images
+    from inpnet.imageio import INPUT_EXTENSIONS, list_images
 
     try:
         return list_images(folder)
     except InpNetError:
-        raise InpNetError(f"no mask files in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)})") from None
+        raise InpNetError(f"no mask files in {folder} (looked for {', '.join(INPUT_EXTENSIONS)})") from None
 
 
 def scan_area_buckets(

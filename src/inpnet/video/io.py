@@ -16,7 +16,6 @@ import contextlib
 import os
 import re
 import shutil
-import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,8 +26,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from inpnet.errors import InpNetError
-from inpnet.imageio import IMAGE_EXTENSIONS, list_images, load_mask, open_image
+from inpnet.errors import InpNetError, note
+from inpnet.imageio import IMAGE_EXTENSIONS, INPUT_EXTENSIONS, list_images, load_mask, open_image
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
 DEFAULT_FOLDER_FPS = Fraction(25)
@@ -134,9 +133,9 @@ class VideoSource:
             return
         end = last_pts * self.time_base + 1 / self.fps
         if end < SHORT_OF_DURATION * self.duration:
-            warnings.warn(f"{self.path.name}: its frames end at {float(end):.2f} s, but its header says it lasts "
+            note(f"{self.path.name}: its frames end at {float(end):.2f} s, but its header says it lasts "
                           f"{float(self.duration):.2f} s; the file may be truncated (the output has {count} "
-                          "frames)", stacklevel=3)
+                          "frames)")
 
 
 def _open_folder(path: Path, fps: Fraction) -> VideoSource:
@@ -144,7 +143,7 @@ def _open_folder(path: Path, fps: Fraction) -> VideoSource:
         files = sorted(list_images(path, recursive=False), key=_natural_key)
     except InpNetError:
         raise InpNetError(f"cannot read video {path}: the folder holds no frames "
-                          f"({', '.join(IMAGE_EXTENSIONS)})") from None
+                          f"({', '.join(INPUT_EXTENSIONS)})") from None
     width, height = open_image(files[0]).size
     return VideoSource(path, width, height, fps, len(files), True, _files=files)
 
@@ -201,8 +200,8 @@ def _fit(hole: np.ndarray, width: int, height: int, name: str, warned: list[bool
     if hole.shape == (height, width):
         return hole
     if not warned:
-        warnings.warn(f"mask {name} is {hole.shape[1]}x{hole.shape[0]}, resized to the video's "
-                      f"{width}x{height} (nearest)", stacklevel=2)
+        note(f"mask {name} is {hole.shape[1]}x{hole.shape[0]}, resized to the video's "
+                      f"{width}x{height} (nearest)")
         warned.append(True)
     return np.asarray(Image.fromarray(hole).resize((width, height), Image.Resampling.NEAREST))
 
@@ -316,9 +315,9 @@ class VideoFileWriter:
             self.stream.pix_fmt = "yuv420p" if even else "yuv444p"
             self.stream.options = {"crf": str(crf)}
             if not even:
-                warnings.warn(f"{target.name}: the frames are {source.width}x{source.height}; the widely played "
+                note(f"{target.name}: the frames are {source.width}x{source.height}; the widely played "
                               "4:2:0 colour format needs even sides, so this file is 4:4:4, which browsers and "
-                              "QuickTime may not play (a frame folder, -o DIR, keeps every pixel)", stacklevel=3)
+                              "QuickTime may not play (a frame folder, -o DIR, keeps every pixel)")
         # the input's frame times, where it has them (a video file): a variable frame rate is kept
         self.timed = source.time_base is not None and not source.is_folder
         if self.timed:
@@ -334,8 +333,8 @@ class VideoFileWriter:
         try:
             return self.container.add_stream_from_template(self.source.audio_stream)
         except Exception as exc:  # PyAV raises several types for an unsupported codec/container pairing
-            warnings.warn(f"audio track dropped: {self.source.audio_stream.codec_context.name} audio "
-                          f"cannot go into {self.target.suffix} ({exc})", stacklevel=2)
+            note(f"audio track dropped: {self.source.audio_stream.codec_context.name} audio "
+                          f"cannot go into {self.target.suffix} ({exc})")
             return None
 
     def _mux_audio(self) -> None:
