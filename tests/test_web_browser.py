@@ -128,6 +128,7 @@ def paint(page: Page, size: tuple[int, int], y: int, x0: int, x1: int) -> np.nda
     may cover (its rectangle grown by the brush radius and a few pixels for rounding)."""
     h, w = size
     scale = displayed_scale(page)
+    page.locator("#image-editor").scroll_into_view_if_needed()  # a run's result scrolls the slider into view
     box = page.locator("#image-editor canvas").first.bounding_box()
     left = box["x"] + (box["width"] - w * scale) / 2
     top = box["y"] + (box["height"] - h * scale) / 2
@@ -254,7 +255,7 @@ def test_paint_run_keep_editing_paint_run_downloads_the_original_name_and_size(p
     status = run_and_wait(page, "#run-button", "Filled")
     assert "1 region" in status  # only the new stroke: the first one was cleared with the old photo
     name, result = download(page, tmp_path)
-    assert name == "coffee_inpainted.png" and result.shape == photo.shape
+    assert name == "coffee_inpainted_2.png" and result.shape == photo.shape  # the second: numbered
     changed = (result != photo).any(axis=2)
     Image.fromarray(np.dstack([changed, first, second]).astype(np.uint8) * 255).save(ARTIFACTS / "loop-changed.png")
     assert not changed[~(first | second)].any()  # every pixel outside both strokes unchanged
@@ -266,6 +267,24 @@ def test_paint_run_keep_editing_paint_run_downloads_the_original_name_and_size(p
     name, back = download(page, tmp_path)
     earlier = (back != photo).any(axis=2)
     assert name == "coffee_inpainted.png" and not earlier[~first].any() and earlier[60 - 2 : 60 + 3, 60:120].mean() > 0.5
+
+
+def test_the_same_photo_chosen_again_is_opened_again_with_its_strokes_cleared(page, tmp_path):
+    """Review 7: from the second time on, choosing the file the editor already held did nothing (the browser
+    sends no change event for an input that holds the same file): the old strokes stayed, and were filled
+    again by the next Remove."""
+    photo = skimage.data.coffee()[::2, ::2]  # 200x300
+    path = save_photo(tmp_path, "coffee.png", photo)
+    upload(page, path)
+    for attempt in range(3):
+        page.wait_for_timeout(2500)  # the editor gets the photo after the page's answer, and draws it
+        paint(page, photo.shape[:2], 60 + 40 * attempt, 60, 200)
+        run_and_wait(page, "#run-button", "Filled")
+        page.locator("#image-editor input[type=file]").set_input_files(str(path))
+        wait_status(page, "coffee.png (300x200): paint over")  # opened again, each time
+    page.wait_for_timeout(1000)
+    page.click("#run-button")
+    assert "no hole" in wait_status(page, "no hole")  # no stroke left over from before
 
 
 # ---- large photos and dropped files ---------------------------------------------------------------------

@@ -52,6 +52,8 @@ const hand = (selector, file) => {
   input.files = files.files;
   handing = true;
   try { input.dispatchEvent(new Event('change', {bubbles: true})); } finally { handing = false; }
+  input.value = '';  // the editor took the file during the event; an input left holding it ignores the same
+                     // file chosen again (no change event): the old strokes stayed and were filled again
 };
 // a PNG's bits per sample (byte 24, in its IHDR chunk): the browser shows a 16-bit PNG at 8 bits, and so do
 // the page's results; the status line says so
@@ -92,6 +94,7 @@ document.addEventListener('change', (e) => {
   const files = e.target && e.target.type === 'file' ? Array.from(e.target.files || []) : [];
   if (handing || !inEditor(e.target) || !files.length) return;
   e.stopImmediatePropagation();
+  e.target.value = '';  // the File is ours now; see `hand`
   open(files[0]);
 }, true);
 document.addEventListener('drop', (e) => {
@@ -209,7 +212,7 @@ def _controls(runner: WebInpainter) -> dict[str, Any]:
     # below the buttons: a summary that wraps to more lines does not move them just as they can be clicked
     w["status"] = gr.Markdown("Upload a photo to start.", elem_id="status")
     w["sample"] = gr.Button("Load a sample photo", size="sm", elem_id="sample-button")
-    with gr.Accordion("Use a mask file instead of painting", open=False, elem_id="mask-fold"):
+    with gr.Accordion("Use a mask file (filled with anything painted)", open=False, elem_id="mask-fold"):
         w["mask_file"] = gr.File(label="mask (white or any nonzero pixel = remove)", type="filepath",
                                  elem_id="mask-file", height=120)
     with gr.Accordion("Advanced (research controls)", open=False, elem_id="advanced"):
@@ -257,13 +260,14 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
                        run_outputs, api_name="page_restore", **quiet).then(page.idle, [w["latest"], turns],
                                                                            run_buttons, **private)
     w["compare"].change(None, None, None, js=SHOW_RESULT_JS, **private)
-    fresh = [w["latest"], w["download"], w["keep"], w["compare"]]  # another photo: the last result goes off
+    fresh = [w["latest"], w["download"], w["keep"], w["compare"], w["mask_file"]]  # another photo: all go off
     w["watch"].change(page.picked, [w["watch"], w["brush_size"], w["photo"], turns],
                       [w["picked"], w["status"], w["editor"], w["photo"], *fresh], **private)
     w["original"].upload(page.opened, [w["original"], w["picked"], w["brush_size"]],
                          [w["editor"], w["photo"], w["picked"], w["status"], w["original"]], **private)
     w["brush_size"].release(None, w["brush_size"], None, js=SET_BRUSH_JS, **private)
     w["preset"].change(page.preset_chosen, w["preset"], w["status"], **private)
+    w["mask_file"].upload(page.mask_chosen, [w["mask_file"], w["picked"]], w["status"], **private)
     w["keep"].click(page.keep_editing, [w["latest"], turns], [w["editor"], w["status"], w["photo"]], **private)
     def pick_from_history(history: list, photo_turns: PhotoTurns, evt: Any) -> Any:
         return page.from_history(history, evt, photo_turns)

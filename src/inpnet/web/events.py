@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 import queue
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -86,9 +87,18 @@ def editor_image(editor: Any) -> np.ndarray:
         return as_rgb_array(background)
 
 
-def working_image(editor: Any, photo: WorkingPhoto | None) -> tuple[np.ndarray, WorkingPhoto | None]:
+def working_image(editor: Any, photo: WorkingPhoto | None,
+                  picked: dict | None = None) -> tuple[np.ndarray, WorkingPhoto | None]:
     """The photo to run on: the full photo behind the editor's smaller copy, or the editor's own photo (when it
-    is small, or the user has opened another photo since). -> ((H, W, 3) uint8, the working photo or None)"""
+    is small, or the user has opened another photo since). -> ((H, W, 3) uint8, the working photo or None).
+    `picked`: the photo opened (None: none yet, and a canvas drawn on from scratch is not a photo)."""
+    background = editor.get("background") if isinstance(editor, dict) else None
+    name = (picked or {}).get("name")
+    if not name:
+        raise inputs.WebInputError("upload a photo first (or load the sample photo)")
+    if background is None:  # the editor's Undo and Clear take the photo away with the strokes
+        raise inputs.WebInputError(f"the editor has no photo: Undo or Clear (the bin) took {name} away with the "
+                                   "strokes. Redo brings it back, or open it again")
     shown = editor_image(editor)
     if photo is not None and photo.holds(shown):
         return photo.full, photo
@@ -172,6 +182,21 @@ def history_index(history: list, evt: Any) -> int | None:
     return index if isinstance(index, int) and 0 <= index < len(history) else None
 
 
+def result_names(history: list | None) -> set[str]:
+    """The file names of the history's results (a new result is named apart from them)."""
+    return {Path(path).name for path, _ in history or []}
+
+
+def caption(result: str) -> str:
+    """A result's file name -> its history caption, the part that tells results apart first (a 120-px tile
+    cuts the rest): `cat_inpainted_2.png` -> `inpainted 2 · cat`."""
+    stem = Path(result).stem
+    match = re.search(r"_(inpainted|restored)(?:_(\d+))?$", stem)
+    if match is None:
+        return result
+    return f"{match[1]}{' ' + match[2] if match[2] else ''} · {stem[: match.start()]}"
+
+
 def gallery_items(history: list) -> list[tuple[str, str]]:
     """The history [(result path, name)] as the gallery shows it: thumbnails, captioned with the names."""
     return [(thumbnail(path), name) for path, name in history]
@@ -252,7 +277,7 @@ class PageEvents:
             inputs.check_pixels(width, height, name)
         except inputs.WebInputError as exc:
             gr.Warning(str(exc))
-            return gr.skip(), f"**{exc}**", *[gr.skip()] * 6
+            return gr.skip(), f"**{exc}**", *[gr.skip()] * 7
         another_photo(turns)
         bits = info.get("bits", 8)
         picked = {"name": name, "width": width, "height": height, "box": info.get("box"), "bits": bits}
@@ -298,13 +323,15 @@ class PageEvents:
                 "paint over what to remove, then press **Remove**.")
 
     @staticmethod
-    def new_photo() -> tuple[None, Any, Any, Any]:
+    def new_photo() -> tuple[None, Any, Any, Any, Any]:
         """Another photo was chosen: the last result belongs to the one before, so Download and Keep editing
-        are off until the next run, and the before / after slider is cleared (the result stays in the history).
-        -> (latest, download, keep-editing button, before / after)"""
+        are off until the next run, the before / after slider is cleared (the result stays in the history), and
+        so is the mask file, drawn for the photo before (it was stretched onto the next one, unseen in its
+        closed fold). -> (latest, download, keep-editing button, before / after, mask file)"""
         import gradio as gr
 
-        return None, gr.update(value=None, interactive=False), gr.Button(interactive=False), gr.update(value=None)
+        return (None, gr.update(value=None, interactive=False), gr.Button(interactive=False), gr.update(value=None),
+                gr.update(value=None))
 
     def sample(self, turns: PhotoTurns | None = None) -> tuple[Any, ...]:
         """-> (editor value, picked, status, working photo: none, the sample is small; latest, download, keep
@@ -316,6 +343,19 @@ class PageEvents:
         picked = {"name": "astronaut.png", "width": photo.shape[1], "height": photo.shape[0]}
         return (photo, picked, "Sample photo loaded: paint over what to remove, then press **Remove**.", None,
                 *self.new_photo())
+
+    @staticmethod
+    def mask_chosen(mask_file: Any, picked: dict | None) -> str:
+        """A mask file was uploaded: say so (the preset does), and when its size is not the photo's, that it
+        will be stretched."""
+        name = inputs.display_name(mask_file, "the mask file")
+        size = inputs.mask_size(mask_file) if mask_file else None
+        if size is None:
+            return f"**{name}: not an image, or an unsupported format** (a mask: white or any nonzero pixel = remove)"
+        width, height = (picked or {}).get("width"), (picked or {}).get("height")
+        stretch = (f" It is {size[0]}x{size[1]} and the photo {width}x{height}: it will be stretched to fit."
+                   if width and height and size != (width, height) else "")
+        return f"Mask file **{name}** chosen: press **Remove** to fill it (with anything you painted).{stretch}"
 
     def preset_chosen(self, preset: str) -> str:
         if preset == inputs.NO_PRESET:
@@ -370,7 +410,7 @@ class PageEvents:
                strategy: str, history: list | None, texture: float | None = None,
                photo: WorkingPhoto | None = None, turns: PhotoTurns | None = None) -> Iterator[tuple]:
         at_click, name = self._clicked(turns, picked)
-        image, photo = working_image(editor, photo)
+        image, photo = working_image(editor, photo, picked)
         hole = self.hole(editor, image.shape[:2], mask_file, preset, ratio, seed, photo)
         if not hole.any() and not _same_photo(turns, at_click):  # the run was sent with the new photo
             raise inputs.WebInputError("Remove did not run: another photo was opened before it started. Paint "
@@ -387,7 +427,8 @@ class PageEvents:
         start, shown, said = time.perf_counter(), None, -1
         with worker_job(lambda: self.runner.inpaint(
                 image, hole, strategy=strategy, name=name, texture=texture, original=working_rgba(editor, photo),
-                on_preview=lambda fill: previews.put((fill, time.perf_counter() - start)))) as job:
+                on_preview=lambda fill: previews.put((fill, time.perf_counter() - start)),
+                taken=result_names(history))) as job:
             for elapsed in waiting(job, PREVIEW_POLL_SECONDS):
                 if shown is None and not previews.empty():  # the fill is there; PatchMatch is copying detail
                     shown = previews.get()
@@ -402,6 +443,8 @@ class PageEvents:
 
                     yield run_update(compare=gr.update(value=None))
                 raise
+        if stretched := inputs.stretched_mask_note(mask_file, image.shape[:2]):
+            outcome = Outcome(outcome.image, outcome.path, outcome.summary + stretched)
         yield self._show(image, outcome, history, _same_photo(turns, at_click))
 
     def _preview(self, before: np.ndarray, fill: np.ndarray, ready_s: float, elapsed: float,
@@ -421,13 +464,13 @@ class PageEvents:
                 photo: WorkingPhoto | None = None, latest: str | None = None,
                 turns: PhotoTurns | None = None) -> Iterator[tuple]:
         at_click, name = self._clicked(turns, picked)
-        image, photo = working_image(editor, photo)
+        image, photo = working_image(editor, photo, picked)
         original = working_rgba(editor, photo)
         doing = f"Restoring the whole photo with {self.runner.restore_model_name}…"
         if _same_photo(turns, at_click):
             yield status_update(doing)
         tiles: list[tuple[int, int]] = []  # (done, total) after each batch, from the worker thread
-        with worker_job(lambda: self.runner.restore(image, name=name, original=original,
+        with worker_job(lambda: self.runner.restore(image, name=name, original=original, taken=result_names(history),
                                                     on_tiles=lambda done, total: tiles.append((done, total)))) as job:
             shown = 0
             for elapsed in waiting(job, TILE_POLL_SECONDS):
@@ -457,7 +500,7 @@ class PageEvents:
         another photo since the run's click): the result joins the history only, and the status says where."""
         import gradio as gr
 
-        history = [*(history or []), (str(outcome.path), outcome.path.name)][-HISTORY_LENGTH:]
+        history = [*(history or []), (str(outcome.path), caption(outcome.path.name))][-HISTORY_LENGTH:]
         if not current:
             return run_update(
                 status=f"Done: the result of **{outcome.path.name}** is in the history below (another photo was "

@@ -131,6 +131,25 @@ def read_mask(path: str | os.PathLike, size: tuple[int, int], what: str) -> np.n
         raise WebInputError(f"{what}: not an image, or an unsupported format") from None
 
 
+def mask_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """A mask file's (width, height), from its header; None when it does not open (`read_mask` says why)."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Exception:  # Pillow raises many types
+        return None
+
+
+def stretched_mask_note(path: str | os.PathLike | None, size: tuple[int, int]) -> str:
+    """' · the mask file m.png (300x300) was stretched to the photo's 600x400' when a mask file's size is not the
+    photo's (`size`: (H, W)); else ''."""
+    own = mask_size(path) if path else None
+    if own is None or own == (size[1], size[0]):
+        return ""
+    return (f" · the mask file {display_name(path)} ({own[0]}x{own[1]}) was stretched to the photo's "
+            f"{size[1]}x{size[0]}")
+
+
 def layer_hole(layer: Any, size: tuple[int, int]) -> np.ndarray:
     """A brush layer (RGBA: painted where alpha > 0) -> (H, W) bool at the image size (nearest)."""
     arr = np.asarray(layer if not isinstance(layer, (str, os.PathLike)) else Image.open(layer))

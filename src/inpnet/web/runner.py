@@ -4,13 +4,14 @@ write the result as a PNG named after the user's file (`<name>_inpainted.png`). 
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import tempfile
 import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ STRATEGY_WORDS = {
     "resize": "the whole photo at the model's size",
 }
 RESULT_SUFFIXES = ("_inpainted", "_restored")
+_RESULT_ENDING = re.compile(rf"({'|'.join(RESULT_SUFFIXES)})(_\d+)?$")  # a result's name ending, numbered or not
 PREVIEW_QUALITY = 90  # JPEG quality of the passing previews (the network's fill while detail is copied)
 KEPT_PREVIEWS = 4  # preview files kept on disk (two before / fill pairs); older ones are deleted
 
@@ -35,17 +37,19 @@ def describe_model(pipeline: Any) -> str:
     return f"{getattr(cfg, 'variant', '?')}/{getattr(cfg, 'preset', '?')}"
 
 
-def result_name(source_name: str | None, suffix: str) -> str:
+def result_name(source_name: str | None, suffix: str, taken: Collection[str] = ()) -> str:
     """`photo.jpg` -> `photo_<suffix>.png`; a result edited again keeps the original stem
-    (`photo_inpainted.png` -> `photo_inpainted.png`, not `photo_inpainted_inpainted.png`)."""
+    (`photo_inpainted.png` or `photo_inpainted_2.png` -> `photo_inpainted.png`, not
+    `photo_inpainted_inpainted.png`). A name in `taken` (the page's earlier results) gets the next free number,
+    `photo_inpainted_2.png`, ...: a browser would save the downloads as "(1)", "(2)" copies."""
     stem = Path(source_name or "image").stem or "image"
-    changed = True
-    while changed:
-        changed = False
-        for old in RESULT_SUFFIXES:
-            if stem.endswith(old) and len(stem) > len(old):
-                stem, changed = stem[: -len(old)], True
-    return f"{stem}_{suffix}.png"
+    while (shorter := _RESULT_ENDING.sub("", stem)) != stem and shorter:
+        stem = shorter
+    name, number = f"{stem}_{suffix}.png", 1
+    while name in taken:
+        number += 1
+        name = f"{stem}_{suffix}_{number}.png"
+    return name
 
 
 def count_regions(hole: np.ndarray) -> int:
@@ -91,9 +95,15 @@ class WebInpainter:
     def progress_text(self, hole: np.ndarray, strategy: str) -> str:
         """What a run on this hole is about to do, in words (shown while it runs)."""
         n = count_regions(hole)
+        return f"Filling {n} region{'s' if n != 1 else ''} with {self.model_name}{self._strategy_words(hole, strategy)}…"
+
+    def _strategy_words(self, hole: np.ndarray, strategy: str) -> str:
+        """' · crop: a window around each hole, ...' for a strategy the user chose (Advanced); nothing for "auto",
+        which a new user never chose and which reads as jargon ("resize" sounds like a small result)."""
+        if strategy == "auto":
+            return ""
         chosen = self.strategy_for(hole, strategy)
-        return (f"Filling {n} region{'s' if n != 1 else ''} with {self.model_name} "
-                f"({chosen}: {STRATEGY_WORDS[chosen]})…")
+        return f" · {chosen}: {STRATEGY_WORDS[chosen]}"
 
     def texture_pipeline(self, texture: float | None) -> Any:
         """The inpainting pipeline with the texture step at strength `texture` (None: the pipeline's own)."""
@@ -120,12 +130,12 @@ class WebInpainter:
 
     def inpaint(self, image: np.ndarray, hole: np.ndarray, *, strategy: str = "auto",
                 name: str | None = None, texture: float | None = None, original: np.ndarray | None = None,
-                on_preview: Callable[[np.ndarray], None] | None = None) -> Outcome:
+                on_preview: Callable[[np.ndarray], None] | None = None, taken: Collection[str] = ()) -> Outcome:
         """Fill `hole` ((H, W) bool) of `image` ((H, W, 3) uint8); every pixel outside it is kept.
         `texture`: strength of the texture step in [0, 1] for this run (None: the pipeline's). `original`:
         the photo as uploaded, (H, W, 4), when it has transparency: the saved result keeps it. `on_preview`:
         called (on this thread) with the network's fill, (H, W, 3) uint8, before the texture step adds the
-        photo's detail to it (not called without that step)."""
+        photo's detail to it (not called without that step). `taken`: file names not to use (`result_name`)."""
         check_pixels(image.shape[1], image.shape[0], "the image")
         if hole.shape != image.shape[:2]:
             raise WebInputError(f"the mask is {hole.shape[1]}x{hole.shape[0]} but the image is "
@@ -150,11 +160,12 @@ class WebInpainter:
         detail = f"photo detail {strength:g}" if strength > 0 else "no copied detail"
         split = f" (the network {filled_at[0]:.1f} s, copied detail {seconds - filled_at[0]:.1f} s)" if filled_at else ""
         summary = (f"Filled {n} region{'s' if n != 1 else ''} ({hole.mean():.1%} of the photo) in {seconds:.1f} s"
-                   f"{split} · model {self.model_name} · {chosen}: {STRATEGY_WORDS[chosen]} · {detail}")
-        return Outcome(result, self._save(result, result_name(name, "inpainted"), original, hole), summary)
+                   f"{split} · model {self.model_name}{self._strategy_words(hole, strategy)} · {detail}")
+        return Outcome(result, self._save(result, result_name(name, "inpainted", taken), original, hole), summary)
 
     def restore(self, image: np.ndarray, *, name: str | None = None,
-                on_tiles: Callable[[int, int], None] | None = None, original: np.ndarray | None = None) -> Outcome:
+                on_tiles: Callable[[int, int], None] | None = None, original: np.ndarray | None = None,
+                taken: Collection[str] = ()) -> Outcome:
         """Reconstruct the whole photo (ratio 0: denoise, clean up compression). `on_tiles(done, total)`: called
         after each batch of tiles (a large photo is hundreds of tiles, minutes on a CPU). `original`: as for
         `inpaint` (the alpha is kept)."""
@@ -165,7 +176,7 @@ class WebInpainter:
             seconds = time.perf_counter() - start
         summary = (f"Restored the whole photo ({image.shape[1]}x{image.shape[0]}) in {seconds:.1f} s · "
                    f"model {self.restore_model_name}")
-        return Outcome(result, self._save(result, result_name(name, "restored"), original), summary)
+        return Outcome(result, self._save(result, result_name(name, "restored", taken), original), summary)
 
     def preview_file(self, image: np.ndarray) -> Path:
         """A passing view of `image` ((H, W, 3) uint8) for the page, as a JPEG (quality PREVIEW_QUALITY): a
