@@ -76,3 +76,13 @@ def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(monkeypatch, ca
     monkeypatch.setattr(cli, "_module", interrupted)
     assert main(["inpaint", "--image", "a.png"]) == 130
     assert capsys.readouterr().err == "inpnet inpaint: interrupted\n"
+
+
+def test_models_marks_the_shipped_weights_and_dir_lists_the_public_names(capsys):
+    import inpnet
+
+    assert main(["models"]) == 0
+    marked = [line for line in capsys.readouterr().out.splitlines() if "[shipped: " in line]
+    assert len(marked) == 1 and marked[0].split()[:2] == ["skip-recon", "tiny"]
+    assert marked[0].endswith("[shipped: inpnet-skip-recon-128, 128x128 px]")
+    assert set(inpnet.__all__) <= set(dir(inpnet))

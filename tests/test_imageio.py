@@ -464,3 +464,15 @@ def test_a_file_of_several_images_is_read_as_its_first_with_a_note_at_the_caller
     assert imageio.list_images(tmp_path) == [tmp_path / name]  # a GIF is an input too (not an output)
     with pytest.raises(InpNetError, match="unknown image format '.gif'"):
         imageio.save_image(img, tmp_path / "out.gif")
+
+
+def test_a_jpeg_mask_is_read_above_mid_grey_so_its_compression_rings_are_not_holes(tmp_path):
+    drawn = np.zeros((100, 120), np.uint8)
+    drawn[30:70, 40:90] = 255
+    Image.fromarray(drawn).save(tmp_path / "mask.jpg", quality=75)
+    assert (np.asarray(Image.open(tmp_path / "mask.jpg")) > 0).sum() > (drawn > 0).sum()  # the rings are there
+    with pytest.warns(UserWarning, match=r"mask.jpg is a JPEG: its compression smears the mask's edges"):
+        hole = imageio.load_mask(tmp_path / "mask.jpg")[0].numpy() > 0.5
+    assert np.array_equal(hole, drawn > 0)
+    Image.fromarray(drawn // 255).save(tmp_path / "mask.png")  # a PNG: any nonzero pixel, as before
+    assert np.array_equal(imageio.load_mask(tmp_path / "mask.png")[0].numpy() > 0.5, drawn > 0)

@@ -22,6 +22,11 @@ _LAZY = {
 }
 
 
+def __dir__() -> list[str]:
+    """The public names too (loaded on first use), for tab completion and `dir(inpnet)`."""
+    return sorted({*globals(), *__all__})
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib

@@ -41,6 +41,8 @@ INPUT_EXTENSIONS = (*IMAGE_EXTENSIONS, ".gif")  # read only: a GIF's 256 colours
 # a note says so. Not MPO: a camera's JPEG with a second, preview or depth, picture is one photo.
 _MULTI_FRAME_FORMATS = ("GIF", "TIFF", "PNG", "WEBP")
 MAX_PIXELS = 100_000_000  # above this a declared size is treated as a decompression bomb
+JPEG_MAGIC = b"\xff\xd8\xff"
+JPEG_MASK_LEVEL = 127  # a JPEG mask is a hole where a channel is above this (ringing stays below it)
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
 
@@ -300,10 +302,24 @@ def _nonzero(img: Image.Image) -> np.ndarray:
     return (colour != 0).any(axis=2)
 
 
+def _is_jpeg(src: ImageSource) -> bool:
+    """Whether a mask source is a JPEG file or JPEG bytes (by their first bytes: the decoded image forgets)."""
+    if isinstance(src, Image.Image):
+        return src.format == "JPEG"
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return bytes(src[:3]) == JPEG_MAGIC
+    try:
+        with open(src, "rb") as f:
+            return f.read(3) == JPEG_MAGIC
+    except (OSError, TypeError):
+        return False
+
+
 def load_mask(
     src: ImageSource, size: tuple[int, int] | None = None, *, name: str | None = None
 ) -> torch.Tensor:
-    """Mask file -> float tensor (1, H, W) in {0, 1}; 1 = hole wherever any colour channel is nonzero.
+    """Mask file -> float tensor (1, H, W) in {0, 1}; 1 = hole wherever any colour channel is nonzero (in a JPEG,
+    above JPEG_MASK_LEVEL: its compression leaves faint rings around the drawn edges, with a note).
 
     Alpha is ignored (a mask with transparent pixels gets a warning saying so). With `size=(H, W)` the mask is
     resized with nearest-neighbour sampling.
@@ -321,7 +337,12 @@ def load_mask(
             raise _fail(label, f"empty mask (array of shape {tuple(src.shape)})")
     else:
         img, label = _raw(src, name)
-        hole = _nonzero(img)
+        if _is_jpeg(src):  # compression rings around the drawn edges: faint nonzero pixels that nobody drew
+            hole = np.asarray(img.convert("RGB")).max(axis=2) > JPEG_MASK_LEVEL
+            note(f"{label} is a JPEG: its compression smears the mask's edges, so the hole is where it is brighter "
+                 f"than mid-grey (a PNG mask gives the exact hole)")
+        else:
+            hole = _nonzero(img)
         if _lowest_alpha(img) == 0:  # a brush layer or a cut-out: which one is not knowable, so say so
             note(f"{label} has transparent pixels; a mask's colour marks the hole (nonzero = hole), "
                           "not its transparency")

@@ -54,7 +54,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output file (one image) or folder (a folder job writes PNGs)")
     p.add_argument("--restore", action="store_true", help="ratio-0 restoration: reconstruct the whole image")
     p.add_argument("--strategy", choices=["auto", "crop", "resize"], default="auto",
-                   help="crop: context windows around each hole; resize: the whole image (default auto)")
+                   help="how a photo larger than the model's 128 px is seen: crop = a window around each hole at "
+                        "full resolution, resize = the whole photo scaled to the model's size (the result is full "
+                        "size either way); auto (default) = crop when the windows cover little of the photo, "
+                        "else resize")
     p.add_argument("--dilate", type=int, default=0, metavar="PX",
                    help="grow the hole by PX pixels (default 0: pixels outside the mask stay identical)")
     p.add_argument("--texture", type=float, metavar="S",
