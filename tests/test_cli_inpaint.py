@@ -515,3 +515,26 @@ def test_a_read_only_output_folder_is_refused_before_the_model_runs(ckpt, tmp_pa
     assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "a.png", "--mask", tmp_path / "m.png",
                    "-o", tmp_path / "ro" / "out.png") == 2
     assert "folder " + str(tmp_path / "ro") + " is not writable" in capsys.readouterr().err
+
+
+def test_a_phone_photos_exif_is_kept_without_its_orientation(ckpt, tmp_path):
+    """Review 8: camera, date and place were dropped from every output. They are kept; the orientation,
+    already applied to the pixels, is not (a viewer would turn the photo a second time)."""
+    stored = np.random.default_rng(0).integers(0, 256, (64, 48, 3), dtype=np.uint8)  # stored 48 wide, 64 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned by 90 degrees: 64 wide, 48 high
+    exif[0x010F] = "Phonemaker"
+    exif[0x8769] = {0x9003: "2026:11:30 12:00:00"}  # DateTimeOriginal, in the Exif directory
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0)}  # GPS latitude
+    Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    write_mask(tmp_path / "hole.png", h=48, w=64)
+    for suffix in (".jpg", ".png", ".webp"):
+        target = tmp_path / f"out{suffix}"
+        assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "phone.jpg", "--mask", tmp_path / "hole.png",
+                       "-o", target, "--texture", "0") == 0
+        with Image.open(target) as out:
+            kept = out.getexif()
+            assert out.size == (64, 48), suffix  # upright, as shown
+            assert kept.get(0x010F) == "Phonemaker" and 0x0112 not in kept, suffix
+            assert kept.get_ifd(0x8769).get(0x9003) == "2026:11:30 12:00:00", suffix
+            assert kept.get_ifd(0x8825).get(1) == "N", suffix

@@ -287,6 +287,16 @@ def test_the_same_photo_chosen_again_is_opened_again_with_its_strokes_cleared(pa
     assert "no hole" in wait_status(page, "no hole")  # no stroke left over from before
 
 
+def test_on_a_phone_the_sample_button_brings_the_editor_it_fills_into_sight(page):
+    page.set_viewport_size({"width": 390, "height": 844})  # review 7: the sample filled an editor off screen
+    page.locator("#sample-button").scroll_into_view_if_needed()
+    assert page.locator("#image-editor").bounding_box()["y"] + 100 < 0  # scrolled past the editor's top
+    page.click("#sample-button")
+    wait_status(page, "Sample photo loaded")
+    page.wait_for_function("() => { const r = document.getElementById('image-editor').getBoundingClientRect();"
+                           " return r.top >= -1 && r.top < window.innerHeight / 2; }")
+
+
 # ---- large photos and dropped files ---------------------------------------------------------------------
 
 

@@ -208,6 +208,42 @@ def with_profile(img: Image.Image, icc: bytes | None) -> Image.Image:
     return img
 
 
+def with_metadata(img: Image.Image, source: Image.Image) -> Image.Image:
+    """`img`, a result made from the photo `source` (as `open_image` read it), with what the photo says of
+    itself: its RGB colour profile and its EXIF (`photo_exif`), which `save_image` writes."""
+    with_profile(img, rgb_profile(source))
+    img.info.pop("exif", None)
+    if exif := photo_exif(source):
+        img.info["exif"] = exif
+    return img
+
+
+_EXIF_SUB_IFDS = (0x8769, 0x8825)  # the Exif (date, exposure, camera) and GPS directories
+_EXIF_ORIENTATION = 0x0112
+
+
+def photo_exif(img: Image.Image) -> bytes | None:
+    """A photo's EXIF for its result: camera, date, place and the rest, rebuilt from its main directory and
+    its Exif and GPS ones, so that an embedded thumbnail (it shows the photo before the edit) is left out, and
+    so is the orientation (`open_image` has turned the pixels upright). None without EXIF, or broken EXIF
+    (metadata, not pixels: dropped)."""
+    raw = img.info.get("exif")
+    if not raw:
+        return None
+    try:
+        exif, kept = Image.Exif(), Image.Exif()
+        exif.load(raw)
+        for tag, value in exif.items():
+            if tag in _EXIF_SUB_IFDS:
+                if sub := exif.get_ifd(tag):
+                    kept[tag] = dict(sub)
+            elif tag != _EXIF_ORIENTATION:
+                kept[tag] = value
+        return kept.tobytes() if len(kept) else None
+    except Exception:  # Pillow raises many types on malformed EXIF
+        return None
+
+
 def in_srgb(img: Image.Image) -> Image.Image:
     """An RGB image's pixels converted from its embedded RGB ICC profile to sRGB, which is what a browser
     assumes of pixels with no profile (a phone's Display P3 photo would look washed out otherwise); the image
@@ -412,6 +448,8 @@ def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: boo
     options = dict(_SAVE_OPTIONS.get(fmt, {}))
     if profile := rgb_profile(pil) if fmt in _ICC_FORMATS else None:
         options["icc_profile"] = profile
+    if fmt in _ICC_FORMATS and (exif := pil.info.get("exif")):  # the same four formats hold EXIF (`with_metadata`)
+        options["exif"] = exif
     if png_text and fmt == "PNG":
         options["pnginfo"] = PngImagePlugin.PngInfo()
         for key, value in png_text.items():

@@ -53,7 +53,7 @@ from torch import nn
 
 from inpnet.errors import InpNetError, note
 from inpnet.harmonic import seam_offset
-from inpnet.imageio import as_grey, is_grey, load_mask, open_image, rgb_profile, with_profile
+from inpnet.imageio import as_grey, is_grey, load_mask, open_image, with_metadata
 from inpnet.regions import STRATEGIES, check_strategy, plan_windows, prepare_hole, work_size
 from inpnet.streaming import map_in_flight, map_in_processes
 
@@ -310,7 +310,7 @@ class InpaintPipeline:
         source = as_rgb_image(image)
         arr = np.asarray(source)  # (H, W, 3) uint8
         out = tensor_to_rgb(self._restore_tensor(rgb_to_tensor(arr), progress))  # (H, W, 3) uint8
-        return with_profile(Image.fromarray(as_grey(out) if is_grey(arr) else out), rgb_profile(source))
+        return with_metadata(Image.fromarray(as_grey(out) if is_grey(arr) else out), source)
 
     # ---- steps -------------------------------------------------------------------------------------
     def choose_strategy(self, hole: np.ndarray) -> str:
@@ -324,7 +324,7 @@ class InpaintPipeline:
         hole = prepare_hole(as_hole(mask), arr.shape[:2], dilate, self.resize_mask)  # (H, W)
         if not hole.any():
             note("the mask has no hole (no nonzero pixel): the image is returned unchanged")
-            return with_profile(Image.fromarray(arr), rgb_profile(source))
+            return with_metadata(Image.fromarray(arr), source)
         if hole.all():
             note("the mask covers the whole image: nothing is left to fill it from (a flat fill)")
         out = self._network_fill(arr, hole, strategy)
@@ -352,10 +352,10 @@ class InpaintPipeline:
     @staticmethod
     def _finished(out: np.ndarray, hole: np.ndarray, grey: bool, source: Image.Image) -> Image.Image:
         """The filled photo as the caller gets it: the fill made grey in a `grey` photo, the photo's colour
-        profile attached."""
+        profile and EXIF attached."""
         if grey:
             out[hole] = as_grey(out[hole])
-        return with_profile(Image.fromarray(out), rgb_profile(source))  # the photo's colour space, if it names one
+        return with_metadata(Image.fromarray(out), source)  # the photo's colour space and EXIF, if it has them
 
     def _fill(self, region: np.ndarray, hole: np.ndarray) -> np.ndarray:
         """(h, w, 3) uint8 + (h, w) bool -> (h, w, 3) uint8 inpainted at the model's working size."""

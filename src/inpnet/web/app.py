@@ -153,6 +153,15 @@ async (screenPx) => {
 
 # A preview or result arriving in the before / after slider scrolls it into sight (on a laptop screen it sits below
 # the editor, under the fold, and only the status line would change); a cleared slider does not move the page.
+# The sample button sits below the editor: on a phone the editor it fills is off screen (review 7), so the
+# click brings the editor into sight (where it is in sight already, nothing moves).
+SHOW_EDITOR_JS = """
+() => {
+  const editor = document.getElementById('image-editor');
+  if (editor) editor.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+}
+"""
+
 SHOW_RESULT_JS = """
 () => {
   setTimeout(() => {  // once the slider has drawn its new value
@@ -276,6 +285,7 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
     w["gallery"].select(pick_from_history, [w["history"], turns],
                         [w["editor"], w["latest"], w["status"], w["photo"], w["download"], w["compare"]], **private)
     w["sample"].click(page.sample, turns, [w["editor"], w["picked"], w["status"], w["photo"], *fresh], **private)
+    w["sample"].click(None, None, None, js=SHOW_EDITOR_JS, **private)
 
 
 def build_app(pipeline: Any, restore_pipeline: Any = None, *, model_name: str | None = None,
