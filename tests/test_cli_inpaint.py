@@ -538,3 +538,20 @@ def test_a_phone_photos_exif_is_kept_without_its_orientation(ckpt, tmp_path):
             assert kept.get(0x010F) == "Phonemaker" and 0x0112 not in kept, suffix
             assert kept.get_ifd(0x8769).get(0x9003) == "2026:11:30 12:00:00", suffix
             assert kept.get_ifd(0x8825).get(1) == "N", suffix
+
+
+def test_a_mask_with_its_sides_swapped_is_said_to_be_drawn_on_the_unturned_photo(ckpt, tmp_path, capsys):
+    write_photo(tmp_path / "photo.png")  # 64 wide, 48 high
+    write_mask(tmp_path / "hole.png", h=64, w=48)
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--mask", tmp_path / "hole.png",
+                   "-o", tmp_path / "out.png", "--texture", "0") == 0
+    assert ("mask 48x64 resized to the image size 64x48 (nearest) (its sides swapped: drawn on the photo as "
+            "stored, before its EXIF turn? Draw it on the photo as shown)") in capsys.readouterr().err
+
+
+def test_fps_with_an_image_is_refused(ckpt, tmp_path, capsys):
+    write_photo(tmp_path / "photo.png")
+    write_mask(tmp_path / "hole.png")
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--mask", tmp_path / "hole.png",
+                   "-o", tmp_path / "out.png", "--fps", "10") == 2
+    assert "--fps applies to --video" in capsys.readouterr().err and not (tmp_path / "out.png").exists()

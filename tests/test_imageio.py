@@ -476,3 +476,19 @@ def test_a_jpeg_mask_is_read_above_mid_grey_so_its_compression_rings_are_not_hol
     assert np.array_equal(hole, drawn > 0)
     Image.fromarray(drawn // 255).save(tmp_path / "mask.png")  # a PNG: any nonzero pixel, as before
     assert np.array_equal(imageio.load_mask(tmp_path / "mask.png")[0].numpy() > 0.5, drawn > 0)
+
+
+def test_a_grey_image_is_written_as_one_channel_and_tiff_is_compressed(tmp_path):
+    grey = np.repeat(np.random.default_rng(0).integers(0, 256, (30, 40, 1), dtype=np.uint8), 3, axis=2)
+    for suffix in (".png", ".jpg", ".tif", ".bmp"):
+        with Image.open(imageio.save_image(Image.fromarray(grey), tmp_path / f"g{suffix}")) as saved:
+            assert saved.mode == "L", suffix
+            if suffix != ".jpg":
+                assert np.array_equal(np.asarray(saved.convert("RGB")), grey), suffix  # the same pixels
+    with Image.open(imageio.save_image(Image.fromarray(grey), tmp_path / "g.webp")) as saved:
+        assert np.array_equal(np.asarray(saved.convert("RGB")), grey)  # WebP has no grey mode: RGB, exact
+    colour = grey.copy()
+    colour[0, 0, 0] ^= 1  # one pixel off grey: a colour image
+    assert Image.open(imageio.save_image(Image.fromarray(colour), tmp_path / "c.png")).mode == "RGB"
+    with Image.open(imageio.save_image(Image.fromarray(colour), tmp_path / "c.tif")) as saved:
+        assert saved.info.get("compression") == "tiff_adobe_deflate"

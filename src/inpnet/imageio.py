@@ -49,7 +49,9 @@ ImageSource = str | Path | bytes | Image.Image | np.ndarray
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # WebP lossless (its `quality` is then the compression effort): the pixels outside the hole stay exact, as in a
 # PNG; a JPEG output cannot keep them (`LOSSY_FORMATS`, and the CLI says so).
-_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True, "quality": 80}}
+_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True, "quality": 80},
+                 "TIFF": {"compression": "tiff_adobe_deflate"}}  # lossless, as a PNG's; Pillow's default: none
+_GREY_FORMATS = ("PNG", "JPEG", "TIFF", "BMP")  # an all-grey RGB image is written as one channel (not WebP: no L)
 LOSSY_FORMATS = ("JPEG",)
 _ICC_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")  # formats whose Pillow writer embeds an ICC profile
 
@@ -448,6 +450,8 @@ def save_image(img: Image.Image | torch.Tensor, path: str | Path, overwrite: boo
     options = dict(_SAVE_OPTIONS.get(fmt, {}))
     if profile := rgb_profile(pil) if fmt in _ICC_FORMATS else None:
         options["icc_profile"] = profile
+    elif pil.mode == "RGB" and fmt in _GREY_FORMATS and is_grey(np.asarray(pil)):  # a black-and-white photo:
+        pil = pil.convert("L")  # the same pixels in a third of the file (an RGB profile needs RGB: kept so)
     if fmt in _ICC_FORMATS and (exif := pil.info.get("exif")):  # the same four formats hold EXIF (`with_metadata`)
         options["exif"] = exif
     if png_text and fmt == "PNG":

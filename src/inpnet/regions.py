@@ -135,7 +135,9 @@ def prepare_hole(hole: np.ndarray, image_hw: tuple[int, int], dilate: int = 0,
         (h, w), (H, W) = hole.shape, image_hw
         if not resize_mask:
             raise InpNetError(f"mask is {w}x{h} pixels but the image is {W}x{H}")
-        note(f"mask {w}x{h} resized to the image size {W}x{H} (nearest)")
+        turned = (" (its sides swapped: drawn on the photo as stored, before its EXIF turn? Draw it on the photo "
+                  "as shown)" if (w, h) == (H, W) and w != h else "")
+        note(f"mask {w}x{h} resized to the image size {W}x{H} (nearest){turned}")
         hole = np.asarray(Image.fromarray(hole).resize((W, H), Image.Resampling.NEAREST))
     return dilate_hole(hole, dilate)
 

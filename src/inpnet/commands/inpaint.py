@@ -235,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
     inputs = {i.resolve() for i, _, _ in jobs} | {m.resolve() for _, m, _ in jobs if m is not None}
     if args.self_ensemble is not None and not args.restore:
         raise InpNetError("--self-ensemble applies to --restore only")
+    if args.fps is not None:
+        raise InpNetError("--fps applies to --video (the frame rate of a frame folder), not to --image")
     pipe = load_pipeline(args.checkpoint, args.device, texture=args.texture, restore=args.restore,
                          texture_method=args.texture_method, self_ensemble=args.self_ensemble)
 
