@@ -9,9 +9,10 @@ Folder mode writes `<OUT>/<relative path>.png` (PNG: lossless, so the pixels out
 A bad file is reported on stderr (one line) and skipped; the exit code is 1 if any file failed, 0 otherwise.
 An input file is never overwritten, nor an existing output without --overwrite: in folder mode such a photo is
 skipped (so the same command, run again, finishes a batch that was stopped), alone it is a failure. The last
-line counts what was written, skipped and failed, and names the failed files; after Ctrl-C too (exit 130). A PNG / TIFF photo's 16-bit
-samples and transparency, which the pipeline's 8-bit RGB copy leaves out, are written back into a PNG / TIFF
-output (WebP: transparency), so pixels outside the hole stay exact at the file's depth (`inpnet.originals`).
+line counts what was written, skipped and failed, and names the failed files; after Ctrl-C too (exit 130).
+A PNG / TIFF photo's 16-bit samples and transparency, which the pipeline's 8-bit RGB copy leaves out, are
+written back into a PNG / TIFF output (WebP, written lossless: transparency, at 8 bits), so pixels outside the
+hole stay exact at the file's depth (`inpnet.originals`); a JPEG output cannot keep them, and says so.
 
 Video mode (`--video FILE|FRAME_DIR`, see `inpnet.video`): the mask is one image for every frame, a folder
 of per-frame masks, or a mask video; the output (a video file, or a folder of PNG frames) keeps the frame
@@ -27,6 +28,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from inpnet.commands import DEVICE_HELP, check_writable
 from inpnet.errors import InpNetError
@@ -249,6 +251,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         for image, mask, target in bar:
             try:
+                if mask is None and not args.restore:
+                    raise InpNetError(f"{image}: no mask named like it in {args.mask} (masks pair with images by "
+                                      "file name: a.jpg with a.png or a_mask.png)")
                 _check_output(target, inputs, done.taken, args.overwrite)
                 _fill_one(args, pipe, image, mask, target, say, quiet_texture=folder_mode)
             except InpNetError as exc:
@@ -273,7 +278,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if done.failed else 0
 
 
-def _fill_one(args: argparse.Namespace, pipe: object, image: Path, mask: Path | None, target: Path,
+def _fill_one(args: argparse.Namespace, pipe: Any, image: Path, mask: Path | None, target: Path,
               say: Callable[[str], None], *, quiet_texture: bool) -> None:
     """Fill (or restore) one photo and write it to `target`; its notes said through `say`."""
     import numpy as np
@@ -281,9 +286,6 @@ def _fill_one(args: argparse.Namespace, pipe: object, image: Path, mask: Path | 
     from inpnet.imageio import EightBitCopy, is_lossy, rgb_profile, save_image
     from inpnet.originals import save_keeping_stored
 
-    if mask is None and not args.restore:
-        raise InpNetError(f"{image}: no mask named like it in {args.mask} (masks pair with images by "
-                          "file name: a.jpg with a.png or a_mask.png)")
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always")
         if args.restore:
