@@ -9,7 +9,6 @@ import functools
 import hashlib
 import json
 import queue
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from inpnet.errors import InpNetError
 from inpnet.imageio import EightBitCopy
 from inpnet.web import inputs
 from inpnet.web.photo import WorkingPhoto, fits_editor, shown_copy
-from inpnet.web.runner import Outcome, WebInpainter
+from inpnet.web.runner import RESULT_ENDING, Outcome, WebInpainter
 
 BRUSH_COLOUR = ("#ff00ff", 0.6)  # see-through: the photo stays visible under the strokes
 BRUSH_SCREEN_PX = 40  # default brush diameter as seen on the screen
@@ -191,10 +190,11 @@ def caption(result: str) -> str:
     """A result's file name -> its history caption, the part that tells results apart first (a 120-px tile
     cuts the rest): `cat_inpainted_2.png` -> `inpainted 2 · cat`."""
     stem = Path(result).stem
-    match = re.search(r"_(inpainted|restored)(?:_(\d+))?$", stem)
+    match = RESULT_ENDING.search(stem)
     if match is None:
         return result
-    return f"{match[1]}{' ' + match[2] if match[2] else ''} · {stem[: match.start()]}"
+    number = f" {match[2][1:]}" if match[2] else ""
+    return f"{match[1][1:]}{number} · {stem[: match.start()]}"
 
 
 def gallery_items(history: list) -> list[tuple[str, str]]:

@@ -26,7 +26,7 @@ STRATEGY_WORDS = {
     "resize": "the whole photo at the model's size",
 }
 RESULT_SUFFIXES = ("_inpainted", "_restored")
-_RESULT_ENDING = re.compile(rf"({'|'.join(RESULT_SUFFIXES)})(_\d+)?$")  # a result's name ending, numbered or not
+RESULT_ENDING = re.compile(rf"({'|'.join(RESULT_SUFFIXES)})(_\d+)?$")  # a result's name ending, numbered or not
 PREVIEW_QUALITY = 90  # JPEG quality of the passing previews (the network's fill while detail is copied)
 KEPT_PREVIEWS = 4  # preview files kept on disk (two before / fill pairs); older ones are deleted
 
@@ -43,7 +43,7 @@ def result_name(source_name: str | None, suffix: str, taken: Collection[str] = (
     `photo_inpainted_inpainted.png`). A name in `taken` (the page's earlier results) gets the next free number,
     `photo_inpainted_2.png`, ...: a browser would save the downloads as "(1)", "(2)" copies."""
     stem = Path(source_name or "image").stem or "image"
-    while (shorter := _RESULT_ENDING.sub("", stem)) != stem and shorter:
+    while (shorter := RESULT_ENDING.sub("", stem)) != stem and shorter:
         stem = shorter
     name, number = f"{stem}_{suffix}.png", 1
     while name in taken:
