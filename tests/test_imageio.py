@@ -296,8 +296,12 @@ def test_save_unknown_suffix_raises(tmp_path):
 
 
 def test_save_jpeg_from_rgba_writes_rgb(tmp_path):
-    path = save_image(Image.new("RGBA", (2, 2), (0, 0, 0, 0)), tmp_path / "out.jpg")
-    assert Image.open(path).mode == "RGB"
+    path = save_image(Image.new("RGBA", (2, 2), (200, 30, 0, 128)), tmp_path / "out.jpg")
+    with Image.open(path) as saved:
+        assert saved.mode == "RGB"  # no alpha in a JPEG: composited on white
+        assert np.allclose(saved.getpixel((0, 0)), (227, 142, 127), atol=6)  # half-way to white
+
+
 
 
 # ---- listing and pairing ---------------------------------------------------------------------------

@@ -142,4 +142,4 @@ def test_the_pipeline_and_cli_take_the_texture_method(tmp_path):
     Image.fromarray((hole * 255).astype(np.uint8)).save(tmp_path / "mask.png")
     args = ["inpaint", "--image", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "-o"]
     assert main([*args, str(tmp_path / "out.png"), "--texture-method", "synthesis"]) == 0
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), out)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png").convert("RGB")), out)  # (grey: one channel)
