@@ -287,7 +287,7 @@ def test_the_same_photo_chosen_again_is_opened_again_with_its_strokes_cleared(pa
     assert "no hole" in wait_status(page, "no hole")  # no stroke left over from before
 
 
-def test_on_a_phone_the_sample_button_brings_the_editor_it_fills_into_sight(page):
+def test_on_a_phone_the_sample_fills_an_editor_in_sight_with_remove_and_the_whole_photo_visible(page):
     page.set_viewport_size({"width": 390, "height": 844})  # review 7: the sample filled an editor off screen
     page.locator("#sample-button").scroll_into_view_if_needed()
     assert page.locator("#image-editor").bounding_box()["y"] + 100 < 0  # scrolled past the editor's top
@@ -295,6 +295,15 @@ def test_on_a_phone_the_sample_button_brings_the_editor_it_fills_into_sight(page
     wait_status(page, "Sample photo loaded")
     page.wait_for_function("() => { const r = document.getElementById('image-editor').getBoundingClientRect();"
                            " return r.top >= -1 && r.top < window.innerHeight / 2; }")
+    page.wait_for_timeout(1500)  # the editor draws the photo
+    page.evaluate("window.scrollTo(0, document.getElementById('image-editor').getBoundingClientRect().top + scrollY)")
+    page.wait_for_timeout(500)
+    run = page.locator("#run-button").bounding_box()
+    assert run["y"] + run["height"] <= 844  # the editor at the top of the screen: Remove in sight while painting
+    tools = page.locator("#image-editor .toolbar-wrap").bounding_box()
+    canvas = page.locator("#image-editor .pixi-target").bounding_box()
+    photo_left = canvas["x"] + (canvas["width"] - 512 * displayed_scale(page)) / 2  # the sample: 512 px wide
+    assert photo_left >= tools["x"] + tools["width"]  # the tool column beside the photo, not over it
 
 
 # ---- large photos and dropped files ---------------------------------------------------------------------

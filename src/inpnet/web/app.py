@@ -171,13 +171,24 @@ SHOW_RESULT_JS = """
 }
 """
 
-# Gradio has no setting for these: no gap for the hidden watcher, a status line that does not jump, and
-# history thumbnails of one size (Gradio's gallery stretches a lone result across the whole row).
+# Gradio has no setting for these: no gap for the hidden watcher, a status line that does not jump, history
+# thumbnails of one size (Gradio's gallery stretches a lone result across the whole row), the photo clear of the
+# editor's tool column (its canvas hosts, `.pixi-target*`, start 20 px in: the column covered the photo's left
+# 15 px), and on a phone (review 7) an editor box no taller than a square of the screen's width (it was 72 % of
+# the screen's height, which put the Remove button below the screen while painting) with its label on a row of
+# its own (the zoom bar cut it). The selectors are Gradio 6's unhashed class names and test ids.
 PAGE_CSS = """
 #upload-watch, #original-upload { display: none; }
 #status { min-height: 3em; }
 #history .grid-container { grid-template-columns: repeat(auto-fill, 120px) !important;
                            grid-auto-rows: 120px !important; }
+#image-editor .pixi-target, #image-editor .pixi-target-crop { left: 20px; width: calc(100% - 20px); }
+@media (max-width: 700px) {
+  #image-editor:not(.fullscreen) { height: auto !important; }
+  #image-editor:not(.fullscreen) label[data-testid="block-label"] { position: static; white-space: normal; }
+  #image-editor:not(.fullscreen) .image-container { position: relative; width: 100%; height: auto;
+                                                    aspect-ratio: 1 / 1; max-height: 60vh; }
+}
 """
 
 INTRO = (
