@@ -555,3 +555,23 @@ def test_fps_with_an_image_is_refused(ckpt, tmp_path, capsys):
     assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "photo.png", "--mask", tmp_path / "hole.png",
                    "-o", tmp_path / "out.png", "--fps", "10") == 2
     assert "--fps applies to --video" in capsys.readouterr().err and not (tmp_path / "out.png").exists()
+
+
+def test_the_api_writes_a_result_as_the_cli_does_with_save_result(ckpt, tmp_path):
+    """Review 8, D5: the API's results are 8-bit RGB; `save_result` puts the file's transparency and 16 bits
+    back, as `inpnet inpaint` does."""
+    from inpnet.originals import save_result
+    from inpnet.predict import load_pipeline
+
+    hole = write_mask(tmp_path / "hole.png")
+    stored = _stored_photos(tmp_path)["deep-clear.png"]  # 16-bit RGBA
+    pipe = load_pipeline(ckpt, "cpu", texture=0.0)
+    result = pipe(tmp_path / "deep-clear.png", tmp_path / "hole.png")
+    assert result.mode == "RGB"
+    assert save_result(tmp_path / "deep-clear.png", result, tmp_path / "api.png") is True
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "deep-clear.png", "--mask", tmp_path / "hole.png",
+                   "-o", tmp_path / "cli.png", "--texture", "0") == 0
+    api, cli = _read_stored(tmp_path / "api.png"), _read_stored(tmp_path / "cli.png")
+    assert api.dtype == np.uint16 and np.array_equal(api, cli) and np.array_equal(api[~hole], stored[~hole])
+    plain = tmp_path / "plain.jpg"  # a format that holds neither: the 8-bit result as it is
+    assert save_result(tmp_path / "deep-clear.png", result, plain) is False and Image.open(plain).size == (64, 48)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from inpnet.errors import InpNetError
 from inpnet.fileio import atomic_write_new_folder
@@ -114,6 +115,19 @@ def put_back(stored: Stored, working: np.ndarray, result: np.ndarray) -> np.ndar
     return colour if stored.alpha is None else np.dstack([colour, stored.alpha])
 
 
+def save_result(source: str | Path, result: Image.Image, target: str | Path, *, overwrite: bool = False) -> bool:
+    """Write `result`, the pipeline's output for the image file `source`, to `target` as `inpnet inpaint` does:
+    with the file's 16-bit samples and transparency put back where `target`'s format holds them (True), else the
+    8-bit result as it is (False). The Python API's own results are 8-bit RGB: this is its way to the CLI's
+    files."""
+    from inpnet.imageio import rgb_profile, save_image
+
+    if save_keeping_stored(source, np.asarray(result), target, overwrite, rgb_profile(result)):
+        return True
+    save_image(result, target, overwrite=overwrite)
+    return False
+
+
 def save_keeping_stored(source: str | Path, result: np.ndarray, target: str | Path, overwrite: bool,
                         icc: bytes | None = None) -> bool:
     """Write `result` ((H, W, 3) or (H, W) uint8: the pipeline's output for the image file `source`) to
@@ -164,7 +178,6 @@ def with_iccp(png: bytes, icc: bytes) -> bytes:
 def save_stored(pixels: np.ndarray, target: str | Path, icc: bytes | None = None) -> Path:
     """Write `put_back`'s output atomically: 16-bit through OpenCV (PNG, TIFF; `icc` added to a PNG by
     `with_iccp`, a TIFF goes without), 8-bit with alpha through `save_image` (keeps `icc`)."""
-    from PIL import Image
 
     from inpnet.imageio import save_image, with_profile
 

@@ -281,10 +281,8 @@ def run(args: argparse.Namespace) -> int:
 def _fill_one(args: argparse.Namespace, pipe: Any, image: Path, mask: Path | None, target: Path,
               say: Callable[[str], None], *, quiet_texture: bool) -> None:
     """Fill (or restore) one photo and write it to `target`; its notes said through `say`."""
-    import numpy as np
-
-    from inpnet.imageio import EightBitCopy, is_lossy, rgb_profile, save_image
-    from inpnet.originals import save_keeping_stored
+    from inpnet.imageio import EightBitCopy, is_lossy
+    from inpnet.originals import save_result
 
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always")
@@ -294,12 +292,10 @@ def _fill_one(args: argparse.Namespace, pipe: Any, image: Path, mask: Path | Non
             with _SlowTextureNotice(image, say, enabled=not quiet_texture and not args.no_progress) as notice:
                 result = pipe(image, mask, strategy=args.strategy, dilate=args.dilate,
                               preview=notice.network_done if notice.enabled else None)
-    kept = save_keeping_stored(image, np.asarray(result), target, args.overwrite, rgb_profile(result))
+    kept = save_result(image, result, target, overwrite=args.overwrite)
     for note in notes:  # a note of what the 8-bit copy left out is void once it is written back
         if not (kept and issubclass(note.category, EightBitCopy)):
             say(f"inpnet inpaint: note: {_naming(image, str(note.message))}")
-    if not kept:
-        save_image(result, target, overwrite=args.overwrite)
     if is_lossy(target) and not args.restore:
         say(f"inpnet inpaint: note: {target}: JPEG is lossy, so the pixels outside the hole change slightly too; "
             "a .png, .tif or .webp output keeps them exact")
