@@ -213,3 +213,20 @@ def test_paired_margins_script_compares_named_methods(study, capsys):
     assert "| skip | mae |" in (study["out"] / "margins.md").read_text()
     assert main_fn([str(study["out"]), "skip:nobody"]) == 2
     assert "both methods must be in" in capsys.readouterr().err
+
+
+def test_an_earlier_ablation_in_out_is_not_replaced_without_overwrite(study, capsys):
+    """Review 10: a 10-method table was replaced by a 1-method one, with exit code 0 and no word."""
+    before = (study["out"] / "results.md").read_bytes()
+    args = ["ablate", "--baselines", "telea", "--images", str(study["root"] / "images"), "--limit", "2",
+            "--mask-sets", "random-25", "--no-progress", "--out", str(study["out"])]
+    assert main(args) == 2
+    assert capsys.readouterr().err == (f"inpnet ablate: error: --out {study['out']} holds the results of an earlier "
+                                       "ablation (results.md); pass --overwrite to replace them, or choose another "
+                                       "--out\n")
+    assert (study["out"] / "results.md").read_bytes() == before
+    copy = study["root"] / "replaced"
+    copy.mkdir()
+    (copy / "results.md").write_bytes(before)
+    assert main([*args[:-1], str(copy), "--overwrite"]) == 0
+    assert (copy / "results.md").read_bytes() != before  # replaced, as asked

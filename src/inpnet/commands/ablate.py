@@ -39,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--add-to", metavar="DIR",
                    help="with --native: also list the methods of an earlier --native output folder (same photos "
                         "and seed) that this call does not run, e.g. to add a new model to a measured table")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results of an earlier ablation in --out (refused without it)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from inpnet.eval.ablation import run_ablation, write_outputs
 
     check_output_folder(args.out, "--out")
+    _refuse_earlier_results(args)
     if args.native:
         return _run_native(args)
     if args.image_size is not None and len(args.image_size) not in (1, 2):
@@ -69,6 +72,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(result.methods)} methods x {len(result.mask_sets)} mask sets on {len(result.images)} images "
           f"at {h}x{w}; wrote {', '.join(str(p) for p in written)}")
     return 0
+
+
+# The files each kind of ablation writes first (its table): one of them in --out means results of an earlier run.
+EARLIER_RESULTS = {False: ("results.md", "results.json"), True: ("native.md", "native.json")}
+
+
+def _refuse_earlier_results(args: argparse.Namespace) -> None:
+    """An --out that holds an earlier ablation's results is refused without --overwrite (a review's 10-method
+    table was replaced by a 1-method one, without a word), unless they are what --add-to extends."""
+    from pathlib import Path
+
+    from inpnet.errors import InpNetError
+
+    out = Path(args.out)
+    found = [name for name in EARLIER_RESULTS[bool(args.native)] if (out / name).is_file()]
+    extending = args.native and args.add_to and Path(args.add_to).resolve() == out.resolve()
+    if found and not args.overwrite and not extending:
+        raise InpNetError(f"--out {out} holds the results of an earlier ablation ({found[0]}); pass --overwrite to "
+                          "replace them, or choose another --out")
 
 
 def _run_native(args: argparse.Namespace) -> int:
