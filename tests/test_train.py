@@ -46,6 +46,13 @@ def test_get_lr_warms_up_then_decays_to_min():
     assert get_lr(55, 100, 10, 1e-3, 1e-5) == pytest.approx(0.5 * (1e-3 + 1e-5))
 
 
+def test_the_warm_up_takes_at_most_a_tenth_of_a_short_run():
+    """Review 10: 100 steps of warm-up in a 60-step run never reached the peak rate, nor decayed."""
+    assert get_lr(5, 60, 100, 1e-3, 1e-5) == pytest.approx(1e-3)  # warmed up after 6 steps (a tenth)
+    assert get_lr(59, 60, 100, 1e-3, 1e-5) < 2e-5  # and decayed by the end
+    assert get_lr(0, 10_000, 100, 1e-3, 1e-5) == pytest.approx(1e-5)  # a long run keeps its 100 steps
+
+
 def test_epoch_sampler_splits_ranks_and_resumes_mid_epoch():
     full = list(EpochSampler(20, 4, seed=1, epoch=0, rank=0, world=1))
     assert sorted(full) == list(range(20))

@@ -66,8 +66,14 @@ VAL_RESTORE = (("noise25", 0.0), ("jpeg20", 0.0))  # added when the run trains r
 RESUME_CHANGES = ("steps", "epochs", "patience", "num_workers")  # what a resumed run takes from the caller
 
 
+MAX_WARMUP_SHARE = 0.1  # the warm-up takes at most this share of a run's steps
+
+
 def get_lr(step: int, total: int, warmup: int, lr: float, min_lr: float) -> float:
-    """Linear warm-up to `lr`, then cosine decay to `min_lr` at `total` steps."""
+    """Linear warm-up to `lr`, then cosine decay to `min_lr` at `total` steps. The warm-up is at most a tenth
+    of the run: the default 100 steps left a 60-step run still warming up at its end, its rate never decayed
+    (a review: 20.00 dB of validation PSNR against 22.03 with 6 steps of warm-up)."""
+    warmup = min(warmup, max(1, int(total * MAX_WARMUP_SHARE)))
     if step < warmup:
         return lr * (step + 1) / warmup
     return cosine_lr(min(1.0, (step - warmup) / max(1, total - warmup)), lr, min_lr)
