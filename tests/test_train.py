@@ -156,6 +156,10 @@ def test_a_command_line_resume_keeps_the_runs_length_and_patience_unless_told(ph
     assert main([*base, "--resume", "--steps", "8"]) == 0  # given: a longer run
     assert "step 8," in capsys.readouterr().out
     assert json.loads((run / "config.json").read_text())["train"]["steps"] == 8
+    other = [a if a != "skip-recon" else "random-recon" for a in base]  # review 10: another variant, no word
+    assert main([*other, "--resume"]) == 0
+    assert "ignored: --variant random-recon (the run is skip-recon)" in capsys.readouterr().err
+    assert json.loads((run / "config.json").read_text())["model"]["variant"] == "skip-recon"
 
 
 def test_an_unreadable_validation_photo_is_left_out_at_the_start_and_none_readable_fails_before_writing(photos,
@@ -178,11 +182,19 @@ def test_an_unreadable_validation_photo_is_left_out_at_the_start_and_none_readab
 def test_a_run_that_stopped_before_its_first_checkpoint_says_so(photos, tmp_path):
     mcfg, tcfg = configs(steps=2)
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.json").write_text("{}")  # what a run that failed in its first epoch leaves
-    with pytest.raises(InpNetError, match="stopped before its first checkpoint; delete the folder"):
+    (tmp_path / "run" / "config.json").write_text('{"model": {}, "train": {}}')  # a run that failed in its first epoch
+    with pytest.raises(InpNetError, match="stopped before its first checkpoint; remove that run's files there"):
         train(mcfg, tcfg, [str(photos)], tmp_path / "run", resume=True, progress=False)
-    with pytest.raises(InpNetError, match="stopped before its first checkpoint .nothing to resume."):
+    with pytest.raises(InpNetError, match="stopped before its first checkpoint .nothing to resume.; choose another "
+                                          "--out, or remove that run's files there"):
         train(mcfg, tcfg, [str(photos)], tmp_path / "run", progress=False)
+    (tmp_path / "mine").mkdir()  # review 10: a folder of the user's own, whose config.json is another program's
+    (tmp_path / "mine" / "config.json").write_text('{"camera": "settings"}')
+    with pytest.raises(InpNetError, match="holds a config.json that is not an InP-Net run's; choose another --out"):
+        train(mcfg, tcfg, [str(photos)], tmp_path / "mine", progress=False)
+    with pytest.raises(InpNetError, match="cannot resume: the config.json in .* is not an InP-Net run's"):
+        train(mcfg, tcfg, [str(photos)], tmp_path / "mine", resume=True, progress=False)
+    assert (tmp_path / "mine" / "config.json").read_text() == '{"camera": "settings"}'
 
 
 def test_early_stopping_then_resume_with_more_patience(photos, tmp_path):

@@ -169,7 +169,8 @@ class ImageFolderDataset(Dataset):
         self.files = self._select(_collect(roots), split, val_fraction, val_max, test_fraction)
         if not self.files:
             raise InpNetError(
-                f"the {split!r} split is empty ({val_fraction=}, {val_max=}); change --val-fraction or add images"
+                f"the {split!r} split is empty ({val_fraction=}, {val_max=}); change it with --set val_fraction=F "
+                "or add images"
             )
         self.transform = train_transform(self.image_size) if train else eval_transform(self.image_size)
 

@@ -789,20 +789,35 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     return saved
 
 
+def _is_run_config(path: Path) -> bool:
+    """Whether `path` is a run's config.json (its "model" settings, as `read_run_config` reads them), not some
+    other program's."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and isinstance(saved.get("model"), dict) and isinstance(saved.get("train", {}), dict)
+
+
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse a missing run (resume) or an existing one (new run) before any work is done."""
     checkpointed = (run_dir / STATE_FILE).exists() or (run_dir / LAST_FILE).exists()
     if resume:
         if not (run_dir / CONFIG_FILE).is_file():
             raise InpNetError(f"cannot resume: {run_dir} is not a run directory (no {CONFIG_FILE})")
+        if not _is_run_config(run_dir / CONFIG_FILE):
+            raise InpNetError(f"cannot resume: the {CONFIG_FILE} in {run_dir} is not an InP-Net run's")
         if not checkpointed:
-            raise InpNetError(f"cannot resume: the run in {run_dir} stopped before its first checkpoint; delete "
-                              "the folder and start it again")
+            raise InpNetError(f"cannot resume: the run in {run_dir} stopped before its first checkpoint; remove that "
+                              f"run's files there ({CONFIG_FILE}, metrics.jsonl, tb/) and start it again")
         return
     if (run_dir / CONFIG_FILE).exists():
+        if not _is_run_config(run_dir / CONFIG_FILE):  # the user's own file: not ours to judge, nor to delete
+            raise InpNetError(f"{run_dir} holds a {CONFIG_FILE} that is not an InP-Net run's; choose another --out")
         if not checkpointed:
             raise InpNetError(f"{run_dir} holds a run that stopped before its first checkpoint (nothing to resume); "
-                              "delete the folder or choose another --out")
+                              f"choose another --out, or remove that run's files there ({CONFIG_FILE}, metrics.jsonl, "
+                              "tb/) to start it again")
         raise InpNetError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     here = run_dir.absolute()
     existing = next(q for q in (here, *here.parents) if q.exists())

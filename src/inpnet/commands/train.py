@@ -70,6 +70,9 @@ def _resume_changes(args: argparse.Namespace, train_over: dict, model_over: dict
     same = lambda scope, k: json.loads(json.dumps(given[scope].get(k))) == saved[scope].get(k)  # noqa: E731
     ignored = [k for k in train_over if k not in RESUME_CHANGES and not same("train", k)]
     ignored += [k for k in model_over if not same("model", k)]
+    for key in ("variant", "preset"):  # required / defaulted options, not overrides: compared by themselves
+        if getattr(args, key) != saved["model"].get(key):
+            ignored.append(f"--{key} {getattr(args, key)} (the run is {saved['model'].get(key)})")
     if args.init_from or args.init_from_backbone or args.reinit:
         ignored.append("init-from / reinit")
     if ignored:
