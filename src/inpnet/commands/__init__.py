@@ -11,6 +11,9 @@ from pathlib import Path
 from inpnet.errors import InpNetError
 
 DEVICE_HELP = "auto (default: a CUDA GPU when there is one, else the CPU), cpu, cuda, cuda:1 ..."
+# The classical methods of `inpnet evaluate` and `inpnet ablate`: inpnet.eval.baselines.BASELINES (inpainting;
+# named here, not imported, so that parsing a command line does not load OpenCV) and two for restoration.
+BASELINE_CHOICES = ("telea", "ns", "biharmonic", "patchmatch", "harmonic", "identity", "nlmeans")
 
 
 def _first_existing(path: Path) -> Path:

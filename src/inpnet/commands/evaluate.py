@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from inpnet.commands import DEVICE_HELP
-
-BASELINE_CHOICES = ("telea", "ns", "biharmonic", "harmonic", "identity", "nlmeans")
+from inpnet.commands import BASELINE_CHOICES, DEVICE_HELP
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
