@@ -218,3 +218,22 @@ def test_distributed_loader_uses_a_distributed_sampler(folder8, tmp_path):
         assert len(loader) == 2
     finally:
         dist.destroy_process_group()
+
+
+def test_a_16_bit_training_photo_is_read_without_an_output_note(tmp_path):
+    """Review 10: "a 16-bit image, read (and written) as 8-bit" was printed (twice) while training, where
+    nothing is written."""
+    import warnings
+
+    import cv2
+
+    from inpnet.data import _training_copy
+
+    deep = (np.random.default_rng(0).integers(0, 65536, (40, 48, 3))).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), deep)
+    grey = (np.random.default_rng(1).integers(0, 65536, (40, 48))).astype(np.uint16)
+    Image.fromarray(grey).save(tmp_path / "grey16.png")  # Pillow: mode I;16, which the 8-bit read notes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any note fails the test
+        for name in ("deep.png", "grey16.png"):
+            assert _training_copy(tmp_path / name).size == (48, 40)

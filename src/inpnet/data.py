@@ -10,6 +10,7 @@ import hashlib
 import logging
 import math
 import random
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from inpnet.errors import InpNetError
-from inpnet.imageio import list_images, open_image
+from inpnet.imageio import EightBitCopy, list_images, open_image
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class ImageFolderDataset(Dataset):
         dropped = []
         for path in self.files:
             try:
-                open_image(path)
+                _training_copy(path)
             except InpNetError as exc:
                 self._record_bad(path, exc)
                 dropped.append(path)
@@ -248,12 +249,21 @@ class ImageFolderDataset(Dataset):
             if path in bad:
                 continue
             try:
-                img = open_image(path)
+                img = _training_copy(path)
             except InpNetError as exc:
                 self._record_bad(path, exc)
                 continue
             return {"image": self._augment(img, i), "index": i}
         raise InpNetError(f"none of the {n} images of the {self.split!r} split could be read")
+
+
+def _training_copy(path: Path) -> Image.Image:
+    """The photo as training reads it: its 8-bit RGB copy, without the notes of what that copy leaves out (16-bit
+    samples, transparency), which are for a user's output file ("read and written as 8-bit"), not for a training
+    photo (a review saw each printed twice, with a torch source line)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EightBitCopy)
+        return open_image(path)
 
 
 def _collect(roots: str | Path | Iterable[str | Path]) -> list[tuple[Path, str]]:
