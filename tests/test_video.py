@@ -382,3 +382,12 @@ def test_bad_window_options_are_one_line_errors():
         VideoOptions(flow="slowest")
     with pytest.raises(InpNetError, match="chunk >= 1"):
         VideoOptions(chunk=0)
+
+
+def test_a_still_image_given_as_a_video_is_refused_with_the_right_option(ckpt, tmp_path, capsys):
+    """Review 10: a photo given to --video came out as a 1-frame video, without a word."""
+    Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(tmp_path / "photo.jpg")
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "photo.jpg", "--mask",
+                 write_mask(tmp_path / "m.png", box_hole()), "-o", tmp_path / "out.mp4", "--no-progress")
+    assert rc == 2 and not (tmp_path / "out.mp4").exists()
+    assert "is a still image: fill it with --image" in capsys.readouterr().err

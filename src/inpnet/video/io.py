@@ -182,6 +182,9 @@ def open_video(path: str | os.PathLike, *, fps: float | None = None) -> VideoSou
         raise InpNetError(f"--video {path} does not exist")
     if path.is_dir():
         return _open_folder(path, Fraction(fps).limit_denominator(1001) if fps else DEFAULT_FOLDER_FPS)
+    if path.suffix.lower() in IMAGE_EXTENSIONS:  # FFmpeg opens a photo as a 1-frame video (a review got one)
+        raise InpNetError(f"--video {path} is a still image: fill it with --image (a video is a file such as .mp4, "
+                          ".mkv, .webm or .gif, or a folder of frames)")
     return _open_file(path)
 
 
