@@ -230,3 +230,10 @@ def test_an_earlier_ablation_in_out_is_not_replaced_without_overwrite(study, cap
     (copy / "results.md").write_bytes(before)
     assert main([*args[:-1], str(copy), "--overwrite"]) == 0
     assert (copy / "results.md").read_bytes() != before  # replaced, as asked
+
+
+def test_native_refuses_an_image_size_it_would_ignore(study, tmp_path, capsys):
+    assert main(["ablate", "--native", "--baselines", "telea", "--images", str(study["root"] / "images"),
+                 "--image-size", "64", "--out", str(tmp_path / "native"), "--no-progress"]) == 2
+    assert "--image-size has no effect with --native" in capsys.readouterr().err
+    assert not (tmp_path / "native").exists()

@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out, "--out")
     _refuse_earlier_results(args)
     if args.native:
+        if args.image_size is not None:  # it was ignored without a word (review 10)
+            raise InpNetError("--image-size has no effect with --native: each photo is evaluated at its own size")
         return _run_native(args)
     if args.image_size is not None and len(args.image_size) not in (1, 2):
         raise InpNetError(f"--image-size takes N or H W, got {len(args.image_size)} numbers")
