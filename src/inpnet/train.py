@@ -790,13 +790,12 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
 
 
 def _is_run_config(path: Path) -> bool:
-    """Whether `path` is a run's config.json (its "model" settings, as `read_run_config` reads them), not some
-    other program's."""
+    """Whether `path`, a folder's config.json, is a run's (`read_run_config` reads it), not some other program's."""
     try:
-        saved = json.loads(path.read_text())
-    except (OSError, ValueError):
+        read_run_config(path.parent)
+    except InpNetError:
         return False
-    return isinstance(saved, dict) and isinstance(saved.get("model"), dict) and isinstance(saved.get("train", {}), dict)
+    return True
 
 
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
