@@ -286,7 +286,7 @@ def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
             rgb = _on_white(img)
             if _lowest_alpha(img) < 255:
                 note(f"{name}: transparent pixels composited on white (the output has no transparency)",
-                              EightBitCopy)
+                     EightBitCopy)
             return rgb
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, HSV, RGBX; a copy for RGB
     except (ValueError, ImageCms.PyCMSError):
@@ -383,7 +383,7 @@ def load_mask(
             hole = _nonzero(img)
         if _lowest_alpha(img) == 0:  # a brush layer or a cut-out: which one is not knowable, so say so
             note(f"{label} has transparent pixels; a mask's colour marks the hole (nonzero = hole), "
-                          "not its transparency")
+                 "not its transparency")
     pil = Image.fromarray(hole.astype(np.uint8) * 255)
     if size is not None:
         h, w = int(size[0]), int(size[1])

@@ -134,8 +134,8 @@ class VideoSource:
         end = last_pts * self.time_base + 1 / self.fps
         if end < SHORT_OF_DURATION * self.duration:
             note(f"{self.path.name}: its frames end at {float(end):.2f} s, but its header says it lasts "
-                          f"{float(self.duration):.2f} s; the file may be truncated (the output has {count} "
-                          "frames)")
+                 f"{float(self.duration):.2f} s; the file may be truncated (the output has {count} "
+                 "frames)")
 
 
 def _open_folder(path: Path, fps: Fraction) -> VideoSource:
@@ -204,7 +204,7 @@ def _fit(hole: np.ndarray, width: int, height: int, name: str, warned: list[bool
         return hole
     if not warned:
         note(f"mask {name} is {hole.shape[1]}x{hole.shape[0]}, resized to the video's "
-                      f"{width}x{height} (nearest)")
+             f"{width}x{height} (nearest)")
         warned.append(True)
     return np.asarray(Image.fromarray(hole).resize((width, height), Image.Resampling.NEAREST))
 
@@ -319,8 +319,8 @@ class VideoFileWriter:
             self.stream.options = {"crf": str(crf)}
             if not even:
                 note(f"{target.name}: the frames are {source.width}x{source.height}; the widely played "
-                              "4:2:0 colour format needs even sides, so this file is 4:4:4, which browsers and "
-                              "QuickTime may not play (a frame folder, -o DIR, keeps every pixel)")
+                     "4:2:0 colour format needs even sides, so this file is 4:4:4, which browsers and "
+                     "QuickTime may not play (a frame folder, -o DIR, keeps every pixel)")
         # the input's frame times, where it has them (a video file): a variable frame rate is kept
         self.timed = source.time_base is not None and not source.is_folder
         if self.timed:
@@ -337,7 +337,7 @@ class VideoFileWriter:
             return self.container.add_stream_from_template(self.source.audio_stream)
         except Exception as exc:  # PyAV raises several types for an unsupported codec/container pairing
             note(f"audio track dropped: {self.source.audio_stream.codec_context.name} audio "
-                          f"cannot go into {self.target.suffix} ({exc})")
+                 f"cannot go into {self.target.suffix} ({exc})")
             return None
 
     def _mux_audio(self) -> None:
