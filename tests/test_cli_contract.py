@@ -222,7 +222,7 @@ CASES = [
     ("export-onnx-missing-checkpoint", ["export-onnx", "--checkpoint", "{root}/nope", "-o", "{root}/m.onnx"],
      "does not exist", 2),
     ("export-onnx-out-below-a-file", ["export-onnx", "--checkpoint", "{good}", "-o", "{under}/m.onnx"],
-     "does not exist", 2),
+     "cannot create folder", 2),
     ("export-onnx-existing-output", ["export-onnx", "--checkpoint", "{good}", "-o", "{existing_onnx}"],
      "exists; pass --overwrite to replace it", 2),
     ("export-onnx-another-config", ["export-onnx", "--checkpoint", "{other}", "-o", "{root}/m.onnx"], MISMATCH, 2),
@@ -232,7 +232,7 @@ CASES = [
      BAD_CONFIG, 2),
     # bench
     ("bench-missing-checkpoint", [*BENCH, "--checkpoint", "{root}/nope"], "does not exist", 2),
-    ("bench-json-below-a-file", [*BENCH, "--json", "{under}/b.json"], "cannot write", 2),
+    ("bench-json-below-a-file", [*BENCH, "--json", "{under}/b.json"], "is a file, not a folder", 2),
     ("bench-existing-json", [*BENCH, "--json", "{existing_json}"], "exists; pass --overwrite to replace it", 2),
     ("bench-another-config", [*BENCH, "--checkpoint", "{other}"], MISMATCH, 2),
     ("bench-truncated-checkpoint", [*BENCH, "--checkpoint", "{truncated}"], TRUNCATED, 2),

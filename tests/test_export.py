@@ -271,9 +271,13 @@ def test_missing_onnx_file_is_an_inpnet_error(tmp_path):
         OnnxInpainter(tmp_path / "absent.onnx")
 
 
-def test_export_to_a_missing_folder_is_an_inpnet_error(tmp_path):
-    with pytest.raises(InpNetError, match="does not exist"):
-        export_onnx(release_like_nano(), tmp_path / "no" / "such" / "m.onnx")
+def test_export_creates_a_missing_folder_like_every_command_and_a_file_in_the_way_is_an_inpnet_error(tmp_path):
+    """Review 10: export-onnx refused a missing folder that evaluate, inpaint and train create."""
+    export_onnx(release_like_nano(), tmp_path / "no" / "such" / "m.onnx")
+    assert (tmp_path / "no" / "such" / "m.onnx").is_file()
+    (tmp_path / "file").write_text("in the way")
+    with pytest.raises(InpNetError, match="cannot create folder .*file"):
+        export_onnx(release_like_nano(), tmp_path / "file" / "m.onnx")
 
 
 def test_cli_export_onnx_from_a_checkpoint_reports_the_check(tmp_path, capsys):

@@ -162,6 +162,31 @@ def test_a_command_line_resume_keeps_the_runs_length_and_patience_unless_told(ph
     assert json.loads((run / "config.json").read_text())["model"]["variant"] == "skip-recon"
 
 
+def test_resuming_a_finished_run_adds_nothing_and_a_shorter_length_is_refused(photos, tmp_path, capsys):
+    """Review 10: each resume of a finished run added a validation at its last step to metrics.jsonl, and a
+    --steps below the run's step was written into its config.json; the summary's epoch was one above the
+    last validation's (0-based) epoch, and a one-photo validation split stopped runs early without a word."""
+    from inpnet.cli import main
+
+    run = tmp_path / "run"
+    base = ["train", "--variant", "skip-recon", "--preset", "nano", "--image-size", "32", "--batch-size", "4",
+            "--data", str(photos), "--out", str(run), "--no-progress"]
+    assert main([*base, "--steps", "6", "--set", "val_fraction=0.1", "val_max=1"]) == 0
+    out = capsys.readouterr()
+    assert "inpnet train: note: validation uses 1 photo(s); the best checkpoint and early stopping" in out.err
+    validations = [r for r in read_jsonl(run) if r.get("event") == "validation"]
+    epoch_ends = [v for v in validations if v["step"] % validations[0]["step"] == 0]  # the first ends epoch 0
+    assert len(epoch_ends) < len(validations)  # the schedule ended mid-epoch: that epoch is not done
+    assert f"step 6, {len(epoch_ends)} epoch(s) done," in out.out
+    rows = read_jsonl(run)
+    assert main([*base, "--resume"]) == 0 and main([*base, "--resume"]) == 0
+    assert read_jsonl(run) == rows  # nothing to do, nothing logged twice
+    config = (run / "config.json").read_text()
+    assert main([*base, "--resume", "--steps", "4"]) == 2
+    assert "cannot resume: --steps 4 ends before step 6, where the run is already" in capsys.readouterr().err
+    assert (run / "config.json").read_text() == config
+
+
 def test_an_unreadable_validation_photo_is_left_out_at_the_start_and_none_readable_fails_before_writing(photos,
                                                                                                       tmp_path):
     from inpnet.data import ImageFolderDataset

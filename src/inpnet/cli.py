@@ -7,8 +7,10 @@ InpNetError: printed as one line on stderr, exit code 2, no traceback (so is an 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from inpnet.errors import InpNetError
@@ -63,6 +65,27 @@ def one_line(message: str) -> str:
     return " ".join(line.strip() for line in message.splitlines() if line.strip()) or "unknown error"
 
 
+@contextlib.contextmanager
+def _notes_as_lines(command: str):
+    """While a command runs, the package's notes (`inpnet.errors.note`) print as one line each, named by the
+    command, instead of Python's two-line warning with a file and line; other warnings are shown as usual."""
+    from inpnet.errors import Note
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, Note):
+            print(f"inpnet {command}: note: {one_line(str(message))}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = [a for a in argv if a in COMMANDS][:1]
@@ -76,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(_module(args.command).run(args) or 0)
+        with _notes_as_lines(args.command):
+            return int(_module(args.command).run(args) or 0)
     except (InpNetError, OSError) as exc:  # OSError: the machine's fault, e.g. a full disk
         print(f"inpnet {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2

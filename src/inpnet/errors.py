@@ -13,7 +13,11 @@ class InpNetError(Exception):
     """A mistake the user can fix (bad input, bad option, wrong checkpoint). Message: one line."""
 
 
-def note(message: str, category: type[Warning] = UserWarning) -> None:
+class Note(UserWarning):
+    """The category of `note`: the command line prints these as one `inpnet CMD: note: ...` line."""
+
+
+def note(message: str, category: type[Warning] = Note) -> None:
     """A note for the user (`warnings.warn`), shown at the first caller outside this package: the line of the
     user's code that led to it, not a line of ours. By hand because Python 3.12's `skip_file_prefixes` does
     this and 3.11 is supported."""

@@ -40,7 +40,7 @@ from torch import nn
 from inpnet.config import ModelConfig
 from inpnet.devices import onnx_providers
 from inpnet.errors import InpNetError
-from inpnet.fileio import atomic_write_bytes
+from inpnet.fileio import atomic_write_bytes, make_parent_folders
 from inpnet.models.inputs import check_inputs
 from inpnet.models.output import InpaintOutput
 
@@ -361,9 +361,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int | None = N
         raise InpNetError(f"unknown quantization {quantize!r}; valid: {', '.join(QUANTIZATIONS)}")
     import onnx
 
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InpNetError(f"cannot write {path}: folder {path.parent} does not exist")
+    path = make_parent_folders(path)
     if next(model.parameters()).device.type != "cpu":
         model = copy.deepcopy(model).cpu()  # the graph is for onnxruntime's CPU provider
     layout = layout_of(model)

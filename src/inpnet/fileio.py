@@ -32,11 +32,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 
-def atomic_write_new_folder(path: Path, data: bytes) -> None:
-    """`atomic_write_bytes`, creating the missing folders above `path` first (one-line error if it cannot)."""
+def make_parent_folders(path: str | os.PathLike) -> Path:
+    """Create the missing folders above the file `path` (as every command does for its outputs); a one-line
+    error if it cannot (e.g. a file stands where a folder should). Returns `path` as a Path."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InpNetError(f"cannot create folder {path.parent}: {exc.strerror or exc}") from None
-    atomic_write_bytes(path, data)
+    return path
+
+
+def atomic_write_new_folder(path: Path, data: bytes) -> None:
+    """`atomic_write_bytes`, creating the missing folders above `path` first (one-line error if it cannot)."""
+    atomic_write_bytes(make_parent_folders(path), data)

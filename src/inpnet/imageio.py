@@ -32,7 +32,7 @@ import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
-from inpnet.errors import InpNetError, note
+from inpnet.errors import InpNetError, Note, note
 from inpnet.fileio import atomic_write_new_folder
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")  # written, and read
@@ -59,7 +59,7 @@ _ICC_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")  # formats whose Pillow writer em
 # ---- decoding --------------------------------------------------------------------------------------
 
 
-class EightBitCopy(UserWarning):
+class EightBitCopy(Note):
     """A note that the 8-bit RGB copy of an image leaves out part of the file (16-bit samples,
     transparency); `inpnet inpaint` drops it when it writes them back (`inpnet.originals`)."""
 

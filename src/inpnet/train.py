@@ -35,7 +35,7 @@ from inpnet.checkpoint import (
     save_training_state,
 )
 from inpnet.config import ModelConfig, TrainConfig
-from inpnet.errors import InpNetError
+from inpnet.errors import InpNetError, note
 from inpnet.eval.degrade import DEGRADATIONS, EVEN_MIX, TRAIN_JPEG_QUALITY, degrade, random_degradation
 from inpnet.fileio import atomic_write_text
 from inpnet.losses import (
@@ -67,6 +67,7 @@ RESUME_CHANGES = ("steps", "epochs", "patience", "num_workers")  # what a resume
 
 
 MAX_WARMUP_SHARE = 0.1  # the warm-up takes at most this share of a run's steps
+FEW_VALIDATION_PHOTOS = 8  # fewer: a note that the best checkpoint and early stopping rest on too few
 
 
 def get_lr(step: int, total: int, warmup: int, lr: float, min_lr: float) -> float:
@@ -379,7 +380,9 @@ def train(
                     stop_reason["why"] = f"early stopping (no validation gain in {tcfg.patience} epochs)"
             if stop_reason["why"]:
                 break
-        if stop_reason["why"] is None and step >= run.total_steps and not validated:  # the schedule ended mid-epoch
+        # the schedule ended mid-epoch (not on a resume of a finished run: its last step was validated already)
+        if stop_reason["why"] is None and step >= run.total_steps and not validated \
+                and state.get("validated_at") != step:
             validate_and_checkpoint(epoch, epoch_done=False)
         if stop_reason["why"] is None:
             stop_reason["why"] = "done"
@@ -459,6 +462,10 @@ def _start_run(mcfg: ModelConfig, tcfg: TrainConfig, data: Sequence[str], out: s
                                  wall_s=0.0)
     if resume:
         state.update(_resume_from(run_dir, model, opt, scaler, disc, opt_d))
+        _check_resumed_length(total_steps, state["step"], tcfg)
+    if d.main and len(val_set) < FEW_VALIDATION_PHOTOS:
+        note(f"validation uses {len(val_set)} photo(s); the best checkpoint and early stopping (after "
+             f"{tcfg.patience} epochs without a gain) rest on them. More: --set train.val_fraction=F")
     return _Run(d, run_dir, mcfg, tcfg, train_set, val_set, per_epoch, total_steps, mask_folder, model, disc, opt,
                 opt_d, autocast, scaler, state)
 
@@ -475,6 +482,14 @@ class _StepOutput:
     d_loss: torch.Tensor | None
     loss: torch.Tensor  # what the generator's update minimises
     lr: float
+
+
+def _check_resumed_length(total_steps: int, step: int, tcfg: TrainConfig) -> None:
+    """A resume told to end before the step the run has reached: refused before config.json records it."""
+    if total_steps < step:
+        asked = f"--steps {tcfg.steps}" if tcfg.steps is not None else f"--epochs {tcfg.epochs} ({total_steps} steps)"
+        raise InpNetError(f"cannot resume: {asked} ends before step {step}, where the run is already; "
+                          f"give a longer run to extend it")
 
 
 def _forward_step(run: _Run, ddp_model: nn.Module, ddp_disc: nn.Module | None, batch: dict[str, torch.Tensor],
@@ -628,6 +643,7 @@ def _record_validation(state: dict[str, Any], summary: dict[str, Any], step: int
         save_model(model, run_dir, MODEL_FILE)
     logger.scalars(step, {f"val/{k}": v for k, v in summary.items() if isinstance(v, float)})
     logger.event(step, "validation", epoch=epoch, **{k: v for k, v in summary.items() if k != "per_kind"})
+    state["validated_at"] = step
     if epoch_done:
         state["epoch"] = epoch + 1
         state["batch_in_epoch"] = 0

@@ -32,8 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help=DEVICE_HELP + " (models only)")
     p.add_argument("--native", action="store_true",
                    help="evaluate at each photo's own size through InpaintPipeline (runs with and without the "
-                        "texture step); mask sets: thick medium box25 nvidia noise10 noise25 jpeg20; writes "
-                        "native.md, native-samples.csv, native.json")
+                        "texture step); mask sets: thick medium box25 nvidia noise10 noise25 jpeg20 (nvidia: the --masks "
+                        "files, whatever they are, one per photo); writes native.md, native-samples.csv, "
+                        "native.json")
     p.add_argument("--add-to", metavar="DIR",
                    help="with --native: also list the methods of an earlier --native output folder (same photos "
                         "and seed) that this call does not run, e.g. to add a new model to a measured table")

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from inpnet.checkpoint import load_model
     from inpnet.commands import check_output_file
     from inpnet.errors import InpNetError
-    from inpnet.fileio import atomic_write_text
+    from inpnet.fileio import atomic_write_text, make_parent_folders
 
     opts = quick_options() if args.quick else full_options() if args.full else BenchOptions()
     given = {
@@ -75,10 +75,9 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise InpNetError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise InpNetError(f"cannot write {args.json}: its folder does not exist")
-    if args.json:
+    if args.json:  # checked (and its folder made) now, not after minutes of timings
         check_output_file(args.json, "--json", args.overwrite)
+        make_parent_folders(args.json)
     if opts.checkpoint:  # fail now, not after minutes of timings (and even with --no-onnx, which skips it)
         load_model(opts.checkpoint)
 

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
                    progress=not args.no_progress, max_seconds=max_seconds,
                    stop_at_step=args.stop_at_step, resume_changes=resume_changes)
     best = f"{result.best_psnr:.2f} dB" if result.best_psnr is not None else "n/a"
-    print(f"run {result.run_dir}: step {result.step}, epoch {result.epoch}, best val PSNR {best}, "
+    print(f"run {result.run_dir}: step {result.step}, {result.epoch} epoch(s) done, best val PSNR {best}, "
           f"stopped: {result.stopped_because}")
     if result.signal is not None:  # checkpointed, but not done: a script's `train && evaluate` must not go on
         print("inpnet train: interrupted; continue with the same command and --resume", file=sys.stderr)
