@@ -305,101 +305,136 @@ def train(
     run = _start_run(mcfg, tcfg, data, out, resume=resume, init_from=init_from,
                      init_from_backbone=init_from_backbone, reinit=reinit, device=device,
                      resume_changes=resume_changes)
-    d, tcfg, state = run.d, run.tcfg, run.state
-    if stop_at_step is not None and stop_at_step <= state["step"]:
-        raise InpNetError(f"--stop-at-step {stop_at_step}: the run is already at step {state['step']}")
-    ddp_model, ddp_disc = _distributed(run.model, run.disc, d)
+    if stop_at_step is not None and stop_at_step <= run.state["step"]:
+        raise InpNetError(f"--stop-at-step {stop_at_step}: the run is already at step {run.state['step']}")
+    ddp_model, ddp_disc = _distributed(run.model, run.disc, run.d)
 
     # the run directory is created only now, so that a setup error (bad data, options, checkpoint) leaves nothing
-    _prepare_run_dir(run.run_dir, run.mcfg, tcfg, d)
-    logger = RunLogger(run.run_dir, enabled=d.main)
-    stop_reason: dict[str, Any] = {"why": None, "signal": None}
-
-    def on_signal(signum, frame):  # save and stop at the end of the current step
-        stop_reason["why"] = f"signal {signal.Signals(signum).name}"
-        stop_reason["signal"] = signum
-
-    old_handlers = _install_signal_handlers(on_signal)
-    val_masks = validation_masks(run.mcfg, len(run.val_set), tcfg.seed, restore=tcfg.restore_fraction > 0)
-
-    def validate_and_checkpoint(epoch: int, epoch_done: bool) -> None:
-        summary = _validate(run.model, run.val_set, val_masks, tcfg.batch_size, tcfg.seed, run.autocast, d.device)
-        _record_validation(state, summary, state["step"], epoch, epoch_done, run.model, run.run_dir, logger, d)
-        run.checkpoint()
-
-    step = state["step"]
-    step_at_start = step
-    t_start = time.time()
-    wall_before = state["wall_s"]
-    last_ckpt = time.time()
-    bar = _progress_bar(run.total_steps, step, enabled=progress and d.main)
-    run.model.train()
+    _prepare_run_dir(run.run_dir, run.mcfg, run.tcfg, run.d)
+    loop = _Loop(run, progress, max_seconds, stop_at_step)
+    old_handlers = _install_signal_handlers(loop.on_signal)
     try:
-        epoch, batch_in_epoch = state["epoch"], state.get("batch_in_epoch", 0)
-        validated = False  # whether the last step ended an epoch (and was validated there)
-        for batch in _step_loader(run.train_set, run.mcfg, tcfg, d, run.mask_folder, step, run.total_steps, epoch,
-                                  batch_in_epoch):
-            if stop_reason["why"]:
+        for batch in _step_loader(run.train_set, run.mcfg, run.tcfg, run.d, run.mask_folder, loop.step,
+                                  run.total_steps, loop.epoch, loop.batch_in_epoch):
+            if loop.stop:
                 break
-            s = _forward_step(run, ddp_model, ddp_disc, batch, step)
-            if not torch.isfinite(s.loss):  # skip the update, count it, stop after too many in a row
-                too_many = _skip_non_finite(state, s.loss, step, run.opt, logger, bar, tcfg.max_bad_steps)
-                if too_many:
-                    stop_reason["why"] = too_many
-                    break
-            else:
-                state["consecutive_bad"] = 0
-                grad_norm = _update(s.loss, run.opt, run.scaler, run.model, tcfg.grad_clip)
-                if step % tcfg.log_every == 0:
-                    done = step - step_at_start + 1  # steps finished by this invocation (this one too)
-                    ips = done * tcfg.batch_size * d.world / max(time.time() - t_start, 1e-6)
-                    _log_step(logger, step, s.loss, s.rec, s.adv, s.d_loss, s.lr, grad_norm, s.masks, ips)
-                if step % tcfg.image_every == 0:
-                    logger.images(step, s.images, s.masks, s.out.composite.detach().float())
-            step += 1
-            batch_in_epoch += 1
-            state.update(step=step, batch_in_epoch=batch_in_epoch,
-                         images_seen=state["images_seen"] + tcfg.batch_size * d.world,
-                         wall_s=wall_before + time.time() - t_start)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(s.loss.detach()):.4f}", epoch=epoch)
-            due_steps = tcfg.ckpt_every_steps and step % tcfg.ckpt_every_steps == 0
-            if time.time() - last_ckpt >= tcfg.ckpt_every_s or due_steps:
-                run.checkpoint()
-                last_ckpt = time.time()
-            stop_reason["why"] = stop_reason["why"] or _limit_reached(step, time.time() - t_start, max_seconds,
-                                                                      stop_at_step)
-            validated = batch_in_epoch >= run.per_epoch
-            if validated:  # the end of an epoch: validate, keep the best, checkpoint (also when stopping here,
-                # so that a resumed run validates at the same steps as one never stopped)
-                validate_and_checkpoint(epoch, epoch_done=True)
-                epoch, batch_in_epoch = state["epoch"], state["batch_in_epoch"]
-                last_ckpt = time.time()
-                if not stop_reason["why"] and state["bad_epochs"] >= tcfg.patience:
-                    stop_reason["why"] = f"early stopping (no validation gain in {tcfg.patience} epochs)"
-            if stop_reason["why"]:
+            loop.train_step(_forward_step(run, ddp_model, ddp_disc, batch, loop.step))
+            if loop.stop:
                 break
-        # the schedule ended mid-epoch (not on a resume of a finished run: its last step was validated already)
-        if stop_reason["why"] is None and step >= run.total_steps and not validated \
-                and state.get("validated_at") != step:
-            validate_and_checkpoint(epoch, epoch_done=False)
-        if stop_reason["why"] is None:
-            stop_reason["why"] = "done"
-        run.checkpoint()
-        if stop_reason["why"] != "done":
-            logger.event(step, "stopped", reason=stop_reason["why"])
+        loop.finish()
     finally:
         _restore_signal_handlers(old_handlers)
-        if bar is not None:
-            bar.close()
-        logger.close()
-    if d.world > 1 and dist.is_initialized():
+        loop.close()
+    if run.d.world > 1 and dist.is_initialized():
         dist.barrier()
-    if "non-finite" in stop_reason["why"]:
-        raise InpNetError(f"training stopped at step {step}: {stop_reason['why']} (checkpoint saved in {run.run_dir})")
-    return TrainResult(run.run_dir, step, state["epoch"], state["best_psnr"], stop_reason["why"], state["bad_steps"],
-                       stop_reason["signal"])
+    if "non-finite" in loop.stop:
+        raise InpNetError(f"training stopped at step {loop.step}: {loop.stop} (checkpoint saved in {run.run_dir})")
+    return TrainResult(run.run_dir, loop.step, run.state["epoch"], run.state["best_psnr"], loop.stop,
+                       run.state["bad_steps"], loop.signal)
+
+
+class _Loop:
+    """The steps of one `train` invocation: each update, its logging and checkpoints, validation at each
+    epoch's end (the best weights kept, early stopping), and why the invocation stopped (`stop`: "" while
+    it goes on; a signal, a limit, early stopping, too many non-finite losses; "done" at the schedule's end)."""
+
+    def __init__(self, run: _Run, progress: bool, max_seconds: float | None, stop_at_step: int | None) -> None:
+        self.run, self.max_seconds, self.stop_at_step = run, max_seconds, stop_at_step
+        self.logger = RunLogger(run.run_dir, enabled=run.d.main)
+        self.val_masks = validation_masks(run.mcfg, len(run.val_set), run.tcfg.seed,
+                                          restore=run.tcfg.restore_fraction > 0)
+        state = run.state
+        self.step = self.step_at_start = state["step"]
+        self.epoch, self.batch_in_epoch = state["epoch"], state.get("batch_in_epoch", 0)
+        self.validated = False  # whether the last step ended an epoch (and was validated there)
+        self.stop, self.signal = "", None
+        self.t_start = self.last_ckpt = time.time()
+        self.wall_before = state["wall_s"]
+        self.bar = _progress_bar(run.total_steps, self.step, enabled=progress and run.d.main)
+        run.model.train()
+
+    def on_signal(self, signum, frame) -> None:  # save and stop at the end of the current step
+        self.stop, self.signal = f"signal {signal.Signals(signum).name}", signum
+
+    def train_step(self, s: _StepOutput) -> None:
+        """The update of one step (skipped when its loss is not finite), then the step's bookkeeping."""
+        run, tcfg = self.run, self.run.tcfg
+        if not torch.isfinite(s.loss):  # skip the update, count it, stop after too many in a row
+            too_many = _skip_non_finite(run.state, s.loss, self.step, run.opt, self.logger, self.bar,
+                                        tcfg.max_bad_steps)
+            if too_many:
+                self.stop = too_many
+                return
+        else:
+            run.state["consecutive_bad"] = 0
+            grad_norm = _update(s.loss, run.opt, run.scaler, run.model, tcfg.grad_clip)
+            self._log(s, grad_norm)
+        self._count_step(s)
+        self._checkpoint_when_due()
+        self.stop = self.stop or _limit_reached(self.step, time.time() - self.t_start, self.max_seconds,
+                                                self.stop_at_step) or ""
+        self.validated = self.batch_in_epoch >= self.run.per_epoch
+        if self.validated:  # the end of an epoch: validate, keep the best, checkpoint (also when stopping here,
+            self._end_epoch()  # so that a resumed run validates at the same steps as one never stopped)
+
+    def finish(self) -> None:
+        """After the last step of this invocation: a validation where the schedule ended mid-epoch (not on a
+        resume of a finished run: its last step was validated already), the checkpoint, the reason logged."""
+        if not self.stop and self.step >= self.run.total_steps and not self.validated \
+                and self.run.state.get("validated_at") != self.step:
+            self._validate_and_checkpoint(epoch_done=False)
+        self.stop = self.stop or "done"
+        self.run.checkpoint()
+        if self.stop != "done":
+            self.logger.event(self.step, "stopped", reason=self.stop)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.logger.close()
+
+    def _log(self, s: _StepOutput, grad_norm: torch.Tensor) -> None:
+        tcfg, d = self.run.tcfg, self.run.d
+        if self.step % tcfg.log_every == 0:
+            done = self.step - self.step_at_start + 1  # steps finished by this invocation (this one too)
+            ips = done * tcfg.batch_size * d.world / max(time.time() - self.t_start, 1e-6)
+            _log_step(self.logger, self.step, s.loss, s.rec, s.adv, s.d_loss, s.lr, grad_norm, s.masks, ips)
+        if self.step % tcfg.image_every == 0:
+            self.logger.images(self.step, s.images, s.masks, s.out.composite.detach().float())
+
+    def _count_step(self, s: _StepOutput) -> None:
+        tcfg, state = self.run.tcfg, self.run.state
+        self.step += 1
+        self.batch_in_epoch += 1
+        state.update(step=self.step, batch_in_epoch=self.batch_in_epoch,
+                     images_seen=state["images_seen"] + tcfg.batch_size * self.run.d.world,
+                     wall_s=self.wall_before + time.time() - self.t_start)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{float(s.loss.detach()):.4f}", epoch=self.epoch)
+
+    def _checkpoint_when_due(self) -> None:
+        tcfg = self.run.tcfg
+        due_steps = tcfg.ckpt_every_steps and self.step % tcfg.ckpt_every_steps == 0
+        if time.time() - self.last_ckpt >= tcfg.ckpt_every_s or due_steps:
+            self.run.checkpoint()
+            self.last_ckpt = time.time()
+
+    def _end_epoch(self) -> None:
+        self._validate_and_checkpoint(epoch_done=True)
+        self.epoch, self.batch_in_epoch = self.run.state["epoch"], self.run.state["batch_in_epoch"]
+        self.last_ckpt = time.time()
+        patience = self.run.tcfg.patience
+        if not self.stop and self.run.state["bad_epochs"] >= patience:
+            self.stop = f"early stopping (no validation gain in {patience} epochs)"
+
+    def _validate_and_checkpoint(self, epoch_done: bool) -> None:
+        run = self.run
+        summary = _validate(run.model, run.val_set, self.val_masks, run.tcfg.batch_size, run.tcfg.seed,
+                            run.autocast, run.d.device)
+        _record_validation(run.state, summary, run.state["step"], self.epoch, epoch_done, run.model, run.run_dir,
+                           self.logger, run.d)
+        run.checkpoint()
 
 
 # ---- the named steps of train() ------------------------------------------------------------------
