@@ -172,7 +172,8 @@ def test_remove_shows_what_it_does_then_the_result_with_a_named_download(page):
     progress, *_, done = run_remove(page, editor_value(image, hole))
     assert progress[2].startswith("Filling 2 regions with inpaint-model")
     (before, after), download, status, gallery, history, latest, _ = done
-    assert np.array_equal(before, image) and after == latest == history[-1][0]
+    assert before.endswith("cat_before.png") and after == latest == history[-1][0]  # named: not "image.png"
+    assert np.array_equal(np.asarray(Image.open(before)), image)
     assert [name for _, name in gallery] == [name for _, name in history]
     assert download["value"].endswith("cat_inpainted.png") and status.startswith("Filled 2 regions")
     result = np.asarray(Image.open(latest))

@@ -508,8 +508,9 @@ class PageEvents:
                 gallery=gallery_items(history), history=history)
         shown_before = shown_copy(before)
         after = str(outcome.path) if shown_before is before else shown_copy(outcome.image)
+        before_file = str(self.runner.before_file(shown_before, outcome.path))
         # "below": on a laptop screen the before / after slider is under the fold, and nothing else moves
-        return ((shown_before, after), gr.update(value=str(outcome.path), interactive=True),
+        return ((before_file, after), gr.update(value=str(outcome.path), interactive=True),
                 f"{outcome.summary} · before / after below", gallery_items(history), history, str(outcome.path),
                 gr.Button(interactive=True))
 

@@ -190,6 +190,13 @@ class WebInpainter:
         Image.fromarray(image).save(path, quality=PREVIEW_QUALITY)
         return path
 
+    def before_file(self, image: np.ndarray, result: Path) -> Path:
+        """The photo as it was before the run that made `result`, (H, W, 3) uint8, as a PNG named after it
+        (`cat_inpainted_2.png` -> `cat_before.png`), for the before / after slider: its download is then
+        named for what it is, where an array gave Gradio's `image.png`."""
+        stem = RESULT_ENDING.sub("", result.stem) or "image"
+        return self._save(image, f"{stem}_before.png")
+
     def _save(self, result: np.ndarray, filename: str, original: np.ndarray | None = None,
               hole: np.ndarray | None = None) -> Path:
         """The result as PNG in a folder of its own, so that its name is exactly `filename`; with the
