@@ -178,6 +178,9 @@ CASES = [
      "is a file, not a folder", 2),
     ("evaluate-existing-json", [*EVALUATE, "--checkpoint", "{good}", "--json", "{existing_json}"],
      "exists; pass --overwrite to replace it", 2),
+    # review 12: --json onto one of the photos it evaluates, with --overwrite, replaced the photo
+    ("evaluate-json-onto-a-photo", [*EVALUATE, "--checkpoint", "{good}", "--json", "{image}", "--overwrite"],
+     "is an image's name; the summary is JSON", 2),
     ("evaluate-ratio-above-0.9", [*EVALUATE, "--ratio", "0.95", "--checkpoint", "{good}"],
      "mask ratio must be in [0, 0.9], got 0.95", 2),
     ("evaluate-ratio-below-0", [*EVALUATE, "--ratio=-0.1", "--checkpoint", "{good}"],

@@ -363,16 +363,56 @@ def test_flow_without_a_camera_motion_is_completed_harmonically():
     assert np.abs(done[hole] - ramp[hole]).max() < 0.05
 
 
-def test_an_existing_output_folder_is_replaced_only_with_overwrite(ckpt, tmp_path):
+def test_an_existing_output_folder_is_replaced_only_with_overwrite_and_only_when_it_holds_just_frames(
+        ckpt, tmp_path, capsys):
+    """Review 12: --overwrite replaced a folder of the user's files (thesis.txt, photos) with the frames, and a
+    folder that held the input frames with it; an existing file became a folder."""
     write_frames(tmp_path / "in", panning_frames())
     (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "old.txt").write_text("old")
+    (tmp_path / "out" / "f0.png").write_bytes(b"an earlier run's frame")
     args = ["--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", box_hole()),
-            "-o", tmp_path / "out", "--no-progress"]
-    assert run_cli(*args) != 0
-    assert (tmp_path / "out" / "old.txt").read_text() == "old"
-    assert run_cli(*args, "--overwrite") == 0
+            "--no-progress"]
+    assert run_cli(*args, "-o", tmp_path / "out") != 0
+    assert (tmp_path / "out" / "f0.png").read_bytes() == b"an earlier run's frame"
+    assert run_cli(*args, "-o", tmp_path / "out", "--overwrite") == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"f{i}.png" for i in range(N)]  # the input's names
+    (tmp_path / "out" / "thesis.txt").write_text("mine")
+    capsys.readouterr()
+    assert run_cli(*args, "-o", tmp_path / "out", "--overwrite") == 2
+    assert "holds files this job does not write (thesis.txt)" in capsys.readouterr().err
+    assert (tmp_path / "out" / "thesis.txt").read_text() == "mine"
+    assert run_cli(*args, "-o", tmp_path, "--overwrite") == 2  # the folder that holds the input frames
+    assert "it holds the input" in capsys.readouterr().err and (tmp_path / "in" / "f0.png").exists()
+    (tmp_path / "notes.txt").write_text("mine")
+    assert run_cli(*args, "-o", tmp_path / "notes.txt", "--overwrite") == 2
+    assert "is a file; frames go to a folder" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    (tmp_path / "clip.mp4").mkdir()
+    assert run_cli(*args, "-o", tmp_path / "clip.mp4", "--overwrite") == 2
+    assert "is a folder; a video file needs another name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fps", ["nan", "inf", "1e-9", "0", "-3"])
+def test_a_frame_rate_that_is_no_rate_is_one_line(ckpt, tmp_path, capsys, fps):
+    """Review 12: nan / inf gave a traceback and 1e-9 became 24 frames/s without a word."""
+    write_frames(tmp_path / "in", panning_frames())
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", box_hole()),
+                 "-o", tmp_path / "out.mp4", "--fps", fps, "--no-progress")
+    assert_failed_cleanly(capsys, tmp_path, rc, "--fps", tmp_path / "out.mp4")
+
+
+def test_frames_a_few_pixels_high_are_filled(ckpt, tmp_path):
+    """Review 12: OpenCV's optical flow crashed the process (a segfault) on frames 12 px high, and raised on
+    some up to ~31 px high (a wide ticker strip)."""
+    frames = [f[:12, :40].copy() for f in panning_frames()]
+    write_frames(tmp_path / "in", frames)
+    hole = np.zeros((12, 40), bool)
+    hole[4:8, 10:20] = True
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", hole),
+                 "-o", tmp_path / "out", "--no-progress", "--texture", "0")
+    assert rc == 0
+    out = np.asarray(Image.open(tmp_path / "out" / "f0.png"))
+    assert out.shape == (12, 40, 3) and np.array_equal(out[~hole], frames[0][~hole])
 
 
 def test_bad_window_options_are_one_line_errors():

@@ -43,10 +43,16 @@ def _refuse_unwritable(existing: Path, folder: str | os.PathLike, option: str) -
 
 
 def check_output_file(path: str | os.PathLike, option: str, overwrite: bool) -> Path:
-    """`path` can be written: not a folder, its folder creatable, not existing unless `overwrite`."""
+    """`path` can be written: not a folder, not an image's name (these are JSON summaries: an image there is
+    most likely an input, which `--overwrite` must not replace), its folder creatable, not existing unless
+    `overwrite`."""
+    from inpnet.imageio import INPUT_EXTENSIONS
+
     path = Path(path)
     if path.is_dir():
         raise InpNetError(f"{option} {path} is a folder; give a file name")
+    if path.suffix.lower() in INPUT_EXTENSIONS:
+        raise InpNetError(f"{option} {path} is an image's name; the summary is JSON (give a .json file name)")
     if path.exists() and not overwrite:
         raise InpNetError(f"{path} exists; pass --overwrite to replace it")
     check_output_folder(path.parent, option)

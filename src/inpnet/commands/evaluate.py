@@ -75,13 +75,12 @@ def format_summary(summary: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
-    from pathlib import Path
 
     from inpnet.commands import check_output_file, select_images
     from inpnet.devices import resolve_device
     from inpnet.errors import InpNetError
     from inpnet.eval.evaluate import MaskSource, evaluate, load_method, method_name
-    from inpnet.fileio import atomic_write_text
+    from inpnet.fileio import atomic_write_text, make_parent_folders
 
     if args.json:
         check_output_file(args.json, "--json", args.overwrite)
@@ -115,11 +114,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped: {skipped['error']}", file=sys.stderr)
     print(format_summary(summary))
     if args.json:
-        out = Path(args.json)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InpNetError(f"cannot create folder {out.parent}: {exc.strerror or exc}") from None
+        out = make_parent_folders(args.json)
         atomic_write_text(out, json.dumps(summary, indent=2) + "\n")
         print(f"wrote {out}")
     return 0

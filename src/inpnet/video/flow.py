@@ -29,6 +29,8 @@ FIT_TOLERANCE = 0.5  # px: RANSAC inlier distance for the camera motion
 FIT_MIN_INLIERS = 0.5  # below this inlier fraction the motion is not a camera motion
 TRACK_TOLERANCE = 0.3  # px: a corner tracked there and back must return this close
 SNAP_TOLERANCE = 2.0  # px: DIS vectors this close to the camera's motion are taken as that motion
+MIN_DIS_SIDE = 64  # px: OpenCV's DIS crashes (a segfault, or an assertion) on some images with a side under
+# ~32 px (16x128, 24x512, 31x640 in a review); a shorter crop is padded to this for it (`_dis_flow`)
 _LK = {"winSize": (15, 15), "maxLevel": 3,
        "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)}
 _LK_REFINE = {"winSize": (15, 15), "maxLevel": 1,  # from a good guess: a short pyramid is enough
@@ -174,14 +176,23 @@ class FlowEstimator:
     def __init__(self, preset: str = "fast") -> None:
         self.dis = cv2.DISOpticalFlow_create(PRESETS[preset])
 
+    def _dis_flow(self, gray_a: np.ndarray, gray_b: np.ndarray) -> np.ndarray:
+        """DIS flow a -> b, (h, w, 2) float32; a crop with a side under MIN_DIS_SIDE is padded to it (edge
+        pixels repeated) for DIS and the flow cut back to the crop."""
+        h, w = gray_a.shape
+        pad = ((0, max(0, MIN_DIS_SIDE - h)), (0, max(0, MIN_DIS_SIDE - w)))
+        if pad == ((0, 0), (0, 0)):
+            return self.dis.calc(gray_a, gray_b, None)
+        flow = self.dis.calc(np.pad(gray_a, pad, mode="edge"), np.pad(gray_b, pad, mode="edge"), None)
+        return np.ascontiguousarray(flow[:h, :w])
+
     def pair(self, gray_a: np.ndarray, gray_b: np.ndarray, hole_a: np.ndarray,
              hole_b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Crops (h, w) uint8 of frames a, b and their holes (h, w) bool -> (flow a->b on a's pixels,
         flow b->a on b's pixels), each (h, w, 2) float32 (dx, dy), completed inside the grown holes, and
         the camera's motion a->b (3x3, crop coordinates; None when the motion is not a camera motion)."""
         gray_a, gray_b = np.ascontiguousarray(gray_a), np.ascontiguousarray(gray_b)
-        forward = self.dis.calc(gray_a, gray_b, None)
-        backward = self.dis.calc(gray_b, gray_a, None)
+        forward, backward = self._dis_flow(gray_a, gray_b), self._dis_flow(gray_b, gray_a)
         grown_a, grown_b = grow(hole_a, FLOW_HOLE_GROW), grow(hole_b, FLOW_HOLE_GROW)
         camera = fit_motion(gray_a, gray_b, ~grown_a & ~grown_b)
         if camera is None:

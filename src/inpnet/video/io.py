@@ -36,6 +36,8 @@ DEFAULT_FOLDER_FPS = Fraction(25)
 SHORT_OF_DURATION = 0.9
 MASK_VIDEO_THRESHOLD = 127  # a lossy mask video: a pixel is a hole above mid-grey, not at any nonzero value
 _ENCODERS = {".webm": "libvpx-vp9", ".gif": "gif"}  # anything else: H.264 (CRF 18)
+_NUMBERED_FRAME = re.compile(r"frame_\d{6}\.png")  # FolderWriter's names for a video file's frames
+MAX_FOLDER_FPS = 1000.0
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -178,10 +180,15 @@ def open_video(path: str | os.PathLike, *, fps: float | None = None) -> VideoSou
 
     `fps`: the frame rate of a frame folder (default 25); a video file keeps its own."""
     path = Path(path)
+    if fps is not None and not (isinstance(fps, (int, float)) and 0 < fps <= MAX_FOLDER_FPS):
+        raise InpNetError(f"--fps must be a frame rate above 0 and at most {MAX_FOLDER_FPS:g}, got {fps!r}")
     if not path.exists():
         raise InpNetError(f"--video {path} does not exist")
     if path.is_dir():
-        return _open_folder(path, Fraction(fps).limit_denominator(1001) if fps else DEFAULT_FOLDER_FPS)
+        rate = Fraction(fps).limit_denominator(1001) if fps else DEFAULT_FOLDER_FPS
+        if rate <= 0:  # a rate too small for a 1/1001 fraction
+            raise InpNetError(f"--fps {fps!r} is too low a frame rate (at least 1/1001 frames/s)")
+        return _open_folder(path, rate)
     if path.suffix.lower() in IMAGE_EXTENSIONS:  # FFmpeg opens a photo as a 1-frame video (a review got one)
         raise InpNetError(f"--video {path} is a still image: fill it with --image (a video is a file such as .mp4, "
                           ".mkv, .webm or .gif, or a folder of frames)")
@@ -253,10 +260,18 @@ def _temp_beside(target: Path, suffix: str = "") -> Path:
 
 
 def check_output(target: Path, inputs: list[Path], overwrite: bool) -> None:
-    """Refuse an output that is an input, lies under a file, or exists without `overwrite`."""
+    """Refuse an output that is an input or holds one (a frame folder replaces the whole folder), lies under
+    a file, exists without `overwrite`, or is a folder where a video file goes (the frames would be made
+    before the error)."""
     resolved = target.resolve()
-    if any(resolved == p.resolve() for p in inputs):
-        raise InpNetError(f"refusing to write {target}: it is an input")
+    for p in inputs:
+        if resolved == p.resolve():
+            raise InpNetError(f"refusing to write {target}: it is an input")
+        if resolved in p.resolve().parents:
+            raise InpNetError(f"refusing to write {target}: it holds the input {p}, and a frame folder output "
+                              "replaces the whole folder; choose another -o")
+    if is_video_file(target) and target.is_dir():
+        raise InpNetError(f"-o {target} is a folder; a video file needs another name")
     for parent in target.parents:
         if parent.exists():
             if not parent.is_dir():
@@ -273,10 +288,27 @@ class FolderWriter:
     def __init__(self, target: Path, names: list[str] | None = None) -> None:
         self.target = target
         self.names = names if names and len(set(names)) == len(names) else None  # a.jpg + a.png: numbered
+        self._check_replaceable()
         self.tmp = _temp_beside(target, ".d")
         self.count = 0
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
+
+    def _check_replaceable(self) -> None:
+        """`close` replaces the whole target folder: refuse one that holds anything but the frames this job
+        writes (an earlier run's output), as the user's own files would be lost with it."""
+        if not self.target.exists():
+            return
+        if not self.target.is_dir():
+            raise InpNetError(f"-o {self.target} is a file; frames go to a folder (or give a video file name "
+                              f"such as {self.target.stem}.mp4)")
+        ours = set(self.names or ())
+        others = sorted(p.name for p in self.target.iterdir()
+                        if not (p.is_file() and (p.name in ours or _NUMBERED_FRAME.fullmatch(p.name))))
+        if others:
+            listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            raise InpNetError(f"-o {self.target} holds files this job does not write ({listed}), and the frames "
+                              "replace the whole folder; choose another -o, or empty it")
 
     def write(self, frame: np.ndarray) -> None:
         name = self.names[self.count] if self.names and self.count < len(self.names) else f"frame_{self.count:06d}.png"
