@@ -354,6 +354,41 @@ def test_pair_masks_by_stem_and_mask_suffix():
     assert pair_masks(images, masks) == [(images[0], Path("m/a_mask.png")), (images[1], Path("m/b.png"))]
 
 
+def test_a_folder_that_cannot_be_read_or_a_linked_folder_is_named_not_skipped_in_silence(tmp_path, monkeypatch):
+    """Review 12: an unreadable subfolder vanished from a folder job (exit 0, no word), and so did a link."""
+    import os
+
+    for sub in ("ok", "locked", "real"):
+        (tmp_path / sub).mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / sub / f"{sub}.png")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    scandir = os.scandir
+
+    def refusing(path="."):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    with pytest.warns(UserWarning) as said:
+        found = list_images(tmp_path)
+    assert [p.name for p in found] == ["ok.png", "real.png"]
+    messages = " | ".join(str(w.message) for w in said)
+    assert "locked: cannot be read (Permission denied); the images in it are left out" in messages
+    assert "link is a link to a folder, not followed" in messages
+
+
+def test_pair_masks_in_nested_folders_pairs_by_place_first():
+    """Review 12: in/s2/a.png got masks/s1/a.png, the first mask of that stem in the whole tree."""
+    images = [Path("i/s1/a.png"), Path("i/s2/a.png"), Path("i/s3/a.png"), Path("i/s3/b.png"), Path("i/c.png")]
+    masks = [Path("m/s1/a.png"), Path("m/s2/a_mask.png"), Path("m/b.png"), Path("m/c.png")]
+    assert pair_masks(images, masks, Path("i"), Path("m")) == [
+        (images[0], masks[0]), (images[1], masks[1]),
+        (images[2], None),  # two folders hold an "a" mask, neither at s3: no guess
+        (images[3], masks[2]), (images[4], masks[3]),  # a stem only one mask has pairs from anywhere (flat masks)
+    ]
+
+
 def test_pair_masks_cycles_in_sorted_order_when_stems_differ():
     images = [Path("i/a.jpg"), Path("i/b.jpg"), Path("i/c.jpg")]
     masks = [Path("m/2.png"), Path("m/1.png")]

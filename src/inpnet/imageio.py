@@ -475,8 +475,18 @@ def _is_image(path: Path) -> bool:
 
 
 def _walk(folder: Path, recursive: bool) -> Iterable[Path]:
-    """Image files under `folder`; hidden files and folders (".name", e.g. macOS "._x.jpg") are skipped."""
-    for root, dirs, files in os.walk(folder):
+    """Image files under `folder`; hidden files and folders (".name", e.g. macOS "._x.jpg") are skipped. A
+    folder that cannot be read, and a link to a folder (not followed: it may loop), are left out with a
+    note, not in silence."""
+    def unreadable(exc: OSError) -> None:
+        note(f"{exc.filename}: cannot be read ({exc.strerror or exc}); the images in it are left out")
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
+        if recursive:
+            for d in dirs:
+                if not d.startswith(".") and os.path.islink(os.path.join(root, d)):
+                    note(f"{os.path.join(root, d)} is a link to a folder, not followed; its images are left out "
+                         "(name it itself to include them)")
         dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
         for f in files:
             p = Path(root) / f
@@ -515,11 +525,14 @@ def _mask_key(stem: str) -> str:
     return stem[: -len(MASK_SUFFIX)] if stem.endswith(MASK_SUFFIX) else stem
 
 
-def pair_masks(images: list[Path], masks: list[Path]) -> list[tuple[Path, Path | None]]:
+def pair_masks(images: list[Path], masks: list[Path], image_root: Path | None = None,
+               mask_root: Path | None = None) -> list[tuple[Path, Path | None]]:
     """Pair each image with a mask, in the order of `images`: by file stem (`a.jpg` <-> `a.png` or
     `a_mask.png`) when any image's stem names a mask, and then an image without one gets None (never another
     image's mask); when no stem matches at all (a pool of masks, or two differently named sequences), by
-    sorted order, cycling through the masks (`masks_named_like` tells the two apart)."""
+    sorted order, cycling through the masks (`masks_named_like` tells the two apart).
+    With the two folders' roots, a mask at the image's own place wins (`in/s2/a.jpg` <-> `masks/s2/a.png`),
+    and a stem that several masks share pairs no image elsewhere (`in/s3/a.jpg` gets None, not `s1`'s mask)."""
     images = [Path(p) for p in images]
     photos = {p.resolve() for p in images}
     masks = [m for m in masks if Path(m).resolve() not in photos]  # a photo is never a mask, its own or another's
@@ -527,7 +540,12 @@ def pair_masks(images: list[Path], masks: list[Path]) -> list[tuple[Path, Path |
         raise InpNetError("no masks to pair with the images (every file found as a mask is one of the images)")
     by_stem = _masks_by_stem(masks)
     if masks_named_like(images, masks):
-        return [(p, by_stem.get(p.stem)) for p in images]
+        if image_root is None or mask_root is None:
+            return [(p, by_stem.get(p.stem)) for p in images]
+        by_place = _masks_by_stem(masks, root=mask_root)
+        shared = _shared_stems(masks)
+        return [(p, by_place.get(str(p.relative_to(image_root).with_suffix("")))
+                 or (None if p.stem in shared else by_stem.get(p.stem))) for p in images]
     sorted_masks = sorted((Path(m) for m in masks), key=str)
     rank = {i: r for r, i in enumerate(sorted(range(len(images)), key=lambda i: str(images[i])))}
     return [(p, sorted_masks[rank[i] % len(sorted_masks)]) for i, p in enumerate(images)]
@@ -539,11 +557,26 @@ def masks_named_like(images: list[Path], masks: list[Path]) -> bool:
     return any(Path(p).stem in by_stem for p in images)
 
 
-def _masks_by_stem(masks: list[Path]) -> dict[str, Path]:
+def _masks_by_stem(masks: list[Path], root: Path | None = None) -> dict[str, Path]:
+    """{stem: mask}, an exact stem winning over "<stem>_mask"; with `root`, keyed by the mask's place below
+    it ("s2/a" for root/s2/a_mask.png)."""
     by_stem: dict[str, Path] = {}
     sorted_masks = sorted((Path(m) for m in masks), key=str)
-    for m in sorted_masks:  # an exact stem match wins over "<stem>_mask"
-        by_stem.setdefault(m.stem, m)
+
+    def key(m: Path, stem: str) -> str:
+        return stem if root is None else str(m.relative_to(root).parent / stem)
+
     for m in sorted_masks:
-        by_stem.setdefault(_mask_key(m.stem), m)
+        by_stem.setdefault(key(m, m.stem), m)
+    for m in sorted_masks:
+        by_stem.setdefault(key(m, _mask_key(m.stem)), m)
     return by_stem
+
+
+def _shared_stems(masks: list[Path]) -> set[str]:
+    """The stems (as `_masks_by_stem` keys them) that masks in different folders share."""
+    folders: dict[str, set[Path]] = {}
+    for m in (Path(m) for m in masks):
+        for stem in {m.stem, _mask_key(m.stem)}:
+            folders.setdefault(stem, set()).add(m.parent)
+    return {stem for stem, where in folders.items() if len(where) > 1}

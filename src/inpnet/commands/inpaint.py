@@ -145,7 +145,7 @@ def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]
         masks = list_images(mask)
         if mask.resolve() == image.resolve():
             images, masks = _split_shared_folder(images, mask)
-        pairs = list(pair_masks(images, masks))
+        pairs = list(pair_masks(images, masks, image, mask))
         if not masks_named_like(images, masks):
             print(f"inpnet inpaint: note: no mask in {mask} is named like an image in {image}: paired in sorted "
                   "order (first image with first mask, ...)", file=sys.stderr)
