@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import numbers
 import os
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any
 
 from inpnet.errors import InpNetError
 from inpnet.fileio import atomic_write_text
+
+MAX_TOKENS = 16384  # patches of one image the model is built for (128x128: a 1024-px side at patch 8)
 
 # Encoder shapes follow timm's ViT names so that pretrained encoders map one-to-one.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -168,6 +171,11 @@ class ModelConfig:
         for side in self.image_size:
             if side <= 0 or side % p:
                 raise InpNetError(f"image_size {self.image_size} must be positive multiples of patch_size {p}")
+        tokens = (self.image_size[0] // p) * (self.image_size[1] // p)
+        if tokens > MAX_TOKENS:  # e.g. 100000 px: the position table alone fills the memory, then a silent kill
+            raise InpNetError(f"image_size {self.image_size} at patch_size {p} is {tokens} tokens, above the "
+                              f"{MAX_TOKENS} this model takes (a larger patch, or photos filled in windows by "
+                              "InpaintPipeline, which takes any size)")
         for name in ("embed_dim", "num_heads", "mlp_ratio", "decoder_embed_dim", "decoder_num_heads"):
             if getattr(self, name) <= 0:
                 raise InpNetError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -309,12 +317,12 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InpNetError(f"{name} must be >= 1, got {value}")
-        for name in ("lr", "disc_lr"):
-            if not getattr(self, name) > 0:
-                raise InpNetError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("lr", "disc_lr"):  # inf passed "> 0" and trained a model of NaNs (review 12)
+            if not 0 < getattr(self, name) < math.inf:
+                raise InpNetError(f"{name} must be a finite number > 0, got {getattr(self, name)}")
         for name in ("min_lr", "weight_decay", "grad_clip", "lambda_rec", "lambda_gan", "hole_weight", "restore_weight"):
-            if not getattr(self, name) >= 0:
-                raise InpNetError(f"{name} must be >= 0, got {getattr(self, name)}")
+            if not 0 <= getattr(self, name) < math.inf:
+                raise InpNetError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         if self.num_workers < 0:
             raise InpNetError(f"num_workers must be >= 0, got {self.num_workers}")
         if not 0.0 <= self.val_fraction < 1.0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from inpnet.commands import DEVICE_HELP
@@ -89,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     model_over: dict = {}
     train_over: dict = {}
     if args.image_size:
-        model_over["image_size"] = args.image_size[0] if len(args.image_size) == 1 else tuple(args.image_size[:2])
+        if len(args.image_size) > 2:
+            raise InpNetError(f"--image-size takes N or H W, got {len(args.image_size)} numbers")
+        model_over["image_size"] = args.image_size[0] if len(args.image_size) == 1 else tuple(args.image_size)
     for key in ("patch_size", "depth", "embed_dim", "num_heads"):
         if getattr(args, key) is not None:
             model_over[key] = getattr(args, key)
@@ -107,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         target[name] = _parse_value(value)
     mcfg = ModelConfig.from_name(args.variant, preset=args.preset, **model_over)
     tcfg = TrainConfig.for_variant(args.variant, **train_over)
+    if args.max_minutes is not None and not 0 < args.max_minutes < math.inf:
+        raise InpNetError(f"--max-minutes must be a time above 0, got {args.max_minutes}")
     max_seconds = args.max_minutes * 60 if args.max_minutes else None
     resume_changes = None
     if args.resume:  # only what was given: a default must not replace the run's own length or patience
