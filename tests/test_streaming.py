@@ -96,6 +96,26 @@ def test_a_worker_that_dies_ends_the_stream_with_one_clear_error():
         next(results)
 
 
+def test_an_unguarded_script_gets_the_guard_error_not_a_hang(tmp_path):
+    """Review 11: the README's stream(..., processes=2) in a script without the `__main__` guard hung for good:
+    its workers died while starting and the parent stayed blocked sending them the pipeline (tens of MB)
+    through the start-up pipe. A 4-MB target stands in for the pipeline (above any pipe's buffer)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text("from inpnet.streaming import map_in_processes\n"
+                      "print(list(map_in_processes(bytearray(4_000_000), '__len__', [(), ()], processes=1)))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "needs an `if __name__ == '__main__':` guard" in done.stderr.splitlines()[-1]
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text("from inpnet.streaming import map_in_processes\nif __name__ == '__main__':\n"
+                       "    print(list(map_in_processes(bytearray(4_000_000), '__len__', [(), ()], processes=1)))\n")
+    done = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == "[4000000, 4000000]"
+
+
 def test_threads_per_worker_shares_the_cores_and_gives_each_worker_one_at_least():
     cores = len(os.sched_getaffinity(0))
     assert threads_per_worker(1) == cores

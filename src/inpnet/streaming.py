@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -50,8 +52,12 @@ def map_in_processes(target: Any, method: str, items: Iterable[tuple], *, proces
         raise InpNetError(f"processes must be a positive number of worker processes, got {processes!r}")
     in_flight = processes + 1 if in_flight is None else in_flight
     threads = threads_per_worker(processes)
+    # The target (a pipeline: tens of MB) goes to the workers through a file, not in the start-up message:
+    # CPython's spawn writes that message into a pipe whose read end the parent holds until the write ends,
+    # so a worker that dies while starting (an unguarded script) left the parent blocked in the write forever.
+    payload = _pickled_to_file(target)
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(target, threads))
+                               initializer=_start_worker, initargs=(payload, threads))
     call = _Call(method)
     try:
         yield from _in_order(pool, call, items, in_flight)
@@ -60,6 +66,7 @@ def map_in_processes(target: Any, method: str, items: Iterable[tuple], *, proces
                           "'__main__':` guard to stream on processes; or it was killed, or ran out of memory)") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        os.unlink(payload)
 
 
 def threads_per_worker(processes: int) -> int:
@@ -87,12 +94,27 @@ def _in_order(pool: Executor, fn: Callable[[Any], Any], items: Iterable[Any], in
         yield pending.popleft().result()
 
 
-def _start_worker(target: Any, threads: int) -> None:
-    """A worker's set-up: its thread counts, then its copy of the target (an ONNX model's session is built
-    on first use, after `set_threads`, so that it is built once with the worker's count)."""
+def _pickled_to_file(target: Any) -> str:
+    """`target` pickled into a new private temporary file (mode 0600); its path."""
+    with tempfile.NamedTemporaryFile(prefix="inpnet-stream-", suffix=".pickle", delete=False) as fh:
+        try:
+            pickle.dump(target, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:
+            fh.close()
+            os.unlink(fh.name)
+            raise
+    return fh.name
+
+
+def _start_worker(payload: str, threads: int) -> None:
+    """A worker's set-up: its thread counts, then its copy of the target, read from the file `payload` that
+    `map_in_processes` wrote for it (an ONNX model's session is built on first use, after `set_threads`, so
+    that it is built once with the worker's count)."""
     import cv2
     import torch
 
+    with open(payload, "rb") as fh:
+        target = pickle.load(fh)  # our own file, written by the process that started this one
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     set_threads = getattr(target, "set_threads", None)
