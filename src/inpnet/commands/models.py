@@ -23,21 +23,32 @@ def run(args: argparse.Namespace) -> int:
         for name, variant in VARIANTS.items():
             for preset in presets:
                 n = count_parameters(build_model(name, preset=preset))
-                mark = f" [shipped: {shipped[0]}, {shipped[3]}]" if shipped and shipped[1:3] == (name, preset) else ""
-                print(f"{name:<15}{preset:<8}{n / 1e6:>10.2f} M  {variant.description}{mark}")
+                print(f"{name:<15}{preset:<8}{n / 1e6:>10.2f} M  {variant.description}")
+        if shipped is not None:  # its own line: the shipped model is a preset with other widths, not the row above
+            folder, config = shipped
+            n = count_parameters(build_model(config))
+            height, width = config.image_size
+            print(f"\nshipped: {folder}, {config.variant} from the {config.preset} preset with its own settings "
+                  f"({_settings(config)}), {n / 1e6:.2f} M, {width}x{height} px")
     return 0
 
 
-def _shipped() -> tuple[str, str, str, str] | None:
-    """(folder name, variant, preset, 'W x H px') of the shipped default weights; None when there are none."""
+def _shipped():
+    """(folder name, ModelConfig) of the shipped default weights; None when there are none."""
     from inpnet.checkpoint import CONFIG_FILE, shipped_weights_dir
     from inpnet.config import ModelConfig
     from inpnet.errors import InpNetError
 
     try:
         folder = shipped_weights_dir()
-        config = ModelConfig.load(folder / CONFIG_FILE)
+        return folder.name, ModelConfig.load(folder / CONFIG_FILE)
     except InpNetError:
         return None
-    height, width = config.image_size
-    return folder.name, config.variant, config.preset, f"{width}x{height} px"
+
+
+def _settings(config) -> str:
+    """The settings of `config` that differ from its preset's, e.g. 'embed_dim 256, depth 8, in_chans 4'."""
+    from inpnet.config import ModelConfig
+
+    preset = ModelConfig.from_name(config.variant, preset=config.preset).to_dict()
+    return ", ".join(f"{k} {v}" for k, v in config.to_dict().items() if preset.get(k) != v) or "none"
