@@ -43,7 +43,7 @@ def test_no_arguments_prints_help_and_succeeds(capsys):
 def test_models_lists_variants_presets_and_parameter_counts(capsys):
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = [line.split() for line in lines[1:]]
+    rows = [line.split() for line in lines[1:lines.index("")]]  # then a blank line and the shipped model's
     assert len(rows) == 7 * 4  # seven models x four presets
     by_key = {(r[0], r[1]): float(r[2]) for r in rows}
     assert by_key[("mae", "base")] == pytest.approx(111.91, abs=0.05)  # FB-MAE ViT-B/16 with its decoder
