@@ -175,6 +175,8 @@ CASES = [
     ("train-zero-batch", [*TRAIN, "--out", "{root}/new-run", "--batch-size", "0"],
      "batch_size must be >= 1, got 0", 2),
     ("train-resume-missing-run", [*TRAIN, "--out", "{root}/nope", "--resume"], "cannot resume", 2),
+    ("train-new-run-without-data", ["train", "--variant", "skip-recon", "--out", "{root}/new-run"],
+     "a new run needs --data (--resume continues a run with its own)", 2),
     # evaluate
     ("evaluate-missing-images", ["evaluate", "--images", "{root}/nope", "--mask-kind", "random", "--ratio", "0.5",
                                  "--checkpoint", "{good}"], "no such file or folder", 2),

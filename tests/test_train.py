@@ -181,9 +181,13 @@ def test_resuming_a_finished_run_adds_nothing_and_a_shorter_length_is_refused(ph
     rows = read_jsonl(run)
     assert main([*base, "--resume"]) == 0 and main([*base, "--resume"]) == 0
     assert read_jsonl(run) == rows  # nothing to do, nothing logged twice
+    # review 11: --resume required --variant and --data, then ignored them; the run records its data folders
+    assert json.loads((run / "config.json").read_text())["data"] == [str(photos.absolute())]
+    assert main(["train", "--out", str(run), "--resume", "--steps", "7", "--no-progress"]) == 0
+    assert "step 7," in capsys.readouterr().out
     config = (run / "config.json").read_text()
     assert main([*base, "--resume", "--steps", "4"]) == 2
-    assert "cannot resume: --steps 4 ends before step 6, where the run is already" in capsys.readouterr().err
+    assert "cannot resume: --steps 4 ends before step 7, where the run is already" in capsys.readouterr().err
     assert (run / "config.json").read_text() == config
 
 

@@ -310,7 +310,7 @@ def train(
     ddp_model, ddp_disc = _distributed(run.model, run.disc, run.d)
 
     # the run directory is created only now, so that a setup error (bad data, options, checkpoint) leaves nothing
-    _prepare_run_dir(run.run_dir, run.mcfg, run.tcfg, run.d)
+    _prepare_run_dir(run.run_dir, run.mcfg, run.tcfg, run.d, data)
     loop = _Loop(run, progress, max_seconds, stop_at_step)
     old_handlers = _install_signal_handlers(loop.on_signal)
     try:
@@ -840,6 +840,13 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     return saved
 
 
+def read_resumable_config(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The config.json of the run in `run_dir` that `train(resume=True)` would continue, as
+    {"model": ..., "train": ..., "data": [...] (runs since 2026-12-01)}; InpNetError when there is none."""
+    _check_run_dir(Path(run_dir), resume=True)
+    return read_run_config(Path(run_dir))
+
+
 def _is_run_config(path: Path) -> bool:
     """Whether `path`, a folder's config.json, is a run's (`read_run_config` reads it), not some other program's."""
     try:
@@ -875,16 +882,18 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
         raise InpNetError(f"cannot create run directory {run_dir}: {existing} is not a folder")
 
 
-def _prepare_run_dir(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig, d: Dist) -> None:
-    """Create the run directory and write its config.json (main process); a resumed run's config is
-    rewritten with what the resume changed (length, patience, workers)."""
+def _prepare_run_dir(run_dir: Path, mcfg: ModelConfig, tcfg: TrainConfig, d: Dist, data: Sequence[str]) -> None:
+    """Create the run directory and write its config.json (main process), with the data folders (absolute, so
+    that `--resume` from anywhere finds them); a resumed run's config is rewritten with what the resume
+    changed (length, patience, workers)."""
     if d.main:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InpNetError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
         atomic_write_text(run_dir / CONFIG_FILE,
-                          json.dumps({"model": mcfg.to_dict(), "train": tcfg.to_dict()}, indent=2) + "\n")
+                          json.dumps({"model": mcfg.to_dict(), "train": tcfg.to_dict(),
+                                      "data": [str(Path(folder).absolute()) for folder in data]}, indent=2) + "\n")
     if d.world > 1 and dist.is_initialized():
         dist.barrier()
 

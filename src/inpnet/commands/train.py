@@ -11,10 +11,11 @@ from inpnet.config import PRESETS, VARIANTS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", required=True, choices=list(VARIANTS), metavar="NAME",
-                   help=f"one of: {', '.join(VARIANTS)}")
-    p.add_argument("--preset", default="tiny", choices=list(PRESETS), help="size preset (default tiny)")
-    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="image folders (recursive)")
+    p.add_argument("--variant", choices=list(VARIANTS), metavar="NAME",
+                   help=f"one of: {', '.join(VARIANTS)} (needed for a new run; --resume takes the run's)")
+    p.add_argument("--preset", choices=list(PRESETS), help="size preset (default tiny; --resume: the run's)")
+    p.add_argument("--data", nargs="+", metavar="DIR",
+                   help="image folders (recursive; needed for a new run; --resume: the run's own by default)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create (or resume)")
     p.add_argument("--image-size", type=int, nargs="+", metavar="N", help="training size: N or H W")
     p.add_argument("--patch-size", type=int, metavar="N", help="patch side in pixels (default: the preset's)")
@@ -71,8 +72,8 @@ def _resume_changes(args: argparse.Namespace, train_over: dict, model_over: dict
     same = lambda scope, k: json.loads(json.dumps(given[scope].get(k))) == saved[scope].get(k)  # noqa: E731
     ignored = [k for k in train_over if k not in RESUME_CHANGES and not same("train", k)]
     ignored += [k for k in model_over if not same("model", k)]
-    for key in ("variant", "preset"):  # required / defaulted options, not overrides: compared by themselves
-        if getattr(args, key) != saved["model"].get(key):
+    for key in ("variant", "preset"):  # options, not overrides: compared by themselves, when given
+        if getattr(args, key) is not None and getattr(args, key) != saved["model"].get(key):
             ignored.append(f"--{key} {getattr(args, key)} (the run is {saved['model'].get(key)})")
     if args.init_from or args.init_from_backbone or args.reinit:
         ignored.append("init-from / reinit")
@@ -85,8 +86,18 @@ def _resume_changes(args: argparse.Namespace, train_over: dict, model_over: dict
 def run(args: argparse.Namespace) -> int:
     from inpnet.config import ModelConfig, TrainConfig
     from inpnet.errors import InpNetError
-    from inpnet.train import train
+    from inpnet.train import read_resumable_config, train
 
+    saved = read_resumable_config(args.out) if args.resume else None
+    if saved is None and not (args.variant and args.data):
+        missing = " and ".join(o for o, v in (("--variant", args.variant), ("--data", args.data)) if not v)
+        raise InpNetError(f"a new run needs {missing} (--resume continues a run with its own)")
+    variant = args.variant or saved["model"]["variant"]
+    preset = args.preset or (saved["model"].get("preset", "tiny") if saved else "tiny")
+    data = args.data or saved.get("data")
+    if not data:
+        raise InpNetError(f"the run in {args.out} does not record its data folders (it predates 2026-12-01): "
+                          "give --data")
     model_over: dict = {}
     train_over: dict = {}
     if args.image_size:
@@ -108,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
         scope, _, name = key.rpartition(".")
         target = model_over if (scope == "model" or (not scope and name in model_fields)) else train_over
         target[name] = _parse_value(value)
-    mcfg = ModelConfig.from_name(args.variant, preset=args.preset, **model_over)
-    tcfg = TrainConfig.for_variant(args.variant, **train_over)
+    mcfg = ModelConfig.from_name(variant, preset=preset, **model_over)
+    tcfg = TrainConfig.for_variant(variant, **train_over)
     if args.max_minutes is not None and not 0 < args.max_minutes < math.inf:
         raise InpNetError(f"--max-minutes must be a time above 0, got {args.max_minutes}")
     max_seconds = args.max_minutes * 60 if args.max_minutes else None
@@ -117,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:  # only what was given: a default must not replace the run's own length or patience
         given = {"model": mcfg.to_dict(), "train": tcfg.to_dict()}
         resume_changes = _resume_changes(args, train_over, model_over, given)
-    result = train(mcfg, tcfg, args.data, args.out, resume=args.resume, init_from=args.init_from,
+    result = train(mcfg, tcfg, data, args.out, resume=args.resume, init_from=args.init_from,
                    init_from_backbone=args.init_from_backbone, reinit=tuple(args.reinit), device=args.device,
                    progress=not args.no_progress, max_seconds=max_seconds,
                    stop_at_step=args.stop_at_step, resume_changes=resume_changes)
