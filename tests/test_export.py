@@ -266,6 +266,24 @@ def test_corrupt_onnx_file_is_an_inpnet_error(tmp_path, exported):
     assert "\n" not in str(info.value)
 
 
+def test_a_file_whose_config_disagrees_with_its_graph_is_refused_on_loading(tmp_path):
+    """Review 12: an export whose metadata was changed to another size failed on its first call with an
+    onnxruntime traceback."""
+    import json
+
+    import onnx
+
+    from inpnet.export import CONFIG_KEY, _set_metadata
+
+    path = export_onnx(release_like_nano(), tmp_path / "m.onnx")
+    proto = onnx.load(str(path))
+    config = json.loads(next(e.value for e in proto.metadata_props if e.key == CONFIG_KEY))
+    _set_metadata(proto, {CONFIG_KEY: json.dumps({**config, "image_size": [64, 64]})})
+    onnx.save(proto, str(tmp_path / "lying.onnx"))
+    with pytest.raises(InpNetError, match="its graph takes 32x32 images but its config says 64x64"):
+        OnnxInpainter(tmp_path / "lying.onnx")
+
+
 def test_missing_onnx_file_is_an_inpnet_error(tmp_path):
     with pytest.raises(InpNetError, match="no ONNX file"):
         OnnxInpainter(tmp_path / "absent.onnx")

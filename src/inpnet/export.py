@@ -344,6 +344,9 @@ def max_diff(model: nn.Module, runner: OnnxInpainter, batch: int = 3, seed: int 
                float((got.composite - expected.composite.float().cpu()).abs().max()))
 
 
+MIN_OPSET = 17  # the oldest opset both exporters write this model in (the legacy exporter's default)
+
+
 def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int | None = None,
                 exporter: str = "auto", quantize: str | None = None) -> Path:
     """Export `model` (InpNet or MAE) to the ONNX file `path` (written atomically) and return the path.
@@ -361,6 +364,9 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int | None = N
         raise InpNetError(f"unknown quantization {quantize!r}; valid: {', '.join(QUANTIZATIONS)}")
     import onnx
 
+    newest = onnx.defs.onnx_opset_version()
+    if opset is not None and not MIN_OPSET <= opset <= newest:  # below: the exporters fall back to another opset
+        raise InpNetError(f"opset {opset} is outside what the exporters write here ({MIN_OPSET} to {newest})")
     path = make_parent_folders(path)
     if next(model.parameters()).device.type != "cpu":
         model = copy.deepcopy(model).cpu()  # the graph is for onnxruntime's CPU provider
@@ -373,6 +379,10 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int | None = N
             except Exception as exc:  # exporters fail in many ways; the next exporter may work
                 errors.append(f"{name}: {_first_line(exc)}")
                 continue
+        written = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+        if opset is not None and written != opset:
+            errors.append(f"{name}: wrote opset {written}, not the {opset} asked for")
+            continue
         _set_metadata(proto, {CONFIG_KEY: json.dumps(config.to_dict()), "inpnet_exporter": name,
                               LAYOUT_KEY: layout})
         data = proto.SerializeToString()
@@ -443,6 +453,7 @@ class OnnxInpainter:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.quantized = meta.get(QUANT_KEY)
         self.config = config if config is not None else self._config_from(meta, path)
+        self._check_size(path)
         self.path = path
         self.full_length = full_length
         self.device = torch.device("cpu")
@@ -473,10 +484,20 @@ class OnnxInpainter:
         """A serialized model (no file)."""
         return cls("<in memory>", _data=data, **kwargs)
 
+    def _check_size(self, path: Path) -> None:
+        """The graph's fixed image size is the config's (else onnxruntime fails on the first call, in many lines)."""
+        first = self.session.get_inputs()[0]  # "prefilled" or "image": (batch, C, H, W)
+        graph = tuple(first.shape[2:])
+        if all(isinstance(side, int) for side in graph) and graph != tuple(self.config.image_size):
+            (h, w), (H, W) = graph, self.config.image_size
+            raise InpNetError(f"{path}: its graph takes {h}x{w} images but its config says {H}x{W} (changed after "
+                              "export?); export it again with inpnet export-onnx")
+
     @staticmethod
     def _config_from(meta: dict[str, str], path: Path) -> ModelConfig:
         if CONFIG_KEY not in meta:
-            raise InpNetError(f"{path} carries no {CONFIG_KEY} metadata; pass config=")
+            raise InpNetError(f"{path} carries no {CONFIG_KEY} metadata: not an `inpnet export-onnx` file (in Python, "
+                              "pass config=)")
         try:
             return ModelConfig.from_dict(json.loads(meta[CONFIG_KEY]))
         except (json.JSONDecodeError, TypeError) as exc:
