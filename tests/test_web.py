@@ -399,6 +399,15 @@ def test_serve_refuses_a_port_out_of_range(capsys):
     assert "--port must be in 1..65535" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("host", "said"), [("999.1.1.1", "no such address"),
+                                            ("192.0.2.1", "not an address of this machine")])
+def test_serve_refuses_a_host_it_cannot_listen_on_in_one_line(capsys, host, said):
+    """Review 12: an address that is no address was reported, in three lines, as a port in use."""
+    assert main(["serve", "--host", host, "--port", "7999"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"--host {host}: {said}" in err
+
+
 def test_importing_the_web_modules_does_not_import_gradio():
     code = "import sys, inpnet.web.app, inpnet.web.api, inpnet.commands.serve; print('gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

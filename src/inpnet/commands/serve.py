@@ -55,11 +55,31 @@ def _restorer(args: argparse.Namespace, pipe: Any) -> tuple[Any, str | None]:
     return pipe, args.checkpoint
 
 
+def _check_host(host: str) -> None:
+    """Refuse a --host that names no address, or none of this machine's, before the models load (Gradio would
+    say that every port is in use)."""
+    import socket
+
+    from inpnet.errors import InpNetError
+
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise InpNetError(f"--host {host}: no such address ({getattr(exc, 'strerror', None) or exc})") from None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address[0], 0))
+        except OSError as exc:
+            raise InpNetError(f"--host {host}: not an address of this machine ({exc.strerror}); 127.0.0.1 serves "
+                              "this machine only, 0.0.0.0 every network") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from inpnet.errors import InpNetError
 
     if not 0 < args.port < 65536:
         raise InpNetError(f"--port must be in 1..65535, got {args.port}")
+    _check_host(args.host)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from inpnet.predict import load_pipeline
     from inpnet.web.app import build_app, launch
