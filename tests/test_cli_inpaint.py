@@ -68,6 +68,19 @@ def test_one_image_is_inpainted_at_its_size_with_the_pixels_outside_the_hole_kep
     assert np.array_equal(out[~hole], image[~hole])
 
 
+def test_a_pipe_as_image_or_mask_is_refused_in_one_line_not_waited_on(ckpt, tmp_path, capsys):
+    """Review 12: a FIFO as --mask hung for good, and as --image was called a folder."""
+    write_photo(tmp_path / "a.png")
+    write_mask(tmp_path / "m.png")
+    os.mkfifo(tmp_path / "pipe.png")
+    for image, mask, option in (("pipe.png", "m.png", "--image"), ("a.png", "pipe.png", "--mask")):
+        assert run_cli("--checkpoint", ckpt, "--image", tmp_path / image, "--mask", tmp_path / mask,
+                       "-o", tmp_path / "out.png") == 2
+        err = capsys.readouterr().err
+        assert f"{option} {tmp_path / 'pipe.png'} is not a file or a folder (a pipe or a device?)" in err
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_restore_needs_no_mask(ckpt, tmp_path):
     write_photo(tmp_path / "photo.png", h=40, w=70)
     out = tmp_path / "restored.png"

@@ -123,6 +123,9 @@ def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]
     mask = Path(args.mask) if args.mask else None
     if mask is not None and not mask.exists():
         raise InpNetError(f"--mask {mask} does not exist")
+    for option, path in (("--image", image), ("--mask", mask)):  # a FIFO or a device: reading could block
+        if path is not None and not (path.is_file() or path.is_dir()):
+            raise InpNetError(f"{option} {path} is not a file or a folder (a pipe or a device?); save it to a file")
     if image.is_file():
         if mask is not None and mask.is_dir():
             raise InpNetError(f"--image is one file but --mask {mask} is a folder; pass one mask file")
