@@ -201,6 +201,7 @@ CASES = [
     # ablate
     ("ablate-missing-images", ["ablate", "--images", "{root}/nope", "--baselines", "telea", "--out",
                                "{root}/ablation"], "no such file or folder", 2),
+    ("ablate-add-to-without-native", [*ABLATE, "--add-to", "{root}"], "--add-to extends a --native table", 2),
     ("ablate-missing-run", [*ABLATE, "--runs", "{root}/nope"], "does not exist", 2),
     ("ablate-out-below-a-file", [*ABLATE[:-1], "{under}"], "is a file, not a folder", 2),
     ("ablate-ratio-above-0.9", [*ABLATE[:6], "random-95", *ABLATE[7:]], "unknown mask set 'random-95'", 2),
@@ -245,6 +246,8 @@ CASES = [
     ("export-onnx-bad-config", ["export-onnx", "--checkpoint", "{bad_config}", "-o", "{root}/m.onnx"],
      BAD_CONFIG, 2),
     # bench
+    ("bench-onnx-at-off-the-patch-grid", [*BENCH[:-3], "--repeats", "1", "--onnx-at", "7", "--checkpoint", "{good}"],
+     "--onnx-at 7: image_size (7, 7) must be positive multiples of patch_size", 2),  # review 12: after the timings
     ("bench-missing-checkpoint", [*BENCH, "--checkpoint", "{root}/nope"], "does not exist", 2),
     ("bench-json-below-a-file", [*BENCH, "--json", "{under}/b.json"], "is a file, not a folder", 2),
     ("bench-existing-json", [*BENCH, "--json", "{existing_json}"], "exists; pass --overwrite to replace it", 2),

@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from inpnet.eval.ablation import run_ablation, write_outputs
 
     check_output_folder(args.out, "--out")
+    if args.add_to and not args.native:  # it was ignored without a word (review 12)
+        raise InpNetError("--add-to extends a --native table; pass --native")
     _refuse_earlier_results(args)
     if args.native:
         if args.image_size is not None:  # it was ignored without a word (review 10)

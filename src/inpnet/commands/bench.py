@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from inpnet.bench import BenchOptions, format_table, full_options, quick_options, run_bench
+    from inpnet.bench import BenchOptions, format_table, full_options, onnx_model, quick_options, run_bench
     from inpnet.checkpoint import load_model
     from inpnet.commands import check_output_file
     from inpnet.errors import InpNetError
@@ -80,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
         make_parent_folders(args.json)
     if opts.checkpoint:  # fail now, not after minutes of timings (and even with --no-onnx, which skips it)
         load_model(opts.checkpoint)
+    if opts.onnx and opts.onnx_at:  # likewise a size the model cannot be exported at (review 12)
+        try:
+            onnx_model(opts)[0].config.replace(image_size=opts.onnx_at).validate()
+        except InpNetError as exc:
+            raise InpNetError(f"--onnx-at {opts.onnx_at}: {exc}") from None
+    elif opts.onnx_at and not opts.onnx:
+        raise InpNetError("--onnx-at is an ONNX export size: it does nothing with --no-onnx")
 
     result = run_bench(opts, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(format_table(result))
