@@ -8,6 +8,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -376,6 +377,23 @@ def test_a_folder_that_cannot_be_read_or_a_linked_folder_is_named_not_skipped_in
     messages = " | ".join(str(w.message) for w in said)
     assert "locked: cannot be read (Permission denied); the images in it are left out" in messages
     assert "link is a link to a folder, not followed" in messages
+
+
+def test_a_photo_given_as_a_mask_gets_a_note_and_a_drawn_mask_none(tmp_path):
+    """Review 12: a folder of photos as --masks made every pixel a hole without a word."""
+    import warnings
+
+    import skimage.data
+
+    Image.fromarray(skimage.data.coffee()).save(tmp_path / "photo.png")
+    with pytest.warns(UserWarning, match="100% of the image a hole: .* .a photo given as a mask.."):
+        assert float(load_mask(tmp_path / "photo.png").mean()) == 1.0
+    drawn = np.zeros((64, 64), np.uint8)
+    drawn[8:56, 8:56] = 255
+    Image.fromarray(cv2.GaussianBlur(drawn, (0, 0), 3)).save(tmp_path / "soft.png")  # a soft brush: grey edges
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_mask(tmp_path / "soft.png")
 
 
 def test_pair_masks_in_nested_folders_pairs_by_place_first():

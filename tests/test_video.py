@@ -139,6 +139,17 @@ def test_video_file_keeps_frame_count_size_rate_and_audio(ckpt, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
 
+def test_more_masks_than_frames_are_said_to_be_left_unused(ckpt, tmp_path, capsys):
+    """Review 12: a mask folder or video longer than the video was cut short without a word."""
+    write_frames(tmp_path / "in", panning_frames())
+    (tmp_path / "masks").mkdir()
+    for t in range(N + 2):
+        write_mask(tmp_path / "masks" / f"m{t}.png", box_hole())
+    assert run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", tmp_path / "masks",
+                   "-o", tmp_path / "out", "--no-progress", "--texture", "0") == 0
+    assert f"has {N + 2} masks for the video's {N} frames: the last 2 are not used" in capsys.readouterr().err
+
+
 def test_mask_folder_and_mask_video_pair_masks_with_frames_by_index(ckpt, tmp_path):
     frames = panning_frames()
     holes = [np.roll(box_hole(), 3 * t, axis=1) for t in range(N)]  # a moving hole

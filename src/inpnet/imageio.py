@@ -353,6 +353,14 @@ def _is_jpeg(src: ImageSource) -> bool:
         return False
 
 
+def _looks_like_a_photo(img: Image.Image, hole: np.ndarray) -> bool:
+    """A "mask" whose hole covers nearly everything and whose pixels are mostly neither black nor white."""
+    if hole.mean() < 0.9:
+        return False
+    grey = np.asarray(img.convert("L"))
+    return float(((grey > 8) & (grey < 247)).mean()) > 0.5
+
+
 def load_mask(
     src: ImageSource, size: tuple[int, int] | None = None, *, name: str | None = None
 ) -> torch.Tensor:
@@ -381,6 +389,9 @@ def load_mask(
                  f"than mid-grey (a PNG mask gives the exact hole)")
         else:
             hole = _nonzero(img)
+        if _looks_like_a_photo(img, hole):  # e.g. the photo folder given as --masks: a hole over everything
+            note(f"{label} makes {hole.mean():.0%} of the image a hole: a mask is black where the photo is kept, and "
+                 "this one is mostly grey levels (a photo given as a mask?)")
         if _lowest_alpha(img) == 0:  # a brush layer or a cut-out: which one is not knowable, so say so
             note(f"{label} has transparent pixels; a mask's colour marks the hole (nonzero = hole), "
                  "not its transparency")

@@ -150,8 +150,12 @@ def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]
             images, masks = _split_shared_folder(images, mask)
         pairs = list(pair_masks(images, masks, image, mask))
         if not masks_named_like(images, masks):
+            counts = "" if len(images) == len(masks) else (
+                f"; {len(images)} images, {len(masks)} masks: " + ("the masks are used again in turn"
+                                                                   if len(masks) < len(images) else
+                                                                   f"the last {len(masks) - len(images)} unused"))
             print(f"inpnet inpaint: note: no mask in {mask} is named like an image in {image}: paired in sorted "
-                  "order (first image with first mask, ...)", file=sys.stderr)
+                  f"order (first image with first mask, ...){counts}", file=sys.stderr)
     jobs = [(i, m, out / i.relative_to(image).with_suffix(OUTPUT_SUFFIX)) for i, m in pairs]
     return jobs, True
 

@@ -235,6 +235,9 @@ def open_masks(path: str | os.PathLike, source: VideoSource) -> Iterator[np.ndar
         holes, count = _mask_video_frames(path)
     if count is not None and source.n_frames is not None and count < source.n_frames:
         raise InpNetError(f"--mask {path} has {count} frames but the video has {source.n_frames}")
+    if count is not None and source.n_frames is not None and count > source.n_frames:  # review 12: no word
+        note(f"--mask {path} has {count} masks for the video's {source.n_frames} frames: the last "
+             f"{count - source.n_frames} are not used")
     return _per_frame(holes, path, source, warned)
 
 
