@@ -74,3 +74,59 @@ def test_a_16_bit_png_keeps_its_colour_profile(tmp_path):
         assert img.info.get("icc_profile") == icc and img.size == (9, 8)
     back = cv2.imread(str(tmp_path / "p3.png"), cv2.IMREAD_UNCHANGED)
     assert np.array_equal(cv2.cvtColor(back, cv2.COLOR_BGR2RGB), deep)
+
+
+def test_an_8_bit_tiff_with_transparency_keeps_it(tmp_path):
+    """Review 12: OpenCV reads an 8-bit TIFF's colour multiplied by its alpha, which matched no working copy,
+    so the result was composited on white."""
+    rgba = np.random.default_rng(3).integers(0, 256, (12, 16, 4), dtype=np.uint8)
+    rgba[..., 3] = np.where(np.arange(16) < 8, 255, 90)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut.tif")
+    stored = read_stored(tmp_path / "cut.tif", _working(tmp_path / "cut.tif"))
+    assert stored is not None and np.array_equal(stored.colour, rgba[..., :3])
+    assert np.array_equal(stored.alpha, rgba[..., 3])
+
+
+def test_a_16_bit_tiff_with_alpha_says_it_is_alpha_and_keeps_the_profile(tmp_path):
+    """Review 11: OpenCV wrote 16-bit RGBA TIFFs without ExtraSamples, so readers took the alpha for an
+    unnamed channel (and OpenCV itself warned reading them back)."""
+    import tifffile
+    from PIL import ImageCms
+
+    from inpnet.originals import save_stored
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    deep = np.random.default_rng(4).integers(0, 65536, (8, 9, 4)).astype(np.uint16)
+    save_stored(deep, tmp_path / "cut16.tif", icc)
+    with tifffile.TiffFile(tmp_path / "cut16.tif") as tif:
+        page = tif.pages[0]
+        assert tuple(page.tags["ExtraSamples"].value) == (2,)  # unassociated alpha
+        assert page.tags["InterColorProfile"].value == icc
+        assert np.array_equal(page.asarray(), deep)
+    grey_alpha = deep[..., [0, 3]]
+    save_stored(grey_alpha, tmp_path / "la16.tif")
+    with tifffile.TiffFile(tmp_path / "la16.tif") as tif:
+        assert tuple(tif.pages[0].tags["ExtraSamples"].value) == (2,)
+        assert np.array_equal(tif.pages[0].asarray(), grey_alpha)
+
+
+def test_a_16_bit_photo_with_alpha_keeps_it_in_a_webp_output_whatever_the_rounding(tmp_path):
+    """Review 12: the 8-bit rounding of colour and alpha, composited, can miss the working copy by more than
+    MATCH_LEVELS, and then the WebP output lost its transparency; the check is made on the stored samples."""
+    import warnings
+
+    from inpnet.originals import _lines_up, _read_beyond_8_bit_rgb, save_keeping_stored
+
+    deep = np.random.default_rng(5).integers(0, 65536, (24, 32, 4)).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "cut16.png"), deep)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        working = _working(tmp_path / "cut16.png")
+    stored = _read_beyond_8_bit_rgb(tmp_path / "cut16.png")
+    assert not _lines_up(stored.at_8_bits(), working)  # the case: rounded first, it no longer lines up
+    assert save_keeping_stored(tmp_path / "cut16.png", working, tmp_path / "out.webp", overwrite=False)
+    with Image.open(tmp_path / "out.webp") as out:
+        kept = np.asarray(out)
+    eight = stored.at_8_bits()
+    assert kept.shape == (24, 32, 4) and np.array_equal(kept[..., 3], eight.alpha)
+    assert np.array_equal(kept[..., :3], eight.colour)  # nothing filled: the file's own pixels, at 8 bits

@@ -49,7 +49,8 @@ ImageSource = str | Path | bytes | Image.Image | np.ndarray
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # WebP lossless (its `quality` is then the compression effort): the pixels outside the hole stay exact, as in a
 # PNG; a JPEG output cannot keep them (`LOSSY_FORMATS`, and the CLI says so).
-_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True, "quality": 80},
+# WebP `exact`: keep the colour under fully transparent pixels (lossless WebP otherwise rewrites it to compress)
+_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True, "quality": 80, "exact": True},
                  "TIFF": {"compression": "tiff_adobe_deflate"}}  # lossless, as a PNG's; Pillow's default: none
 _GREY_FORMATS = ("PNG", "JPEG", "TIFF", "BMP")  # an all-grey RGB image is written as one channel (not WebP: no L)
 LOSSY_FORMATS = ("JPEG",)

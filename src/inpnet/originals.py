@@ -76,6 +76,11 @@ def _read_beyond_8_bit_rgb(path: Path) -> Stored | None:
     channels = 1 if raw.ndim == 2 else raw.shape[2]
     if channels not in (1, 3, 4) or (raw.dtype == np.uint8 and channels != 4):
         return None  # 8-bit without alpha: the working copy holds all of it
+    if raw.dtype == np.uint8 and path.suffix.lower() in (".tif", ".tiff"):
+        # OpenCV reads an 8-bit TIFF's colour multiplied by its alpha (libtiff's RGBA reader), which then matched
+        # no working copy, and the transparency was lost (review 12); Pillow reads the samples as stored
+        with Image.open(path) as img:
+            raw = np.asarray(img.convert("RGBA"))[..., [2, 1, 0, 3]]  # as OpenCV's BGRA, for the lines below
     if channels == 1:
         colour, alpha = raw, None
     else:
@@ -141,6 +146,7 @@ def save_keeping_stored(source: str | Path, result: np.ndarray, target: str | Pa
     if Path(target).suffix.lower() not in ALPHA_OUTPUTS:  # holds neither (JPEG, BMP): no file read at all
         return False
     stored = _read_beyond_8_bit_rgb(Path(source))  # a plain 8-bit photo: one header-and-pixels read, no more
+    read = stored  # as stored: what lines up with the working copy (its 8-bit rounding may not, by > 2 levels)
     if stored is not None and stored.deep and stored.alpha is not None and not can_write(stored, target):
         stored = stored.at_8_bits()  # WebP: no 16 bits, but the transparency
     if stored is None or not can_write(stored, target):
@@ -148,7 +154,7 @@ def save_keeping_stored(source: str | Path, result: np.ndarray, target: str | Pa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pipeline's own read already said what the 8-bit copy drops
         working = np.asarray(open_image(source))
-    if not _lines_up(stored, working):
+    if not _lines_up(read, working):
         return False
     if Path(target).exists() and not overwrite:
         raise InpNetError(f"{target} exists; pass --overwrite to replace it")
@@ -160,6 +166,22 @@ def can_write(stored: Stored, target: str | Path) -> bool:
     """Whether `target`'s format holds what `stored` adds to 8-bit RGB."""
     suffix = Path(target).suffix.lower()
     return suffix in (DEEP_OUTPUTS if stored.deep else ALPHA_OUTPUTS)
+
+
+def _tiff_16(pixels: np.ndarray, icc: bytes | None) -> bytes:
+    """A 16-bit TIFF (deflate) of `put_back`'s output, through tifffile: its alpha tagged as alpha
+    (ExtraSamples: unassociated), which OpenCV's TIFF writer leaves out, so that other readers took it for an
+    unnamed fourth channel (review 11), and with the photo's colour profile."""
+    import io
+
+    import tifffile
+
+    colour = pixels.shape[2] in (3, 4) if pixels.ndim == 3 else False
+    alpha = pixels.ndim == 3 and pixels.shape[2] in (2, 4)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, pixels, photometric="rgb" if colour else "minisblack", compression="zlib",
+                     extrasamples=["unassalpha"] if alpha else None, iccprofile=icc or None)
+    return buffer.getvalue()
 
 
 def with_iccp(png: bytes, icc: bytes) -> bytes:
@@ -184,6 +206,9 @@ def save_stored(pixels: np.ndarray, target: str | Path, icc: bytes | None = None
     target = Path(target)
     if pixels.dtype != np.uint16:
         return save_image(with_profile(Image.fromarray(pixels), icc), target, keep_alpha=True)
+    if target.suffix.lower() in (".tif", ".tiff"):
+        atomic_write_new_folder(target, _tiff_16(pixels, icc))
+        return target
     if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha: OpenCV writes 1, 3 or 4 channels
         pixels = np.dstack([pixels[..., :1]] * 3 + [pixels[..., 1:]])
     bgr = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4
