@@ -427,6 +427,7 @@ def test_two_process_gloo_ddp_run(photos, tmp_path):
            "--steps", "4", "--batch-size", "4", "--out", str(run), "--no-progress", "--set", "val_fraction=0.2"]
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count(f"run {run}: step 4") == 1  # the summary once, not once per process (review 11)
     state = torch.load(run / "training_state.pt", weights_only=True)
     assert state["counters"]["step"] == 4
     assert state["counters"]["images_seen"] == 4 * 4 * 2  # both ranks' batches counted

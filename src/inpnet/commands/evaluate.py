@@ -12,7 +12,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     method.add_argument("--checkpoint", metavar="CKPT",
                         help="run directory, weights folder or .safetensors file (default: the shipped weights)")
     method.add_argument("--baseline", choices=BASELINE_CHOICES,
-                        help="classical method: telea / ns / biharmonic inpaint; identity / nlmeans with --restore")
+                        help="classical method: telea / ns / biharmonic / harmonic / patchmatch inpaint; identity / "
+                             "nlmeans with --restore")
     p.add_argument("--images", required=True, metavar="DIR", help="image folder (searched recursively) or file")
     masks = p.add_mutually_exclusive_group(required=True)
     masks.add_argument("--masks", metavar="DIR",

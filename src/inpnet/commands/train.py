@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 from inpnet.commands import DEVICE_HELP
@@ -32,7 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-dir", help="mask PNG folder added to the dynamic policy (e.g. NVIDIA irregular)")
     p.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"],
                    help="mixed precision (default auto: bf16 on a CUDA device that has it, else off)")
-    p.add_argument("--workers", type=int, help="DataLoader worker processes")
+    p.add_argument("--workers", type=int,
+                   help="processes that build whole steps (photos, masks, degradations) for the whole run, with "
+                        "the same results as without (default 0: the main process builds them)")
     p.add_argument("--seed", type=int, help="seed of weights, data order and masks (default 0)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     p.add_argument("--init-from", metavar="CKPT", help="start from the weights of a checkpoint (same config)")
@@ -133,8 +136,9 @@ def run(args: argparse.Namespace) -> int:
                    progress=not args.no_progress, max_seconds=max_seconds,
                    stop_at_step=args.stop_at_step, resume_changes=resume_changes)
     best = f"{result.best_psnr:.2f} dB" if result.best_psnr is not None else "n/a"
-    print(f"run {result.run_dir}: step {result.step}, {result.epoch} epoch(s) done, best val PSNR {best}, "
-          f"stopped: {result.stopped_because}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, once (review 11: each process printed it)
+        print(f"run {result.run_dir}: step {result.step}, {result.epoch} epoch(s) done, best val PSNR {best}, "
+              f"stopped: {result.stopped_because}")
     if result.signal is not None:  # checkpointed, but not done: a script's `train && evaluate` must not go on
         print("inpnet train: interrupted; continue with the same command and --resume", file=sys.stderr)
         return 128 + result.signal  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM

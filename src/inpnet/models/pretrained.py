@@ -362,7 +362,8 @@ def _hf_checks(
     if with_decoder and dec_heads is not None and dec_heads != model_config.decoder_num_heads:
         raise InpNetError(
             f"checkpoint decoder has {dec_heads} attention heads, the model {model_config.decoder_num_heads} "
-            "(decoder_num_heads)"
+            f"(decoder_num_heads; --set decoder_num_heads={dec_heads} matches it, or load_decoder=False in Python "
+            "loads the encoder alone)"
         )
     act = config.get("hidden_act", "gelu")
     if act != "gelu":
