@@ -12,6 +12,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PLOT = "bench_latency_vs_ratio.png"
 
+# Measured once by hand (benchmarks/onnx_ratio_profile.py), not by run_benchmarks.py: kept on the page when it is
+# rendered again.
+DECODER_PROFILE_NOTE = (
+    'How far a lighter decoder could take it (2026-12-01, session 17; `python benchmarks/onnx_ratio_profile.py`, '
+    "ONNX Runtime's own profiler on the shipped 128-px fp32 graph, 2 threads, warm-up runs left out, two runs under"
+    " `/work/runs/quiet.sh` with nothing else running): the convolution-type nodes (the decoder's convolutions and "
+    'transposed convolutions, their layout reorders, ReLU, Concat, and the patch embedding) took 16.6-17.1 ms of '
+    'the graph at ratio 0 and 17.1-18.0 ms at ratio 0.75 at batch 1 (129.7-154.3 / 126.7-141.4 ms at batch 8): the '
+    'same at both ratios, about half of the ratio-0.75 graph. With all of them free, ratio 0.75 / ratio 0 would be '
+    '0.39-0.45 for the graph alone and 0.47-0.54 with the prefill that runs before it (3.4-3.6 ms at ratio 0.75, '
+    'nothing at ratio 0) at batch 1, and 0.30-0.32 / 0.38-0.40 at batch 8 (the graph alone measured 0.58-0.64 and '
+    "0.49-0.56 in these runs). So 0.5 at 128 px, batch 1, needs the decoder's convolutions cut to almost nothing "
+    'and the prefill too; the half-width decoder trained on a GPU (1.15x faster frames, 0.17 dB lower) is far from '
+    "that. At 256 px the encoder's share is larger and the goal is met (table above)."
+)
+
 
 def verdict(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
@@ -308,7 +324,8 @@ def render_page(files: dict, out: Path) -> None:
     wrap = run.get("wrap", "")
     invocation = "python benchmarks/run_benchmarks.py" + (f" --wrap {wrap}" if wrap else "") + \
         (f" --bench-mode {run['bench_mode']}" if run.get("bench_mode") else "")
-    under = f"The timed commands ran under `{wrap}`. " if wrap else ""
+    under = (f"The timed commands ran under `{wrap}` (a `flock` on one lock file, so that no two timed runs "
+             "overlap; outside the repository). ") if wrap else ""
     lines = [
         "# Benchmarks",
         "",
@@ -358,6 +375,8 @@ def render_page(files: dict, out: Path) -> None:
         "0.75: the torch prefill then ran all its sweeps on images with no hole (now skipped: nothing to fill), "
         "and each runtime was timed right after another whose threads were still spinning (now blocks of calls, "
         "`interleaved_ms`). Every path is faster than on that page; the ratio is higher.",
+        "",
+        DECODER_PROFILE_NOTE,
         "",
         *onnx_at_section(bench),
         "## Real time: the whole pipeline on one frame",

@@ -185,13 +185,16 @@ def main() -> int:
     args = parser.parse_args()
     if not args.render_only:
         run = json.loads(FILES["run"].read_text()) if FILES["run"].is_file() else {}
-        run.update(machine=machine(), flops=flop_ratios(), wrap=args.wrap, bench_mode=args.bench_mode)
+        run.update(machine=machine(), flops=flop_ratios(), wrap=args.wrap)
+        if "bench" in args.steps:  # the mode of the bench recorded here (a run of other steps keeps it)
+            run["bench_mode"] = args.bench_mode
         wrap = shlex.split(args.wrap)
         for step in args.steps:
             {"bench": step_bench, "export": step_export, "quality": step_quality}[step](wrap, run, args.bench_mode)
             _write(FILES["run"], run)
     from render_benchmarks import render_page  # the page from the files alone
 
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     render_page(read_files(), Path(args.out))
     return 0
 
