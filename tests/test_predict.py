@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -602,3 +603,40 @@ def test_paste_copies_the_source_exactly_where_asked_into_views_of_any_layout():
     out = image.copy()
     out[5:35, 10:30] = paste(out[5:35, 10:30], source, where[5:35, 10:30])  # a view of the image, a strided mask
     assert np.array_equal(out, expected)
+
+
+def test_api_arguments_of_the_wrong_kind_are_one_line_errors(model, pipe, tmp_path):
+    """Review 12: these raised TypeError / ValueError from deep inside, or were taken silently (a path to
+    `stream` was read character by character; which="worst" loaded the best weights; batch_size=0 became 1)."""
+    from inpnet.checkpoint import load_model
+    from inpnet.originals import save_result
+    from inpnet.video import inpaint_video_file
+
+    hole = box_hole(32, 32, 8, 8, 8, 8)
+    cases = [
+        (lambda: InpaintPipeline(model, batch_size=0), "batch_size must be a positive number"),
+        (lambda: InpaintPipeline(model, batch_size=float("nan")), "batch_size must be a positive number"),
+        (lambda: load_model(42), "a checkpoint is a path"),
+        (lambda: load_model(None, which="worst"), "which must be 'best' or 'last'"),
+        (lambda: list(pipe.stream("video.mp4", hole)), "stream takes an iterable of frames, not a path"),
+        (lambda: list(pipe.stream(42, hole)), "stream takes an iterable of frames, got int"),
+        (lambda: inpaint_video_file("in.mp4", "m.png", tmp_path / "o.mp4", pipeline="x"),
+         "pipeline must be an InpaintPipeline"),
+        (lambda: inpaint_video_file("in.mp4", "m.png", tmp_path / "o.mp4", options="fast"),
+         "options must be a VideoOptions"),
+        (lambda: inpaint_video_file(tmp_path, "m.png", tmp_path / "o.mp4", pipe, fps=float("nan")), "--fps must be"),
+    ]
+    Image.fromarray(photo(32, 32)).save(tmp_path / "p.png")
+    cases += [
+        (lambda: save_result(tmp_path / "p.png", np.zeros((32, 32, 3), np.uint8), tmp_path / "o.png"),
+         "result must be the pipeline's image"),
+        (lambda: save_result(b"p.png", Image.new("RGB", (32, 32)), tmp_path / "o.png"),
+         "source must be the photo's file path"),
+    ]
+    rgba = np.dstack([photo(32, 32), np.full((32, 32), 128, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut.png")
+    cases.append((lambda: save_result(tmp_path / "cut.png", Image.new("RGB", (20, 32)), tmp_path / "o.png"),
+                  "the result is 20x32 but cut.png is 32x32: not its result"))
+    for call, said in cases:
+        with pytest.raises(InpNetError, match=re.escape(said)):
+            call()

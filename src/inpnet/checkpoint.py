@@ -129,6 +129,11 @@ def load_model(path: str | os.PathLike | None = None, *, which: str = "best",
     """
     from inpnet.models import build_model
 
+    if which not in ("best", "last"):  # "worst" loaded the best without a word (review 12)
+        raise InpNetError(f"which must be 'best' or 'last', got {which!r}")
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise InpNetError(f"a checkpoint is a path (run directory, weights folder or .safetensors), got "
+                          f"{type(path).__name__}")
     folder = resolve_checkpoint(path)
     config = ModelConfig.load(folder / CONFIG_FILE)
     try:

@@ -431,6 +431,8 @@ class OnnxInpainter:
                  *, device: str = "cpu", _data: bytes | None = None) -> None:
         if quantize not in (None, *QUANTIZATIONS):
             raise InpNetError(f"unknown quantization {quantize!r}; valid: {', '.join(QUANTIZATIONS)}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise InpNetError(f"threads must be a positive number (None: all cores), got {threads!r}")
         path = Path(path)
         if _data is None and not path.is_file():
             raise InpNetError(f"no ONNX file at {path}")

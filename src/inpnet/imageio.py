@@ -271,7 +271,8 @@ def _to_rgb(img: Image.Image, name: str) -> Image.Image:
 def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
     mode = img.mode
     if mode in _SIXTEEN_BIT_MODES:
-        note(f"{name}: a 16-bit image, read (and written) as 8-bit", EightBitCopy)
+        note(f"{name}: a 16-bit image, read as 8-bit (a PNG or TIFF from inpnet inpaint or "
+             "inpnet.originals.save_result has the 16 bits again)", EightBitCopy)
         arr = np.asarray(img).astype(np.float64)
         return Image.fromarray(np.rint(np.clip(arr, 0, 65535) / 257.0).astype(np.uint8)).convert("RGB")
     if mode == "F":
@@ -286,7 +287,8 @@ def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
         if _has_alpha(img):
             rgb = _on_white(img)
             if _lowest_alpha(img) < 255:
-                note(f"{name}: transparent pixels composited on white (the output has no transparency)",
+                note(f"{name}: transparent pixels composited on white (the result image has none; a PNG, TIFF or "
+                     "WebP from inpnet inpaint or inpnet.originals.save_result has it again)",
                      EightBitCopy)
             return rgb
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, HSV, RGBX; a copy for RGB

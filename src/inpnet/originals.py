@@ -17,6 +17,7 @@ a 16-bit photo with transparency keeps its transparency there, at 8 bits.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +128,12 @@ def save_result(source: str | Path, result: Image.Image, target: str | Path, *, 
     files."""
     from inpnet.imageio import rgb_profile, save_image
 
+    if not isinstance(source, (str, os.PathLike)):
+        raise InpNetError(f"source must be the photo's file path, got {type(source).__name__}")
+    if not isinstance(result, Image.Image):
+        raise InpNetError(f"result must be the pipeline's image (PIL), got {type(result).__name__}")
+    if result.mode not in ("RGB", "L"):
+        result = result.convert("RGB")
     if save_keeping_stored(source, np.asarray(result), target, overwrite, rgb_profile(result)):
         return True
     save_image(result, target, overwrite=overwrite)
@@ -154,6 +161,9 @@ def save_keeping_stored(source: str | Path, result: np.ndarray, target: str | Pa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pipeline's own read already said what the 8-bit copy drops
         working = np.asarray(open_image(source))
+    if result.shape[:2] != working.shape[:2]:
+        (h, w), (H, W) = result.shape[:2], working.shape[:2]
+        raise InpNetError(f"the result is {w}x{h} but {Path(source).name} is {W}x{H}: not its result")
     if not _lines_up(read, working):
         return False
     if Path(target).exists() and not overwrite:

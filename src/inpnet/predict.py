@@ -186,7 +186,9 @@ class InpaintPipeline:
         self.device = device
         self.fixed_size = not isinstance(model, nn.Module) if fixed_size is None else bool(fixed_size)
         self.resize_mask = resize_mask
-        self.batch_size = max(1, int(batch_size))
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InpNetError(f"batch_size must be a positive number of windows, got {batch_size!r}")
+        self.batch_size = batch_size
         self.seam_correction = bool(seam_correction)
         from inpnet.texture import check_method
 
@@ -281,6 +283,11 @@ class InpaintPipeline:
         if not isinstance(processes, int) or isinstance(processes, bool) or processes < 0:
             raise InpNetError(f"processes must be 0 (threads) or a number of worker processes, got {processes!r}")
         check_strategy(strategy)
+        if isinstance(frames, (str, bytes, os.PathLike)):  # a path's characters are no frames (review 12)
+            raise InpNetError(f"stream takes an iterable of frames, not a path ({frames!r}); a video file: "
+                              "inpnet.video.inpaint_video_file, or pipe.inpaint_video(frames, mask)")
+        if not isinstance(frames, Iterable):
+            raise InpNetError(f"stream takes an iterable of frames, got {type(frames).__name__}")
         per_frame = not isinstance(masks, (np.ndarray, torch.Tensor, Image.Image, str, bytes, os.PathLike))
         pairs = _frames_with_masks(frames, masks) if per_frame else ((frame, masks) for frame in frames)
         calls = ((frame, mask, strategy, dilate) for frame, mask in pairs)

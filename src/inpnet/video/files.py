@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from inpnet.errors import InpNetError
 from inpnet.video.io import VideoSource, check_output, open_masks, open_video, open_writer
 from inpnet.video.pipeline import VideoInpainter, VideoOptions
 
@@ -33,6 +34,11 @@ def inpaint_video_file(in_path: str | os.PathLike, mask_path: str | os.PathLike,
     `out_path` (a video file by suffix, else a folder of PNG frames). Keeps size, frame rate, frame count
     and (video files) the audio track. `pipeline`: an `InpaintPipeline` (None: the shipped weights).
     `fps`: the rate of a frame folder input (default 25). Returns the path written."""
+    if pipeline is not None and not callable(pipeline):
+        raise InpNetError(f"pipeline must be an InpaintPipeline (None: the shipped weights), got "
+                          f"{type(pipeline).__name__}")
+    if options is not None and not isinstance(options, VideoOptions):
+        raise InpNetError(f"options must be a VideoOptions, got {type(options).__name__}")
     out = Path(out_path)
     check_output(out, [Path(in_path), Path(mask_path)], overwrite)
     source = open_video(in_path, fps=fps)
