@@ -175,6 +175,7 @@ CASES = [
     ("train-zero-batch", [*TRAIN, "--out", "{root}/new-run", "--batch-size", "0"],
      "batch_size must be >= 1, got 0", 2),
     ("train-resume-missing-run", [*TRAIN, "--out", "{root}/nope", "--resume"], "cannot resume", 2),
+    ("train-out-inside-data", [*TRAIN, "--out", "{photos}/run"], "is inside the --data folder", 2),  # review 12
     ("train-new-run-without-data", ["train", "--variant", "skip-recon", "--out", "{root}/new-run"],
      "a new run needs --data (--resume continues a run with its own)", 2),
     # evaluate
@@ -236,6 +237,8 @@ CASES = [
      "does not exist", 2),
     ("export-onnx-out-below-a-file", ["export-onnx", "--checkpoint", "{good}", "-o", "{under}/m.onnx"],
      "cannot create folder", 2),
+    ("export-onnx-from-an-onnx-file", ["export-onnx", "--checkpoint", "{existing_onnx}", "-o", "{root}/m.onnx"],
+     "is an ONNX export: this needs the PyTorch checkpoint it came from", 2),
     ("export-onnx-opset-3", ["export-onnx", "--checkpoint", "{good}", "-o", "{root}/m.onnx", "--opset", "3"],
      "opset 3 is outside what the exporters write here", 2),  # review 12: a traceback, then opset 18, exit 0
     ("export-onnx-existing-output", ["export-onnx", "--checkpoint", "{good}", "-o", "{existing_onnx}"],

@@ -103,6 +103,12 @@ def resolve_checkpoint(path: str | os.PathLike | None) -> Path:
     if path is None:
         return shipped_weights_dir()
     p = Path(path)
+    if p.is_file() and p.name == CONFIG_FILE:  # the run's config.json itself: its folder is meant
+        p = p.parent
+    if p.is_file() and p.suffix.lower() == ".onnx":  # review 12: "m.onnx has no config.json"
+        raise InpNetError(f"checkpoint {p} is an ONNX export: this needs the PyTorch checkpoint it came from (run "
+                          "directory or weights folder); ONNX files run with inpnet inpaint / serve --checkpoint and "
+                          "InpaintPipeline.from_onnx")
     if p.is_file() and p.suffix == ".safetensors":
         if not (p.parent / CONFIG_FILE).is_file():
             raise InpNetError(f"checkpoint {p}: a weights file is read with the {CONFIG_FILE} of its run beside it, "

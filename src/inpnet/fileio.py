@@ -39,7 +39,9 @@ def make_parent_folders(path: str | os.PathLike) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InpNetError(f"cannot create folder {path.parent}: {exc.strerror or exc}") from None
+        in_the_way = next((q for q in (path.parent, *path.parent.parents) if q.exists() and not q.is_dir()), None)
+        why = f"{in_the_way} is a file, not a folder" if in_the_way is not None else exc.strerror or exc
+        raise InpNetError(f"cannot create folder {path.parent}: {why}") from None
     return path
 
 

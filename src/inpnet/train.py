@@ -843,8 +843,10 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
 def read_resumable_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The config.json of the run in `run_dir` that `train(resume=True)` would continue, as
     {"model": ..., "train": ..., "data": [...] (runs since 2026-12-01)}; InpNetError when there is none."""
-    _check_run_dir(Path(run_dir), resume=True)
-    return read_run_config(Path(run_dir))
+    run_dir = Path(run_dir)
+    saved = read_run_config(run_dir) if (run_dir / CONFIG_FILE).is_file() else None  # unreadable: says why
+    _check_run_dir(run_dir, resume=True)  # no run, or none checkpointed
+    return saved
 
 
 def _is_run_config(path: Path) -> bool:

@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+from pathlib import Path
 
 from inpnet.commands import DEVICE_HELP
 from inpnet.config import PRESETS, VARIANTS
@@ -101,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
     if not data:
         raise InpNetError(f"the run in {args.out} does not record its data folders (it predates 2026-12-01): "
                           "give --data")
+    out = Path(args.out).resolve()
+    for folder in map(Path, data):
+        if folder.is_dir() and (out == folder.resolve() or folder.resolve() in out.parents):
+            raise InpNetError(f"--out {args.out} is inside the --data folder {folder}: the run's files would land "
+                              "among the photos; choose another --out")
     model_over: dict = {}
     train_over: dict = {}
     if args.image_size:
