@@ -442,3 +442,20 @@ def test_a_still_image_given_as_a_video_is_refused_with_the_right_option(ckpt, t
                  write_mask(tmp_path / "m.png", box_hole()), "-o", tmp_path / "out.mp4", "--no-progress")
     assert rc == 2 and not (tmp_path / "out.mp4").exists()
     assert "is a still image: fill it with --image" in capsys.readouterr().err
+
+
+def test_temporaries_left_by_a_killed_job_are_removed_by_the_next_one(ckpt, tmp_path):
+    """Review 12: a job killed (or crashed) left `.out.tmp<pid>.mp4` / `.out.tmp<pid>.d/` beside its output for
+    good; the next job for the same output removes those whose process is gone, and no one else's."""
+    import os
+
+    dead = 2**22 + 12345  # above the kernel's default pid_max: no such process
+    (tmp_path / f".out.tmp{dead}.mp4").write_bytes(b"half a video")
+    (tmp_path / f".out.tmp{dead}.d").mkdir()
+    (tmp_path / f".out.tmp{dead}.d" / "frame_000000.png").write_bytes(b"x")
+    alive = tmp_path / f".out.tmp{os.getppid()}.mp4"  # a running process's: left alone
+    alive.write_bytes(b"busy")
+    write_frames(tmp_path / "in", panning_frames())
+    assert run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", box_hole()),
+                   "-o", tmp_path / "out.mp4", "--no-progress", "--texture", "0") == 0
+    assert sorted(p.name for p in tmp_path.glob(".out.tmp*")) == [alive.name]

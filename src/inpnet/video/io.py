@@ -262,6 +262,30 @@ def _temp_beside(target: Path, suffix: str = "") -> Path:
     return target.with_name(f".{target.stem}.tmp{os.getpid()}{suffix or target.suffix}")
 
 
+def _remove_stale_temps(target: Path) -> None:
+    """The temporaries of earlier jobs for `target` whose process is gone (killed, or crashed: they had no
+    chance to clean up; review 12): `.<stem>.tmp<pid>...` beside it, removed when no process <pid> runs."""
+    pattern = re.compile(rf"\.{re.escape(target.stem)}\.tmp(\d+)(\.d|\.old|{re.escape(target.suffix)})?$")
+    if not target.parent.is_dir():
+        return
+    for old in target.parent.iterdir():
+        found = pattern.match(old.name)
+        if found is None or _process_runs(int(found.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+
+
+def _process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: it runs
+        return True
+    return True
+
+
 def check_output(target: Path, inputs: list[Path], overwrite: bool) -> None:
     """Refuse an output that is an input or holds one (a frame folder replaces the whole folder), lies under
     a file, exists without `overwrite`, or is a folder where a video file goes (the frames would be made
@@ -292,6 +316,7 @@ class FolderWriter:
         self.target = target
         self.names = names if names and len(set(names)) == len(names) else None  # a.jpg + a.png: numbered
         self._check_replaceable()
+        _remove_stale_temps(target)
         self.tmp = _temp_beside(target, ".d")
         self.count = 0
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -340,6 +365,7 @@ class VideoFileWriter:
         import av
 
         self.target, self.source = target, source
+        _remove_stale_temps(target)
         self.tmp = _temp_beside(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         self.container = av.open(str(self.tmp), mode="w")
