@@ -360,7 +360,10 @@ def _looks_like_a_photo(img: Image.Image, hole: np.ndarray) -> bool:
     """A "mask" whose hole covers nearly everything and whose pixels are mostly neither black nor white."""
     if hole.mean() < 0.9:
         return False
-    grey = np.asarray(img.convert("L"))
+    try:
+        grey = np.asarray(img.convert("L"))
+    except (ValueError, OSError):  # a mode Pillow cannot take to grey (LAB): no guess, no note
+        return False
     return float(((grey > 8) & (grey < 247)).mean()) > 0.5
 
 
