@@ -347,6 +347,18 @@ def max_diff(model: nn.Module, runner: OnnxInpainter, batch: int = 3, seed: int 
 MIN_OPSET = 17  # the oldest opset both exporters write this model in (the legacy exporter's default)
 
 
+def _newest_opset() -> int:
+    """The newest opset torch's exporters write (a private constant of torch.onnx, so with a fallback: the
+    newest that onnx itself knows, which may be above it)."""
+    import onnx
+
+    try:
+        from torch.onnx._constants import ONNX_MAX_OPSET
+    except ImportError:
+        return onnx.defs.onnx_opset_version()
+    return min(int(ONNX_MAX_OPSET), onnx.defs.onnx_opset_version())
+
+
 def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int | None = None,
                 exporter: str = "auto", quantize: str | None = None) -> Path:
     """Export `model` (InpNet or MAE) to the ONNX file `path` (written atomically) and return the path.
@@ -364,8 +376,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int | None = N
         raise InpNetError(f"unknown quantization {quantize!r}; valid: {', '.join(QUANTIZATIONS)}")
     import onnx
 
-    newest = onnx.defs.onnx_opset_version()
-    if opset is not None and not MIN_OPSET <= opset <= newest:  # below: the exporters fall back to another opset
+    newest = _newest_opset()
+    if opset is not None and not MIN_OPSET <= opset <= newest:  # outside: the exporters fall back, or fail loudly
         raise InpNetError(f"opset {opset} is outside what the exporters write here ({MIN_OPSET} to {newest})")
     path = make_parent_folders(path)
     if next(model.parameters()).device.type != "cpu":

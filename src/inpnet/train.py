@@ -277,7 +277,7 @@ def reinit_parameters(model: nn.Module, config: ModelConfig, prefixes: Sequence[
 def train(
     mcfg: ModelConfig,
     tcfg: TrainConfig,
-    data: list[str],
+    data: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
     *,
     resume: bool = False,
@@ -302,6 +302,7 @@ def train(
     `max_seconds` / `stop_at_step` end this invocation early with a checkpoint (the schedule still
     targets the full length, so `resume=True` later continues exactly where it stopped)."""
 
+    data = [str(data)] if isinstance(data, (str, os.PathLike)) else [str(folder) for folder in data]  # one or many
     run = _start_run(mcfg, tcfg, data, out, resume=resume, init_from=init_from,
                      init_from_backbone=init_from_backbone, reinit=reinit, device=device,
                      resume_changes=resume_changes)

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             onnx_model(opts)[0].config.replace(image_size=opts.onnx_at).validate()
         except InpNetError as exc:
             raise InpNetError(f"--onnx-at {opts.onnx_at}: {exc}") from None
-    elif opts.onnx_at and not opts.onnx:
+    elif args.onnx_at is not None and not opts.onnx:  # given, not --full's own
         raise InpNetError("--onnx-at is an ONNX export size: it does nothing with --no-onnx")
 
     result = run_bench(opts, log=lambda msg: print(msg, file=sys.stderr, flush=True))
