@@ -215,3 +215,22 @@ def test_the_gpu_mfu_benchmark_counts_the_training_steps_flops():
                  if isinstance(m, torch.nn.Linear) and n.startswith("encoder.blocks"))
     assert counts[1] == pytest.approx(2 * counts[0], rel=0.02)
     assert counts[0] >= 3 * 2 * linear * tokens  # forward 2 FLOPs per MAC, backward twice that
+
+
+def test_full_with_no_onnx_is_accepted_and_only_a_given_onnx_at_is_refused_with_it(monkeypatch, capsys):
+    """Review 13: --full sets its own --onnx-at, so the new refusal of --onnx-at with --no-onnx refused
+    `inpnet bench --full --no-onnx` too."""
+    import inpnet.bench
+    from inpnet.cli import main
+
+    class Reached(Exception):
+        pass
+
+    def reached(opts, log):
+        raise Reached
+
+    monkeypatch.setattr(inpnet.bench, "run_bench", reached)
+    with pytest.raises(Reached):
+        main(["bench", "--full", "--no-onnx"])
+    assert main(["bench", "--quick", "--no-onnx", "--onnx-at", "64"]) == 2
+    assert "--onnx-at is an ONNX export size: it does nothing with --no-onnx" in capsys.readouterr().err

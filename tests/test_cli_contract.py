@@ -239,6 +239,8 @@ CASES = [
      "cannot create folder", 2),
     ("export-onnx-from-an-onnx-file", ["export-onnx", "--checkpoint", "{existing_onnx}", "-o", "{root}/m.onnx"],
      "is an ONNX export: this needs the PyTorch checkpoint it came from", 2),
+    ("export-onnx-opset-above-the-exporters", ["export-onnx", "--checkpoint", "{good}", "-o", "{root}/m.onnx",
+                                               "--opset", "26"], "opset 26 is outside what the exporters write", 2),
     ("export-onnx-opset-3", ["export-onnx", "--checkpoint", "{good}", "-o", "{root}/m.onnx", "--opset", "3"],
      "opset 3 is outside what the exporters write here", 2),  # review 12: a traceback, then opset 18, exit 0
     ("export-onnx-existing-output", ["export-onnx", "--checkpoint", "{good}", "-o", "{existing_onnx}"],

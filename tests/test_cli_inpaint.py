@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import time_limit
 from inpnet.checkpoint import save_model
 from inpnet.cli import main
 from inpnet.export import export_onnx
@@ -73,11 +74,13 @@ def test_a_pipe_as_image_or_mask_is_refused_in_one_line_not_waited_on(ckpt, tmp_
     write_photo(tmp_path / "a.png")
     write_mask(tmp_path / "m.png")
     os.mkfifo(tmp_path / "pipe.png")
-    for image, mask, option in (("pipe.png", "m.png", "--image"), ("a.png", "pipe.png", "--mask")):
-        assert run_cli("--checkpoint", ckpt, "--image", tmp_path / image, "--mask", tmp_path / mask,
-                       "-o", tmp_path / "out.png") == 2
+    cases = [(("--image", "pipe.png", "--mask", "m.png"), "--image"), (("--image", "a.png", "--mask", "pipe.png"), "--mask"),
+             (("--video", "pipe.png", "--mask", "m.png"), "--video"), (("--video", "a.png", "--mask", "pipe.png"), "--mask")]
+    for (a, first, b, second), option in cases:
+        with time_limit(60):  # without the check, opening the pipe waits for a writer for good
+            rc = run_cli("--checkpoint", ckpt, a, tmp_path / first, b, tmp_path / second, "-o", tmp_path / "out.png")
         err = capsys.readouterr().err
-        assert f"{option} {tmp_path / 'pipe.png'} is not a file or a folder (a pipe or a device?)" in err
+        assert rc == 2 and f"{option} {tmp_path / 'pipe.png'} is not a file or a folder (a pipe or a device?)" in err
     assert not (tmp_path / "out.png").exists()
 
 

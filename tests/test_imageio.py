@@ -388,6 +388,9 @@ def test_a_photo_given_as_a_mask_gets_a_note_and_a_drawn_mask_none(tmp_path):
     Image.fromarray(skimage.data.coffee()).save(tmp_path / "photo.png")
     with pytest.warns(UserWarning, match="100% of the image a hole: .* .a photo given as a mask.."):
         assert float(load_mask(tmp_path / "photo.png").mean()) == 1.0
+    Image.fromarray(skimage.data.astronaut()).save(tmp_path / "photo.jpg")  # a JPEG mask: above mid-grey only
+    with pytest.warns(UserWarning, match="of the image a hole: .* .a photo given as a mask.."):
+        assert 0.5 < float(load_mask(tmp_path / "photo.jpg").mean()) < 0.9
     drawn = np.zeros((64, 64), np.uint8)
     drawn[8:56, 8:56] = 255
     Image.fromarray(cv2.GaussianBlur(drawn, (0, 0), 3)).save(tmp_path / "soft.png")  # a soft brush: grey edges

@@ -448,3 +448,11 @@ def test_fine_tuning_from_an_imported_timm_backbone(photos, tmp_path, capsys):
     assert trained["encoder.blocks.0.attn.qkv.weight"].shape == start.shape
     assert not torch.equal(trained["encoder.blocks.0.attn.qkv.weight"], start)  # it trained from there
     assert (trained["encoder.blocks.0.attn.qkv.weight"] - start).abs().max() < 0.1  # ...and started there
+
+
+def test_a_run_whose_weights_diverged_ends_with_an_error_not_done(photos, tmp_path):
+    """Review 13: --lr 1e30 (finite, so accepted) made NaN weights in 3 steps, too few for the NaN guard's
+    count, and the run ended "done" with exit 0."""
+    mcfg, tcfg = configs(steps=3, lr=1e30)
+    with pytest.raises(InpNetError, match="training diverged: the weights hold NaN or infinite values at step 3"):
+        train(mcfg, tcfg, str(photos), tmp_path / "run", progress=False)  # one folder as a str (review 13)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -455,7 +456,21 @@ def test_temporaries_left_by_a_killed_job_are_removed_by_the_next_one(ckpt, tmp_
     (tmp_path / f".out.tmp{dead}.d" / "frame_000000.png").write_bytes(b"x")
     alive = tmp_path / f".out.tmp{os.getppid()}.mp4"  # a running process's: left alone
     alive.write_bytes(b"busy")
+    recent = tmp_path / f".out.tmp{dead + 1}.mp4"  # touched lately: maybe another machine's job on a shared folder
+    recent.write_bytes(b"busy elsewhere")
+    hour_ago = time.time() - 3600
+    for stale in (f".out.tmp{dead}.mp4", f".out.tmp{dead}.d", f".out.tmp{dead}.d/frame_000000.png", alive.name):
+        os.utime(tmp_path / stale, (hour_ago, hour_ago))
     write_frames(tmp_path / "in", panning_frames())
     assert run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", box_hole()),
                    "-o", tmp_path / "out.mp4", "--no-progress", "--texture", "0") == 0
-    assert sorted(p.name for p in tmp_path.glob(".out.tmp*")) == [alive.name]
+    assert sorted(p.name for p in tmp_path.glob(".out.tmp*")) == sorted([alive.name, recent.name])
+
+
+def test_a_frame_rate_may_be_a_fraction_or_a_numpy_number(tmp_path):
+    """Review 13: the new rate check refused a Fraction (the type VideoSource.fps has) and numpy floats."""
+    from inpnet.video.io import open_video
+
+    write_frames(tmp_path / "in", panning_frames())
+    assert open_video(tmp_path / "in", fps=Fraction(30000, 1001)).fps == Fraction(30000, 1001)
+    assert open_video(tmp_path / "in", fps=np.float32(12.5)).fps == Fraction(25, 2)

@@ -357,8 +357,9 @@ def _is_jpeg(src: ImageSource) -> bool:
 
 
 def _looks_like_a_photo(img: Image.Image, hole: np.ndarray) -> bool:
-    """A "mask" whose hole covers nearly everything and whose pixels are mostly neither black nor white."""
-    if hole.mean() < 0.9:
+    """A "mask" whose hole covers most of it and whose pixels are mostly neither black nor white (a drawn mask,
+    even with soft edges, is mostly black and white; a photo read as a mask, PNG or JPEG, holes 60-100 %)."""
+    if hole.mean() < 0.5:
         return False
     try:
         grey = np.asarray(img.convert("L"))

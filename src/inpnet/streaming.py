@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from inpnet.errors import InpNetError
@@ -56,17 +57,19 @@ def map_in_processes(target: Any, method: str, items: Iterable[tuple], *, proces
     # CPython's spawn writes that message into a pipe whose read end the parent holds until the write ends,
     # so a worker that dies while starting (an unguarded script) left the parent blocked in the write forever.
     payload = _pickled_to_file(target)
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(payload, threads))
-    call = _Call(method)
     try:
-        yield from _in_order(pool, call, items, in_flight)
-    except BrokenProcessPool:
-        raise InpNetError("a stream worker process stopped (it could not start: a script needs an `if __name__ == "
-                          "'__main__':` guard to stream on processes; or it was killed, or ran out of memory)") from None
+        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(payload, threads))
+        try:
+            yield from _in_order(pool, _Call(method), items, in_flight)
+        except BrokenProcessPool:
+            raise InpNetError("a stream worker process stopped (it could not start: a script needs an `if __name__ "
+                              "== '__main__':` guard to stream on processes; or it was killed, or ran out of memory)"
+                              ) from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        os.unlink(payload)
+        Path(payload).unlink(missing_ok=True)
 
 
 def threads_per_worker(processes: int) -> int:

@@ -330,6 +330,10 @@ def train(
         dist.barrier()
     if "non-finite" in loop.stop:
         raise InpNetError(f"training stopped at step {loop.step}: {loop.stop} (checkpoint saved in {run.run_dir})")
+    if not all(bool(torch.isfinite(t).all()) for t in run.model.state_dict().values() if t.is_floating_point()):
+        # e.g. --lr 1e30 in a run too short for the NaN guard to stop it (BatchNorm statistics included)
+        raise InpNetError(f"training diverged: the weights hold NaN or infinite values at step {loop.step} (a "
+                          f"learning rate too high?); the last weights in {run.run_dir} are unusable")
     return TrainResult(run.run_dir, loop.step, run.state["epoch"], run.state["best_psnr"], loop.stop,
                        run.state["bad_steps"], loop.signal)
 

@@ -93,6 +93,7 @@ def _run_video(args: argparse.Namespace) -> int:
         raise InpNetError("--mask is required with --video (an image, a folder of masks or a mask video)")
     if args.fps is not None and args.fps <= 0:
         raise InpNetError(f"--fps must be positive, got {args.fps}")
+    _refuse_pipes(("--video", Path(args.video)), ("--mask", Path(args.mask)))
     if args.fps is not None and not Path(args.video).is_dir():
         print(f"inpnet inpaint: note: --fps {args.fps:g} is the rate of a frame folder; the video file "
               f"{Path(args.video).name} keeps its own", file=sys.stderr)
@@ -102,8 +103,8 @@ def _run_video(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         out = inpaint_video_file(args.video, args.mask, args.output, pipe, overwrite=args.overwrite,
                                  fps=args.fps, progress=not args.no_progress)
-    for note in notes:
-        print(f"inpnet inpaint: note: {note.message}", file=sys.stderr)
+    for message in dict.fromkeys(str(note.message) for note in notes):  # a note per mask file: once each
+        print(f"inpnet inpaint: note: {message}", file=sys.stderr)
     print(out)
     return 0
 
@@ -123,9 +124,7 @@ def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]
     mask = Path(args.mask) if args.mask else None
     if mask is not None and not mask.exists():
         raise InpNetError(f"--mask {mask} does not exist")
-    for option, path in (("--image", image), ("--mask", mask)):  # a FIFO or a device: reading could block
-        if path is not None and not (path.is_file() or path.is_dir()):
-            raise InpNetError(f"{option} {path} is not a file or a folder (a pipe or a device?); save it to a file")
+    _refuse_pipes(("--image", image), ("--mask", mask))
     if image.is_file():
         if mask is not None and mask.is_dir():
             raise InpNetError(f"--image is one file but --mask {mask} is a folder; pass one mask file")
@@ -158,6 +157,13 @@ def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]
                   f"order (first image with first mask, ...){counts}", file=sys.stderr)
     jobs = [(i, m, out / i.relative_to(image).with_suffix(OUTPUT_SUFFIX)) for i, m in pairs]
     return jobs, True
+
+
+def _refuse_pipes(*given: tuple[str, Path | None]) -> None:
+    """A FIFO or a device as an input: opening it could block for good (review 12), so it is refused."""
+    for option, path in given:
+        if path is not None and path.exists() and not (path.is_file() or path.is_dir()):
+            raise InpNetError(f"{option} {path} is not a file or a folder (a pipe or a device?); save it to a file")
 
 
 def _split_shared_folder(files: list[Path], folder: Path) -> tuple[list[Path], list[Path]]:

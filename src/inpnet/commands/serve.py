@@ -63,15 +63,19 @@ def _check_host(host: str) -> None:
     from inpnet.errors import InpNetError
 
     try:
-        family, _, _, _, address = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0]
+        found = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise InpNetError(f"--host {host}: no such address ({getattr(exc, 'strerror', None) or exc})") from None
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((address[0], 0))
-        except OSError as exc:
-            raise InpNetError(f"--host {host}: not an address of this machine ({exc.strerror}); 127.0.0.1 serves "
-                              "this machine only, 0.0.0.0 every network") from None
+    why = ""
+    for family, _, _, _, address in found:  # any of its addresses will do (localhost: 127.0.0.1 and ::1)
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(address)  # port 0, and an IPv6 address's scope too
+                return
+            except OSError as exc:
+                why = exc.strerror or str(exc)
+    raise InpNetError(f"--host {host}: not an address of this machine ({why}); 127.0.0.1 serves this machine "
+                      "only, 0.0.0.0 every network")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -99,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
     variant = args.variant or saved["model"]["variant"]
     preset = args.preset or (saved["model"].get("preset", "tiny") if saved else "tiny")
     data = args.data or saved.get("data")
+    if saved is not None and args.data and saved.get("data") and \
+            [str(Path(d).absolute()) for d in args.data] != saved["data"]:  # review 13: retrained on other photos
+        print(f"inpnet train: note: --data differs from the run's own ({', '.join(saved['data'])}): the run goes on "
+              "with the given folders, and an exact resume needs the same photos", file=sys.stderr)
     if not data:
         raise InpNetError(f"the run in {args.out} does not record its data folders (it predates 2026-12-01): "
                           "give --data")
@@ -132,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     tcfg = TrainConfig.for_variant(variant, **train_over)
     if args.max_minutes is not None and not 0 < args.max_minutes < math.inf:
         raise InpNetError(f"--max-minutes must be a time above 0, got {args.max_minutes}")
-    max_seconds = args.max_minutes * 60 if args.max_minutes else None
+    max_seconds = args.max_minutes * 60 if args.max_minutes is not None else None
     resume_changes = None
     if args.resume:  # only what was given: a default must not replace the run's own length or patience
         given = {"model": mcfg.to_dict(), "train": tcfg.to_dict()}

@@ -13,9 +13,11 @@ half-written. Every decoding problem becomes one `InpNetError` line naming the f
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import re
 import shutil
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ MASK_VIDEO_THRESHOLD = 127  # a lossy mask video: a pixel is a hole above mid-gr
 _ENCODERS = {".webm": "libvpx-vp9", ".gif": "gif"}  # anything else: H.264 (CRF 18)
 _NUMBERED_FRAME = re.compile(r"frame_\d{6}\.png")  # FolderWriter's names for a video file's frames
 MAX_FOLDER_FPS = 1000.0
+STALE_TEMP_S = 600  # a dead job's temporary beside an output is removed once untouched this long
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -180,12 +183,14 @@ def open_video(path: str | os.PathLike, *, fps: float | None = None) -> VideoSou
 
     `fps`: the frame rate of a frame folder (default 25); a video file keeps its own."""
     path = Path(path)
-    if fps is not None and not (isinstance(fps, (int, float)) and 0 < fps <= MAX_FOLDER_FPS):
+    if fps is not None and not (isinstance(fps, numbers.Real) and not isinstance(fps, bool)
+                                and 0 < fps <= MAX_FOLDER_FPS):  # a Fraction or a numpy float too
         raise InpNetError(f"--fps must be a frame rate above 0 and at most {MAX_FOLDER_FPS:g}, got {fps!r}")
     if not path.exists():
         raise InpNetError(f"--video {path} does not exist")
     if path.is_dir():
-        rate = Fraction(fps).limit_denominator(1001) if fps else DEFAULT_FOLDER_FPS
+        exact = Fraction(fps) if isinstance(fps, numbers.Rational) else Fraction(float(fps)) if fps else None
+        rate = exact.limit_denominator(1001) if exact is not None else DEFAULT_FOLDER_FPS
         if rate <= 0:  # a rate too small for a 1/1001 fraction
             raise InpNetError(f"--fps {fps!r} is too low a frame rate (at least 1/1001 frames/s)")
         return _open_folder(path, rate)
@@ -270,10 +275,17 @@ def _remove_stale_temps(target: Path) -> None:
         return
     for old in target.parent.iterdir():
         found = pattern.match(old.name)
-        if found is None or _process_runs(int(found.group(1))):
-            continue
+        if found is None or _process_runs(int(found.group(1))) or not _untouched_for(old, STALE_TEMP_S):
+            continue  # (untouched: a job on another machine sharing the folder writes its temporary all along)
         with contextlib.suppress(OSError):
             shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+
+
+def _untouched_for(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
 
 
 def _process_runs(pid: int) -> bool:
@@ -331,8 +343,9 @@ class FolderWriter:
             raise InpNetError(f"-o {self.target} is a file; frames go to a folder (or give a video file name "
                               f"such as {self.target.stem}.mp4)")
         ours = set(self.names or ())
-        others = sorted(p.name for p in self.target.iterdir()
-                        if not (p.is_file() and (p.name in ours or _NUMBERED_FRAME.fullmatch(p.name))))
+        others = sorted(p.name for p in self.target.iterdir()  # hidden files (.DS_Store) go with the folder
+                        if not p.name.startswith(".")
+                        and not (p.is_file() and (p.name in ours or _NUMBERED_FRAME.fullmatch(p.name))))
         if others:
             listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
             raise InpNetError(f"-o {self.target} holds files this job does not write ({listed}), and the frames "
