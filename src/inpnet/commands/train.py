@@ -87,30 +87,39 @@ def _resume_changes(args: argparse.Namespace, train_over: dict, model_over: dict
     return changes
 
 
-def run(args: argparse.Namespace) -> int:
-    from inpnet.config import ModelConfig, TrainConfig
+def _what_to_train(args: argparse.Namespace, saved: dict | None) -> tuple[str, str, list[str]]:
+    """(variant, preset, data folders): as given, and on a resume (`saved`: the run's config.json) the run's own
+    where not given. Refuses a new run without them, and an --out inside a data folder."""
     from inpnet.errors import InpNetError
-    from inpnet.train import read_resumable_config, train
 
-    saved = read_resumable_config(args.out) if args.resume else None
     if saved is None and not (args.variant and args.data):
         missing = " and ".join(o for o, v in (("--variant", args.variant), ("--data", args.data)) if not v)
         raise InpNetError(f"a new run needs {missing} (--resume continues a run with its own)")
     variant = args.variant or saved["model"]["variant"]
     preset = args.preset or (saved["model"].get("preset", "tiny") if saved else "tiny")
     data = args.data or saved.get("data")
+    if not data:
+        raise InpNetError(f"the run in {args.out} does not record its data folders (it predates 2026-12-01): "
+                          "give --data")
     if saved is not None and args.data and saved.get("data") and \
             [str(Path(d).absolute()) for d in args.data] != saved["data"]:  # review 13: retrained on other photos
         print(f"inpnet train: note: --data differs from the run's own ({', '.join(saved['data'])}): the run goes on "
               "with the given folders, and an exact resume needs the same photos", file=sys.stderr)
-    if not data:
-        raise InpNetError(f"the run in {args.out} does not record its data folders (it predates 2026-12-01): "
-                          "give --data")
     out = Path(args.out).resolve()
-    for folder in map(Path, data):
+    for folder in map(Path, data if saved is None else ()):  # a new run only: an existing one stays resumable
         if folder.is_dir() and (out == folder.resolve() or folder.resolve() in out.parents):
             raise InpNetError(f"--out {args.out} is inside the --data folder {folder}: the run's files would land "
                               "among the photos; choose another --out")
+    return variant, preset, data
+
+
+def run(args: argparse.Namespace) -> int:
+    from inpnet.config import ModelConfig, TrainConfig
+    from inpnet.errors import InpNetError
+    from inpnet.train import read_resumable_config, train
+
+    saved = read_resumable_config(args.out) if args.resume else None
+    variant, preset, data = _what_to_train(args, saved)
     model_over: dict = {}
     train_over: dict = {}
     if args.image_size:
