@@ -84,6 +84,21 @@ def test_a_pipe_as_image_or_mask_is_refused_in_one_line_not_waited_on(ckpt, tmp_
     assert not (tmp_path / "out.png").exists()
 
 
+def test_a_link_loop_and_an_output_named_only_by_its_extension_are_said_so(ckpt, tmp_path, capsys):
+    """Review 12: a symlink loop was reported as "does not exist", and `-o DIR/.png` made a folder named .png."""
+    write_photo(tmp_path / "a.png")
+    write_mask(tmp_path / "m.png")
+    (tmp_path / "one").symlink_to(tmp_path / "two")
+    (tmp_path / "two").symlink_to(tmp_path / "one")
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "one", "--mask", tmp_path / "m.png",
+                   "-o", tmp_path / "o.png") == 2
+    assert "is a link that leads nowhere (broken, or a loop)" in capsys.readouterr().err
+    assert run_cli("--checkpoint", ckpt, "--image", tmp_path / "a.png", "--mask", tmp_path / "m.png",
+                   "-o", tmp_path / "out" / ".png") == 2
+    assert "a file name needs a name before its extension (e.g. out.png)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_restore_needs_no_mask(ckpt, tmp_path):
     write_photo(tmp_path / "photo.png", h=40, w=70)
     out = tmp_path / "restored.png"

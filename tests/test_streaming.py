@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +121,23 @@ def test_threads_per_worker_shares_the_cores_and_gives_each_worker_one_at_least(
     cores = len(os.sched_getaffinity(0))
     assert threads_per_worker(1) == cores
     assert threads_per_worker(cores) == 1 and threads_per_worker(4 * cores) == 1
+
+
+def test_a_payload_left_by_a_killed_stream_is_removed_by_the_next_one(tmp_path, monkeypatch):
+    """Review 12: a stream killed (SIGKILL, out of memory) left its pickled pipeline, tens of MB, in the temp
+    folder for good; payloads are named with their process's id, and those of processes that are gone go."""
+    import tempfile
+
+    from inpnet.streaming import _pickled_to_file
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = tmp_path / f"inpnet-stream-{2**22 + 7}-abc.pickle"  # above any pid_max: no such process
+    alive = tmp_path / f"inpnet-stream-{os.getppid()}-def.pickle"
+    dead.write_bytes(b"old pipeline")
+    alive.write_bytes(b"a running stream's")
+    mine = _pickled_to_file([1, 2, 3])
+    assert not dead.exists() and alive.exists()
+    assert Path(mine).name.startswith(f"inpnet-stream-{os.getpid()}-") and oct(os.stat(mine).st_mode)[-3:] == "600"
+    with open(mine, "rb") as fh:
+        assert pickle.load(fh) == [1, 2, 3]
+    os.unlink(mine)

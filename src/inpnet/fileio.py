@@ -48,3 +48,15 @@ def make_parent_folders(path: str | os.PathLike) -> Path:
 def atomic_write_new_folder(path: Path, data: bytes) -> None:
     """`atomic_write_bytes`, creating the missing folders above `path` first (one-line error if it cannot)."""
     atomic_write_bytes(make_parent_folders(path), data)
+
+
+def process_runs(pid: int) -> bool:
+    """Whether a process `pid` runs on this machine (one of another user counts): the test for whether a
+    temporary file named with a process id belongs to a job that is gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # not ours to signal: it runs
+        return True
+    return True

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from inpnet.errors import InpNetError
+from inpnet.fileio import process_runs
 
 __all__ = ["map_in_flight", "map_in_processes", "threads_per_worker"]
 
@@ -98,8 +99,11 @@ def _in_order(pool: Executor, fn: Callable[[Any], Any], items: Iterable[Any], in
 
 
 def _pickled_to_file(target: Any) -> str:
-    """`target` pickled into a new private temporary file (mode 0600); its path."""
-    with tempfile.NamedTemporaryFile(prefix="inpnet-stream-", suffix=".pickle", delete=False) as fh:
+    """`target` pickled into a new private temporary file (mode 0600), named with this process's id; its path.
+    Such files of processes that are gone (killed before they could remove theirs) are removed first."""
+    _remove_files_of_gone_processes()
+    with tempfile.NamedTemporaryFile(prefix=f"{_PAYLOAD_PREFIX}{os.getpid()}-", suffix=".pickle",
+                                     delete=False) as fh:
         try:
             pickle.dump(target, fh, protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException:
@@ -107,6 +111,17 @@ def _pickled_to_file(target: Any) -> str:
             os.unlink(fh.name)
             raise
     return fh.name
+
+
+_PAYLOAD_PREFIX = "inpnet-stream-"
+
+
+def _remove_files_of_gone_processes() -> None:
+    """The stream payloads (tens of MB each) that a killed process left in the temp folder (review 12)."""
+    for old in Path(tempfile.gettempdir()).glob(f"{_PAYLOAD_PREFIX}*-*.pickle"):
+        pid = old.name[len(_PAYLOAD_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not process_runs(int(pid)):
+            old.unlink(missing_ok=True)
 
 
 def _start_worker(payload: str, threads: int) -> None:

@@ -115,15 +115,17 @@ def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]
 
     image = Path(args.image)
     out = Path(args.output)
+    if out.name.lower() in IMAGE_EXTENSIONS:  # ".png" has no suffix to Python: it became a folder (review 12)
+        raise InpNetError(f"-o {out}: a file name needs a name before its extension (e.g. out{out.name})")
     if not image.exists():
-        raise InpNetError(f"--image {image} does not exist")
+        raise InpNetError(f"--image {image} {_missing(image)}")
     if args.restore and args.mask:
         raise InpNetError("--restore reconstructs the whole image: do not pass --mask")
     if not args.restore and not args.mask:
         raise InpNetError("--mask is required (or --restore for ratio-0 restoration)")
     mask = Path(args.mask) if args.mask else None
     if mask is not None and not mask.exists():
-        raise InpNetError(f"--mask {mask} does not exist")
+        raise InpNetError(f"--mask {mask} {_missing(mask)}")
     _refuse_pipes(("--image", image), ("--mask", mask))
     if image.is_file():
         if mask is not None and mask.is_dir():
@@ -157,6 +159,11 @@ def _jobs(args: argparse.Namespace) -> tuple[list[tuple[Path, Path | None, Path]
                   f"order (first image with first mask, ...){counts}", file=sys.stderr)
     jobs = [(i, m, out / i.relative_to(image).with_suffix(OUTPUT_SUFFIX)) for i, m in pairs]
     return jobs, True
+
+
+def _missing(path: Path) -> str:
+    """Why `path`, which does not exist, is not there: a link that leads nowhere says so (review 12)."""
+    return "is a link that leads nowhere (broken, or a loop)" if path.is_symlink() else "does not exist"
 
 
 def _refuse_pipes(*given: tuple[str, Path | None]) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from inpnet.errors import InpNetError, note
+from inpnet.fileio import process_runs
 from inpnet.imageio import IMAGE_EXTENSIONS, INPUT_EXTENSIONS, list_images, load_mask, open_image
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
@@ -275,7 +276,7 @@ def _remove_stale_temps(target: Path) -> None:
         return
     for old in target.parent.iterdir():
         found = pattern.match(old.name)
-        if found is None or _process_runs(int(found.group(1))) or not _untouched_for(old, STALE_TEMP_S):
+        if found is None or process_runs(int(found.group(1))) or not _untouched_for(old, STALE_TEMP_S):
             continue  # (untouched: a job on another machine sharing the folder writes its temporary all along)
         with contextlib.suppress(OSError):
             shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
@@ -288,14 +289,6 @@ def _untouched_for(path: Path, seconds: float) -> bool:
         return False
 
 
-def _process_runs(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. another user's process: it runs
-        return True
-    return True
 
 
 def check_output(target: Path, inputs: list[Path], overwrite: bool) -> None:
