@@ -13,6 +13,7 @@ reading the items lazily, and each worker's one-time set-up (its model, its thre
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -29,6 +30,7 @@ from inpnet.fileio import process_runs
 
 __all__ = ["map_in_flight", "map_in_processes", "threads_per_worker"]
 
+_PAYLOAD_PREFIX = "inpnet-stream-"  # the temp files that hand a stream's target to its workers: <prefix><pid>-*
 _worker_state: dict[str, Any] = {}  # in a worker process: the object its calls run on (set once, at start)
 
 
@@ -113,15 +115,14 @@ def _pickled_to_file(target: Any) -> str:
     return fh.name
 
 
-_PAYLOAD_PREFIX = "inpnet-stream-"
-
-
 def _remove_files_of_gone_processes() -> None:
-    """The stream payloads (tens of MB each) that a killed process left in the temp folder (review 12)."""
+    """The stream payloads (tens of MB each) that a killed process left in the temp folder (review 12); one
+    that is not ours to remove (another user's, in a shared /tmp) is left where it is."""
     for old in Path(tempfile.gettempdir()).glob(f"{_PAYLOAD_PREFIX}*-*.pickle"):
         pid = old.name[len(_PAYLOAD_PREFIX):].split("-", 1)[0]
         if pid.isdigit() and not process_runs(int(pid)):
-            old.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                old.unlink(missing_ok=True)
 
 
 def _start_worker(payload: str, threads: int) -> None:
