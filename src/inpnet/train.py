@@ -243,6 +243,7 @@ class TrainResult:
     stopped_because: str
     bad_steps: int
     signal: int | None = None  # the signal (SIGINT, SIGTERM) that stopped the run, after its checkpoint
+    main: bool = True  # whether this is the main process (rank 0 under torchrun), which reports for the run
 
 
 def autocast_context(amp: str, device: torch.device):
@@ -335,7 +336,7 @@ def train(
         raise InpNetError(f"training diverged: the weights hold NaN or infinite values at step {loop.step} (a "
                           f"learning rate too high?); the last weights in {run.run_dir} are unusable")
     return TrainResult(run.run_dir, loop.step, run.state["epoch"], run.state["best_psnr"], loop.stop,
-                       run.state["bad_steps"], loop.signal)
+                       run.state["bad_steps"], loop.signal, run.d.main)
 
 
 class _Loop:
@@ -349,14 +350,26 @@ class _Loop:
         self.val_masks = validation_masks(run.mcfg, len(run.val_set), run.tcfg.seed,
                                           restore=run.tcfg.restore_fraction > 0)
         state = run.state
-        self.step = self.step_at_start = state["step"]
-        self.epoch, self.batch_in_epoch = state["epoch"], state.get("batch_in_epoch", 0)
-        self.validated = False  # whether the last step ended an epoch (and was validated there)
+        state.setdefault("batch_in_epoch", 0)  # a checkpoint from before the counter was saved
+        self.step_at_start = state["step"]
         self.stop, self.signal = "", None
         self.t_start = self.last_ckpt = time.time()
         self.wall_before = state["wall_s"]
         self.bar = _progress_bar(run.total_steps, self.step, enabled=progress and run.d.main)
         run.model.train()
+
+    # the counters are the run's state (what a checkpoint saves): read there, never kept twice
+    @property
+    def step(self) -> int:
+        return self.run.state["step"]
+
+    @property
+    def epoch(self) -> int:
+        return self.run.state["epoch"]
+
+    @property
+    def batch_in_epoch(self) -> int:
+        return self.run.state["batch_in_epoch"]
 
     def on_signal(self, signum, frame) -> None:  # save and stop at the end of the current step
         self.stop, self.signal = f"signal {signal.Signals(signum).name}", signum
@@ -378,15 +391,13 @@ class _Loop:
         self._checkpoint_when_due()
         self.stop = self.stop or _limit_reached(self.step, time.time() - self.t_start, self.max_seconds,
                                                 self.stop_at_step) or ""
-        self.validated = self.batch_in_epoch >= self.run.per_epoch
-        if self.validated:  # the end of an epoch: validate, keep the best, checkpoint (also when stopping here,
-            self._end_epoch()  # so that a resumed run validates at the same steps as one never stopped)
+        if self.batch_in_epoch >= self.run.per_epoch:  # the end of an epoch: validate, keep the best, checkpoint
+            self._end_epoch()  # (also when stopping here, so that a resumed run validates at the same steps)
 
     def finish(self) -> None:
         """After the last step of this invocation: a validation where the schedule ended mid-epoch (not on a
         resume of a finished run: its last step was validated already), the checkpoint, the reason logged."""
-        if not self.stop and self.step >= self.run.total_steps and not self.validated \
-                and self.run.state.get("validated_at") != self.step:
+        if not self.stop and self.step >= self.run.total_steps and self.run.state.get("validated_at") != self.step:
             self._validate_and_checkpoint(epoch_done=False)
         self.stop = self.stop or "done"
         self.run.checkpoint()
@@ -409,9 +420,7 @@ class _Loop:
 
     def _count_step(self, s: _StepOutput) -> None:
         tcfg, state = self.run.tcfg, self.run.state
-        self.step += 1
-        self.batch_in_epoch += 1
-        state.update(step=self.step, batch_in_epoch=self.batch_in_epoch,
+        state.update(step=state["step"] + 1, batch_in_epoch=state["batch_in_epoch"] + 1,
                      images_seen=state["images_seen"] + tcfg.batch_size * self.run.d.world,
                      wall_s=self.wall_before + time.time() - self.t_start)
         if self.bar is not None:
@@ -426,8 +435,7 @@ class _Loop:
             self.last_ckpt = time.time()
 
     def _end_epoch(self) -> None:
-        self._validate_and_checkpoint(epoch_done=True)
-        self.epoch, self.batch_in_epoch = self.run.state["epoch"], self.run.state["batch_in_epoch"]
+        self._validate_and_checkpoint(epoch_done=True)  # the epoch counters advance
         self.last_ckpt = time.time()
         patience = self.run.tcfg.patience
         if not self.stop and self.run.state["bad_epochs"] >= patience:

@@ -42,6 +42,15 @@ def _refuse_unwritable(existing: Path, folder: str | os.PathLike, option: str) -
         raise InpNetError(f"{option} {folder}: folder {existing} is not writable")
 
 
+def image_size_option(values: list[int] | None) -> int | tuple[int, int] | None:
+    """`--image-size N` or `--image-size H W` as a size: N, (H, W), or None when not given."""
+    if values is None:
+        return None
+    if len(values) not in (1, 2):
+        raise InpNetError(f"--image-size takes N or H W, got {len(values)} numbers")
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
 def check_output_file(path: str | os.PathLike, option: str, overwrite: bool) -> Path:
     """`path` can be written: not a folder, not an image's name (these are JSON summaries: an image there is
     most likely an input, which `--overwrite` must not replace), its folder creatable, not existing unless

@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inpnet.commands import check_output_folder, select_images
+    from inpnet.commands import check_output_folder, image_size_option, select_images
     from inpnet.errors import InpNetError
     from inpnet.eval.ablation import run_ablation, write_outputs
 
@@ -56,11 +56,7 @@ def run(args: argparse.Namespace) -> int:
         if args.image_size is not None:  # it was ignored without a word (review 10)
             raise InpNetError("--image-size has no effect with --native: each photo is evaluated at its own size")
         return _run_native(args)
-    if args.image_size is not None and len(args.image_size) not in (1, 2):
-        raise InpNetError(f"--image-size takes N or H W, got {len(args.image_size)} numbers")
-    size = None if args.image_size is None else (
-        args.image_size[0] if len(args.image_size) == 1 else tuple(args.image_size)
-    )
+    size = image_size_option(args.image_size)
     result = run_ablation(
         args.runs, args.baselines, select_images(args.images, args.holdout), mask_folders=args.masks, image_size=size,
         limit=args.limit, seed=args.seed, batch_size=args.batch_size, mask_sets=args.mask_sets,

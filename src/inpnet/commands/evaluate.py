@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from inpnet.commands import check_output_file, select_images
+    from inpnet.commands import check_output_file, image_size_option, select_images
     from inpnet.devices import resolve_device
     from inpnet.errors import InpNetError
     from inpnet.eval.evaluate import MaskSource, evaluate, load_method, method_name
@@ -95,13 +95,9 @@ def run(args: argparse.Namespace) -> int:
         if args.ratio is None:
             raise InpNetError("--mask-kind needs --ratio R (a mask ratio in [0, 0.9])")
         source = MaskSource.generated(args.mask_kind, args.ratio, preset=args.preset, family=args.family)
-    if args.image_size is not None and len(args.image_size) not in (1, 2):
-        raise InpNetError(f"--image-size takes N or H W, got {len(args.image_size)} numbers")
+    size = image_size_option(args.image_size)
     if args.patch_size is not None and args.patch_size < 1:
         raise InpNetError(f"--patch-size must be >= 1, got {args.patch_size}")
-    size = None if args.image_size is None else (
-        args.image_size[0] if len(args.image_size) == 1 else tuple(args.image_size)
-    )
     spec = args.baseline or args.checkpoint  # None: the shipped weights
     device = resolve_device(args.device)
     method = load_method(spec, device=device)

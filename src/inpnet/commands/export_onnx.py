@@ -64,9 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 def resized_for_export(model, sizes: list[int]):
     """The model at `--image-size` (one side or H W): `InpNet.at_size`, a clear error for other models."""
-    from inpnet.errors import InpNetError
+    from inpnet.commands import image_size_option
     from inpnet.export import model_at_size
 
-    if len(sizes) > 2:
-        raise InpNetError(f"--image-size takes one side or H W, got {len(sizes)} numbers")
-    return model_at_size(model, tuple(sizes) if len(sizes) == 2 else sizes[0], "--image-size")
+    return model_at_size(model, image_size_option(sizes), "--image-size")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
 
-from inpnet.commands import DEVICE_HELP
+from inpnet.commands import DEVICE_HELP, image_size_option
 from inpnet.config import PRESETS, VARIANTS
 
 
@@ -123,9 +122,7 @@ def run(args: argparse.Namespace) -> int:
     model_over: dict = {}
     train_over: dict = {}
     if args.image_size:
-        if len(args.image_size) > 2:
-            raise InpNetError(f"--image-size takes N or H W, got {len(args.image_size)} numbers")
-        model_over["image_size"] = args.image_size[0] if len(args.image_size) == 1 else tuple(args.image_size)
+        model_over["image_size"] = image_size_option(args.image_size)
     for key in ("patch_size", "depth", "embed_dim", "num_heads"):
         if getattr(args, key) is not None:
             model_over[key] = getattr(args, key)
@@ -155,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
                    progress=not args.no_progress, max_seconds=max_seconds,
                    stop_at_step=args.stop_at_step, resume_changes=resume_changes)
     best = f"{result.best_psnr:.2f} dB" if result.best_psnr is not None else "n/a"
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, once (review 11: each process printed it)
+    if result.main:  # under torchrun, once (review 11: each process printed it)
         print(f"run {result.run_dir}: step {result.step}, {result.epoch} epoch(s) done, best val PSNR {best}, "
               f"stopped: {result.stopped_because}")
     if result.signal is not None:  # checkpointed, but not done: a script's `train && evaluate` must not go on

@@ -190,8 +190,8 @@ def open_video(path: str | os.PathLike, *, fps: float | None = None) -> VideoSou
     if not path.exists():
         raise InpNetError(f"--video {path} does not exist")
     if path.is_dir():
-        exact = Fraction(fps) if isinstance(fps, numbers.Rational) else Fraction(float(fps)) if fps else None
-        rate = exact.limit_denominator(1001) if exact is not None else DEFAULT_FOLDER_FPS
+        exact = None if fps is None else Fraction(fps if isinstance(fps, numbers.Rational) else float(fps))
+        rate = DEFAULT_FOLDER_FPS if exact is None else exact.limit_denominator(1001)
         if rate <= 0:  # a rate too small for a 1/1001 fraction
             raise InpNetError(f"--fps {fps!r} is too low a frame rate (at least 1/1001 frames/s)")
         return _open_folder(path, rate)
@@ -287,8 +287,6 @@ def _untouched_for(path: Path, seconds: float) -> bool:
         return time.time() - path.stat().st_mtime > seconds
     except OSError:
         return False
-
-
 
 
 def check_output(target: Path, inputs: list[Path], overwrite: bool) -> None:
