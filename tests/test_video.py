@@ -404,6 +404,16 @@ def test_an_existing_output_folder_is_replaced_only_with_overwrite_and_only_when
     assert "is a folder; a video file needs another name" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["out.wmv", "out.MPG", "out.ts"])
+def test_a_video_container_that_is_not_written_is_refused_not_made_a_folder(ckpt, tmp_path, capsys, name):
+    """-o out.wmv made a folder of PNG frames named out.wmv: a 'video' that no player opens."""
+    write_frames(tmp_path / "in", panning_frames())
+    rc = run_cli("--checkpoint", ckpt, "--video", tmp_path / "in", "--mask", write_mask(tmp_path / "m.png", box_hole()),
+                 "-o", tmp_path / name, "--no-progress")
+    assert_failed_cleanly(capsys, tmp_path, rc, "videos are not written", tmp_path / name)
+    assert not (tmp_path / name).exists()
+
+
 @pytest.mark.parametrize("fps", ["nan", "inf", "1e-9", "0", "-3"])
 def test_a_frame_rate_that_is_no_rate_is_one_line(ckpt, tmp_path, capsys, fps):
     """Review 12: nan / inf gave a traceback and 1e-9 became 24 frames/s without a word."""

@@ -33,6 +33,10 @@ from inpnet.fileio import process_runs
 from inpnet.imageio import IMAGE_EXTENSIONS, INPUT_EXTENSIONS, list_images, load_mask, open_image
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
+# Other video containers: an output named so is refused, not made a frame folder of that name (it would look
+# like a video file that no player opens).
+OTHER_VIDEO_SUFFIXES = (".wmv", ".flv", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".3gp", ".ogv", ".vob", ".asf",
+                        ".f4v", ".divx", ".rm", ".rmvb")
 DEFAULT_FOLDER_FPS = Fraction(25)
 # A file without a frame count whose frames end below this share of what its duration implies gets a warning
 # (a cut Matroska file keeps its header's duration; an audio track a little longer than the video must not).
@@ -302,6 +306,9 @@ def check_output(target: Path, inputs: list[Path], overwrite: bool) -> None:
                               "replaces the whole folder; choose another -o")
     if is_video_file(target) and target.is_dir():
         raise InpNetError(f"-o {target} is a folder; a video file needs another name")
+    if target.suffix.lower() in OTHER_VIDEO_SUFFIXES:
+        raise InpNetError(f"-o {target}: {target.suffix} videos are not written; name a {', '.join(VIDEO_EXTENSIONS)} "
+                          "file, or a folder for PNG frames")
     for parent in target.parents:
         if parent.exists():
             if not parent.is_dir():
