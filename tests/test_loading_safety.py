@@ -95,6 +95,17 @@ def test_a_pth_backbone_with_a_payload_is_refused_and_never_runs(tmp_path, marke
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("content", [b"hello\n", b""])
+def test_a_file_that_is_no_checkpoint_is_named_so(tmp_path, content):
+    """A text file given as --init-from-backbone was 'cannot read checkpoint ... weights_only=True): 101'."""
+    path = tmp_path / "notes.pth"
+    path.write_bytes(content)
+    with pytest.raises(InpNetError) as exc:
+        load_backbone(build_model("skip-recon", preset="nano"), path)
+    assert one_line(exc) == (f"{path} is not a PyTorch checkpoint (neither a zip archive nor a pickle, as torch.save "
+                             "writes) nor a .safetensors file")
+
+
 def test_a_huggingface_folder_whose_bin_carries_a_payload_is_refused_and_never_runs(tmp_path, marker):
     torch.save({"vit.embeddings.cls_token": Payload(marker)}, tmp_path / "pytorch_model.bin")
     with pytest.raises(InpNetError):

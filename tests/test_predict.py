@@ -486,6 +486,12 @@ def test_inpnet_weights_may_name_a_weights_folder_or_one_model(tmp_path, monkeyp
     (root / "DEFAULT").write_text("gone\n")
     with pytest.raises(InpNetError, match=r"shipped weights .*gone \(named in .*DEFAULT\) are missing"):
         shipped_weights_dir()
+    (root / "DEFAULT").write_text("\n")  # emptied by hand: said to be "weights/ ... missing" before
+    with pytest.raises(InpNetError, match=r"DEFAULT should hold one line.*it holds nothing; the models inside it: a, b"):
+        shipped_weights_dir()
+    (root / "DEFAULT").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(InpNetError, match=r"cannot read .*DEFAULT"):
+        shipped_weights_dir()
 
 
 def test_from_onnx_runs_the_exported_model_like_pytorch(model, tmp_path):

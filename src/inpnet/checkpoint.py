@@ -201,7 +201,15 @@ def weights_root() -> Path:
 
 def _named_model(root: Path, list_file: str) -> Path:
     """The model folder that `root / list_file` (DEFAULT or RESTORE: one line, a folder name) names."""
-    folder = root / (root / list_file).read_text().strip()
+    try:
+        name = (root / list_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InpNetError(f"cannot read {root / list_file} ({exc}); it should name one model folder") from None
+    if not name or len(name.splitlines()) > 1:
+        raise InpNetError(f"{root / list_file} should hold one line, the name of a model folder in {root}; "
+                          f"it holds {'nothing' if not name else f'{len(name.splitlines())} lines'}"
+                          f"{_models_inside(root)}")
+    folder = root / name
     if not (folder / CONFIG_FILE).is_file():
         raise InpNetError(f"shipped weights {folder} (named in {root / list_file}) are missing; pass --checkpoint")
     return folder

@@ -134,7 +134,24 @@ def _unwrap(obj: Any, where: str) -> tuple[dict[str, torch.Tensor], bool]:
     return tensors, wrapped
 
 
+# torch.save writes a zip archive (PyTorch >= 1.6) or, before it, a pickle (protocol 2+ starts with 0x80)
+_TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """Whether `path` starts as torch.save's files do (a text file gave the unpickler's cryptic "101")."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True  # let torch.load report it
+    return head.startswith(_TORCH_FILE_STARTS)
+
+
 def _read_file(path: Path) -> Any:
+    if path.suffix != ".safetensors" and path.is_file() and not _looks_like_torch_file(path):
+        raise InpNetError(f"{path} is not a PyTorch checkpoint (neither a zip archive nor a pickle, as torch.save "
+                          "writes) nor a .safetensors file")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
