@@ -4,8 +4,9 @@ The flow is computed on a crop around the holes of both frames (`Roi`), on frame
 filled smoothly (so a static logo does not pin the flow to zero). Inside the hole (grown by
 `FLOW_HOLE_GROW` pixels, where the masked content still leaks into DIS's patches) it is replaced by a
 completion: the camera's motion - a similarity transform fitted (RANSAC) to corners tracked around the
-hole with pyramidal Lucas-Kanade - or, when no camera motion explains the scene, a smooth (harmonic)
-completion of the flow around the hole. Per-step flow errors add up along the chains of frames that propagation follows,
+hole with pyramidal Lucas-Kanade, or over the whole frame where the hole's surroundings are too plain to
+track (a logo in the sky: `camera_motion`) - or, when no camera motion explains the scene, a smooth
+(harmonic) completion of the flow around the hole. Per-step flow errors add up along the chains of frames that propagation follows,
 so the fit matters: on a pan over smooth content DIS alone is off by 0.2-0.4 px per frame.
 
 The smooth fills are `inpnet.harmonic.smooth_fill` (OpenCV calls: ~1-2 ms per 200x200 crop; it runs several
@@ -95,16 +96,42 @@ def fit_motion(gray_a: np.ndarray, gray_b: np.ndarray, known: np.ndarray) -> np.
     return np.vstack([similarity, [0.0, 0.0, 1.0]])
 
 
+def camera_motion(gray_a: np.ndarray, gray_b: np.ndarray, hole_a: np.ndarray, hole_b: np.ndarray,
+                  roi: Roi) -> np.ndarray | None:
+    """The camera's motion a -> b (3x3, in `roi`'s crop coordinates) between two whole frames (H, W) uint8
+    with holes (H, W) bool: fitted on the crop around the holes, or, when that crop has too little to
+    track (the plain sky around a logo: its flow would be DIS's guess, and a chain of guesses loses the
+    pixels that a pan shows a few frames away), on the whole frames' known pixels. None when neither
+    explains the scene by one camera motion."""
+    known = ~grow(hole_a, FLOW_HOLE_GROW) & ~grow(hole_b, FLOW_HOLE_GROW)
+    rows, cols = roi.slices
+    camera = fit_motion(np.ascontiguousarray(gray_a[rows, cols]), np.ascontiguousarray(gray_b[rows, cols]),
+                        known[rows, cols])
+    if camera is not None or roi == _whole(gray_a.shape):
+        return camera
+    whole = fit_motion(gray_a, gray_b, known)
+    if whole is None:
+        return None
+    shift = np.array([[1.0, 0.0, roi.left], [0.0, 1.0, roi.top], [0.0, 0.0, 1.0]])
+    return np.linalg.inv(shift) @ whole @ shift  # frame coordinates -> the crop's
+
+
+def _whole(shape: tuple[int, int]) -> Roi:
+    return Roi(0, 0, shape[0], shape[1])
+
+
 def corners_around(gray: np.ndarray, hole: np.ndarray, roi: Roi) -> np.ndarray | None:
     """Corners (n, 1, 2) float32 (x, y in frame coordinates) of the known pixels in `roi` of a frame
-    (gray (H, W) uint8, hole (H, W) bool), for `register`; None when there are too few."""
-    rows, cols = roi.slices
-    known = ~grow(hole[rows, cols], FLOW_HOLE_GROW)
-    corners = cv2.goodFeaturesToTrack(np.ascontiguousarray(gray[rows, cols]), FIT_POINTS, 0.01, 4,
-                                      mask=known.astype(np.uint8))
-    if corners is None or len(corners) < FIT_MIN_TRACKS:
-        return None
-    return corners + np.array([roi.left, roi.top], np.float32)
+    (gray (H, W) uint8, hole (H, W) bool), for `register`; those of the whole frame when the crop has too
+    few (plain surroundings, as `camera_motion`); None when the frame has too few too."""
+    for area in (roi, _whole(gray.shape)):
+        rows, cols = area.slices
+        known = ~grow(hole[rows, cols], FLOW_HOLE_GROW)
+        corners = cv2.goodFeaturesToTrack(np.ascontiguousarray(gray[rows, cols]), FIT_POINTS, 0.01, 4,
+                                          mask=known.astype(np.uint8))
+        if corners is not None and len(corners) >= FIT_MIN_TRACKS:
+            return corners + np.array([area.left, area.top], np.float32)
+    return None
 
 
 def register(gray_a: np.ndarray, corners: np.ndarray, gray_b: np.ndarray,
@@ -186,18 +213,17 @@ class FlowEstimator:
         flow = self.dis.calc(np.pad(gray_a, pad, mode="edge"), np.pad(gray_b, pad, mode="edge"), None)
         return np.ascontiguousarray(flow[:h, :w])
 
-    def pair(self, gray_a: np.ndarray, gray_b: np.ndarray, hole_a: np.ndarray,
-             hole_b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Crops (h, w) uint8 of frames a, b and their holes (h, w) bool -> (flow a->b on a's pixels,
-        flow b->a on b's pixels), each (h, w, 2) float32 (dx, dy), completed inside the grown holes, and
-        the camera's motion a->b (3x3, crop coordinates; None when the motion is not a camera motion)."""
+    def pair(self, gray_a: np.ndarray, gray_b: np.ndarray, hole_a: np.ndarray, hole_b: np.ndarray,
+             camera: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Crops (h, w) uint8 of frames a, b, their holes (h, w) bool and the camera's motion a->b (3x3,
+        crop coordinates, `camera_motion`; None when the motion is not a camera motion) -> (flow a->b on
+        a's pixels, flow b->a on b's pixels), each (h, w, 2) float32 (dx, dy), completed inside the grown
+        holes."""
         gray_a, gray_b = np.ascontiguousarray(gray_a), np.ascontiguousarray(gray_b)
         forward, backward = self._dis_flow(gray_a, gray_b), self._dis_flow(gray_b, gray_a)
         grown_a, grown_b = grow(hole_a, FLOW_HOLE_GROW), grow(hole_b, FLOW_HOLE_GROW)
-        camera = fit_motion(gray_a, gray_b, ~grown_a & ~grown_b)
         if camera is None:
-            return complete_flow(forward, grown_a, None), complete_flow(backward, grown_b, None), None
+            return complete_flow(forward, grown_a, None), complete_flow(backward, grown_b, None)
         motion_ab = motion_flow(camera, gray_a.shape)
         motion_ba = motion_flow(np.linalg.inv(camera), gray_a.shape)
-        return (complete_flow(forward, grown_a, motion_ab), complete_flow(backward, grown_b, motion_ba),
-                camera)
+        return complete_flow(forward, grown_a, motion_ab), complete_flow(backward, grown_b, motion_ba)

@@ -28,6 +28,7 @@ from inpnet.video.flow import (
     PRESETS,
     FlowEstimator,
     Roi,
+    camera_motion,
     corners_around,
     grow,
     register,
@@ -156,8 +157,9 @@ class VideoInpainter:
         roi = Roi.around(a.hole | b.hole)
         if roi is not None:
             rows, cols = roi.slices
-            ab, ba, camera = self.flow.pair(a.gray[rows, cols], b.gray[rows, cols], a.hole[rows, cols],
-                                            b.hole[rows, cols])
+            camera = camera_motion(a.gray, b.gray, a.hole, b.hole, roi)
+            ab, ba = self.flow.pair(a.gray[rows, cols], b.gray[rows, cols], a.hole[rows, cols], b.hole[rows, cols],
+                                    camera)
             a.link_next, b.link_prev = Link(roi, ab, ba), Link(roi, ba, ab)
             if camera is not None:
                 a.to_next = to_frame(camera, roi)
