@@ -290,6 +290,17 @@ def test_a_folder_run_again_skips_what_it_wrote_and_exits_0(ckpt, folder, capsys
     assert (folder / "out" / "a.png").read_bytes() == b"keep me" and (folder / "out" / "c.png").is_file()
 
 
+def test_a_folder_job_written_to_a_file_has_no_progress_bar_lines(ckpt, folder, capsys):
+    """Review 15: stderr sent to a file held the bar's '0%' redrawn around every skipped line."""
+    (folder / "images" / "b.png").unlink()  # the fixture's photo without a mask
+    args = ("--checkpoint", ckpt, "--image", folder / "images", "--mask", folder / "masks", "-o", folder / "out")
+    assert run_cli(*args) == 0
+    capsys.readouterr()
+    assert run_cli(*args) == 0  # everything skipped: one line each, nothing else (capsys is no terminal)
+    err = capsys.readouterr().err.splitlines()
+    assert err and all(line.startswith("inpnet inpaint: skipped: ") for line in err), err
+
+
 def test_ctrl_c_in_a_folder_job_says_what_was_done_and_what_was_not(ckpt, folder, capsys, monkeypatch):
     from inpnet.commands import inpaint
 

@@ -534,7 +534,7 @@ def test_a_transparent_photo_keeps_its_transparency_outside_the_hole(page):
     assert np.array_equal(np.asarray(Image.open(restored[5]))[..., 3], rgba[..., 3])
 
 
-def test_the_api_keeps_a_transparent_photos_alpha(runner, tmp_path):
+def test_the_api_keeps_a_transparent_photos_alpha(runner, tmp_path, recwarn):
     from inpnet.web.api import inpaint_files
 
     rgba, hole = transparent_photo(), two_holes()
@@ -542,6 +542,28 @@ def test_the_api_keeps_a_transparent_photos_alpha(runner, tmp_path):
     Image.fromarray(hole).save(tmp_path / "mask.png")
     result = np.asarray(Image.open(inpaint_files(runner, tmp_path / "cut.png", tmp_path / "mask.png")))
     assert np.array_equal(result[~hole], rgba[~hole]) and np.array_equal(result[..., 3], rgba[..., 3])
+    # review 15: the server's log said the result had no transparency, beside a result that has it
+    assert not [w for w in recwarn if "composited on white" in str(w.message)]
+
+
+def test_the_api_keeps_the_photos_exif_and_colour_profile_like_the_command_line(runner, tmp_path):
+    """Review 15: the HTTP API's result had no EXIF where `inpnet inpaint` keeps the camera's; the orientation
+    is applied to the pixels, so it is left out of the result."""
+    from PIL import ImageCms
+
+    from inpnet.web.api import inpaint_files, restore_file
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = "Fujifilm", "X100", 6  # make, model, orientation (turned)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(photo(48, 64)).save(tmp_path / "cam.jpg", exif=exif.tobytes(), icc_profile=icc, quality=95)
+    Image.fromarray(np.rot90(two_holes(48, 64), -1).copy()).save(tmp_path / "mask.png")  # upright: 64 x 48
+    for result in (inpaint_files(runner, tmp_path / "cam.jpg", tmp_path / "mask.png"),
+                   restore_file(runner, tmp_path / "cam.jpg")):
+        with Image.open(result) as img:
+            kept = img.getexif()
+            assert img.size == (48, 64) and img.info.get("icc_profile") == icc
+            assert kept.get(0x010F) == "Fujifilm" and kept.get(0x0110) == "X100" and 0x0112 not in kept
 
 
 def test_a_hole_over_the_whole_photo_is_refused(page, tmp_path):

@@ -65,6 +65,11 @@ class EightBitCopy(Note):
     transparency); `inpnet inpaint` drops it when it writes them back (`inpnet.originals`)."""
 
 
+class TransparencyOnWhite(EightBitCopy):
+    """The EightBitCopy note for transparency: the web page and API put it back themselves
+    (`inpnet.web.inputs.with_transparency`), so they leave this one out."""
+
+
 def _fail(name: str, reason: str) -> InpNetError:
     return InpNetError(f"cannot read image {name}: {reason}")
 
@@ -289,7 +294,7 @@ def _convert_to_rgb(img: Image.Image, name: str) -> Image.Image:
             if _lowest_alpha(img) < 255:
                 note(f"{name}: transparent pixels composited on white (the result image has none; a PNG, TIFF or "
                      "WebP from inpnet inpaint or inpnet.originals.save_result has it again)",
-                     EightBitCopy)
+                     TransparencyOnWhite)
             return rgb
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, HSV, RGBX; a copy for RGB
     except (ValueError, ImageCms.PyCMSError):

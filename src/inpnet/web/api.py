@@ -35,7 +35,8 @@ def inpaint_files(runner: WebInpainter, image: str | os.PathLike | None,
     name = inputs.display_name(image)
     photo = inputs.read_image(image, f"the image {name}")
     hole = inputs.read_mask(mask, photo.shape[:2], f"the mask {inputs.display_name(mask)}")
-    return runner.inpaint(photo, hole, name=name, original=inputs.read_rgba(image)).path
+    return runner.inpaint(photo, hole, name=name, original=inputs.read_rgba(image),
+                          metadata=inputs.read_metadata(image)).path
 
 
 def restore_file(runner: WebInpainter, image: str | os.PathLike | None) -> Path:
@@ -44,7 +45,7 @@ def restore_file(runner: WebInpainter, image: str | os.PathLike | None) -> Path:
         raise inputs.WebInputError("no image given")
     name = inputs.display_name(image)
     return runner.restore(inputs.read_image(image, f"the image {name}"), name=name,
-                          original=inputs.read_rgba(image)).path
+                          original=inputs.read_rgba(image), metadata=inputs.read_metadata(image)).path
 
 
 def _one_line(exc: Exception) -> str:

@@ -74,11 +74,13 @@ def read_image(path: str | os.PathLike, what: str, *, srgb: bool = False) -> np.
     """An image file -> (H, W, 3) uint8, as the command line reads it (EXIF turned, alpha on white). With
     `srgb`, in sRGB: a photo with another ICC profile is converted, as the browser does to show it (the page
     works on the colours the user saw; the API keeps the file's own values, like the command line)."""
-    from inpnet.imageio import in_srgb
+    from inpnet.imageio import TransparencyOnWhite, in_srgb
     from inpnet.predict import as_rgb_image
 
     try:
-        image = as_rgb_image(check_file(path, what))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TransparencyOnWhite)  # the result keeps it (`with_transparency`)
+            image = as_rgb_image(check_file(path, what))
         return np.asarray(in_srgb(image) if srgb else image)
     except WebInputError:
         raise
@@ -106,6 +108,20 @@ def read_rgba(path: str | os.PathLike) -> np.ndarray | None:
             return transparent(np.asarray(ImageOps.exif_transpose(img).convert("RGBA")))
     except Exception:  # Pillow raises many types; the photo itself was read already, this is an extra
         return None
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, bytes]:
+    """What an uploaded photo says of itself, for its result: its RGB colour profile and its EXIF (camera,
+    date, place; without the orientation, which reading applied, or the thumbnail: `imageio.photo_exif`), as
+    the command line keeps them; {} when it has neither or cannot be read (metadata, not pixels)."""
+    from inpnet.imageio import photo_exif, rgb_profile
+
+    try:
+        with Image.open(path) as img:  # the header: profile and EXIF, no pixels decoded
+            found = {"icc_profile": rgb_profile(img), "exif": photo_exif(img)}
+    except Exception:  # Pillow raises many types; the photo itself was read already, this is an extra
+        return {}
+    return {key: value for key, value in found.items() if value}
 
 
 def with_transparency(result: np.ndarray, original: np.ndarray, hole: np.ndarray | None = None) -> np.ndarray:

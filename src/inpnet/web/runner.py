@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,12 +130,14 @@ class WebInpainter:
 
     def inpaint(self, image: np.ndarray, hole: np.ndarray, *, strategy: str = "auto",
                 name: str | None = None, texture: float | None = None, original: np.ndarray | None = None,
-                on_preview: Callable[[np.ndarray], None] | None = None, taken: Collection[str] = ()) -> Outcome:
+                on_preview: Callable[[np.ndarray], None] | None = None, taken: Collection[str] = (),
+                metadata: Mapping[str, bytes] | None = None) -> Outcome:
         """Fill `hole` ((H, W) bool) of `image` ((H, W, 3) uint8); every pixel outside it is kept.
         `texture`: strength of the texture step in [0, 1] for this run (None: the pipeline's). `original`:
         the photo as uploaded, (H, W, 4), when it has transparency: the saved result keeps it. `on_preview`:
         called (on this thread) with the network's fill, (H, W, 3) uint8, before the texture step adds the
-        photo's detail to it (not called without that step). `taken`: file names not to use (`result_name`)."""
+        photo's detail to it (not called without that step). `taken`: file names not to use (`result_name`).
+        `metadata`: the photo's colour profile and EXIF (`inputs.read_metadata`), which the saved result keeps."""
         check_pixels(image.shape[1], image.shape[0], "the image")
         if hole.shape != image.shape[:2]:
             raise WebInputError(f"the mask is {hole.shape[1]}x{hole.shape[0]} but the image is "
@@ -161,14 +163,15 @@ class WebInpainter:
         split = f" (the network {filled_at[0]:.1f} s, copied detail {seconds - filled_at[0]:.1f} s)" if filled_at else ""
         summary = (f"Filled {n} region{'s' if n != 1 else ''} ({hole.mean():.1%} of the photo) in {seconds:.1f} s"
                    f"{split} · model {self.model_name}{self._strategy_words(hole, strategy)} · {detail}")
-        return Outcome(result, self._save(result, result_name(name, "inpainted", taken), original, hole), summary)
+        path = self._save(result, result_name(name, "inpainted", taken), original, hole, metadata)
+        return Outcome(result, path, summary)
 
     def restore(self, image: np.ndarray, *, name: str | None = None,
                 on_tiles: Callable[[int, int], None] | None = None, original: np.ndarray | None = None,
-                taken: Collection[str] = ()) -> Outcome:
+                taken: Collection[str] = (), metadata: Mapping[str, bytes] | None = None) -> Outcome:
         """Reconstruct the whole photo (ratio 0: denoise, clean up compression). `on_tiles(done, total)`: called
-        after each batch of tiles (a large photo is hundreds of tiles, minutes on a CPU). `original`: as for
-        `inpaint` (the alpha is kept)."""
+        after each batch of tiles (a large photo is hundreds of tiles, minutes on a CPU). `original`,
+        `metadata`: as for `inpaint` (the alpha, the profile and EXIF are kept)."""
         check_pixels(image.shape[1], image.shape[0], "the image")
         with self._lock:
             start = time.perf_counter()
@@ -176,7 +179,8 @@ class WebInpainter:
             seconds = time.perf_counter() - start
         summary = (f"Restored the whole photo ({image.shape[1]}x{image.shape[0]}) in {seconds:.1f} s · "
                    f"model {self.restore_model_name}")
-        return Outcome(result, self._save(result, result_name(name, "restored", taken), original), summary)
+        path = self._save(result, result_name(name, "restored", taken), original, metadata=metadata)
+        return Outcome(result, path, summary)
 
     def preview_file(self, image: np.ndarray) -> Path:
         """A passing view of `image` ((H, W, 3) uint8) for the page, as a JPEG (quality PREVIEW_QUALITY): a
@@ -198,12 +202,14 @@ class WebInpainter:
         return self._save(image, f"{stem}_before.png")
 
     def _save(self, result: np.ndarray, filename: str, original: np.ndarray | None = None,
-              hole: np.ndarray | None = None) -> Path:
+              hole: np.ndarray | None = None, metadata: Mapping[str, bytes] | None = None) -> Path:
         """The result as PNG in a folder of its own, so that its name is exactly `filename`; with the
-        original's transparency (`inputs.with_transparency`) when it had any."""
+        original's transparency (`inputs.with_transparency`) when it had any, and `metadata` (colour
+        profile, EXIF) when given."""
         from inpnet.imageio import save_image
 
         path = self._folder / uuid.uuid4().hex / filename
-        if original is None or original.shape[:2] != result.shape[:2]:
-            return save_image(Image.fromarray(result), path)
-        return save_image(Image.fromarray(with_transparency(result, original, hole)), path, keep_alpha=True)
+        keep_alpha = original is not None and original.shape[:2] == result.shape[:2]
+        image = Image.fromarray(with_transparency(result, original, hole) if keep_alpha else result)
+        image.info.update(metadata or {})
+        return save_image(image, path, keep_alpha=keep_alpha)
