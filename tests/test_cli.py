@@ -43,7 +43,8 @@ def test_no_arguments_prints_help_and_succeeds(capsys):
 def test_models_lists_variants_presets_and_parameter_counts(capsys):
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = [line.split() for line in lines[1:lines.index("")]]  # then a blank line and the shipped model's
+    header = lines.index(next(line for line in lines if line.startswith("variant")))  # after the shipped model
+    rows = [line.split() for line in lines[header + 1 :]]
     assert len(rows) == 7 * 4  # seven models x four presets
     by_key = {(r[0], r[1]): float(r[2]) for r in rows}
     assert by_key[("mae", "base")] == pytest.approx(111.91, abs=0.05)  # FB-MAE ViT-B/16 with its decoder
@@ -82,8 +83,11 @@ def test_models_marks_the_shipped_weights_and_dir_lists_the_public_names(capsys)
     import inpnet
 
     assert main(["models"]) == 0
-    marked = [line for line in capsys.readouterr().out.splitlines() if "shipped" in line]
-    # review 11: the mark sat on the tiny preset's row (6.39 M), but the shipped model has its own widths (8.0 M)
-    assert len(marked) == 1 and marked[0].startswith("shipped: inpnet-skip-recon-128, skip-recon from the tiny ")
-    assert "embed_dim 256" in marked[0] and marked[0].endswith(", 8.00 M, 128x128 px")
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line for line in lines if "shipped" in line]
+    # review 11: the mark sat on the tiny preset's row (6.39 M), but the shipped model has its own widths (8.0 M);
+    # review 15: it came last, after 28 rows, where `inpnet models | head` did not show it
+    assert len(marked) == 1 and marked[0] == lines[0]
+    assert marked[0].startswith("shipped: inpnet-skip-recon-128, skip-recon from the tiny ")
+    assert "embed_dim 256" in marked[0] and ", 8.00 M, 128x128 px: the default of every command" in marked[0]
     assert set(inpnet.__all__) <= set(dir(inpnet))

@@ -383,3 +383,11 @@ def test_a_subprocess_prints_one_line_and_no_traceback(w, case):
     assert proc.stderr.count("\n") == 1 and expected in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     assert snapshot(w.root) == before
+
+
+def test_output_cut_short_by_its_reader_ends_quietly():
+    """`inpnet models | head -c 10` printed 'inpnet models: error: [Errno 32] Broken pipe' (review 15's run)."""
+    command = f"'{sys.executable}' -m inpnet models | head -c 10; exit ${{PIPESTATUS[0]}}"
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=CALL_LIMIT_S)
+    assert proc.stdout == "shipped: i" and proc.stderr == "", proc.stderr
+    assert proc.returncode in (0, 141)  # 141 when a write met the closed pipe; 0 when all was written before

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -100,7 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         with _notes_as_lines(args.command):
-            return int(_module(args.command).run(args) or 0)
+            code = int(_module(args.command).run(args) or 0)
+        sys.stdout.flush()  # here, a closed pipe is met below, not in Python's flush at exit (a traceback)
+        return code
+    except BrokenPipeError:  # the reader of stdout went away (`inpnet models | head`): Unix tools end quietly
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as a shell reports a tool ended by it
     except (InpNetError, OSError) as exc:  # OSError: the machine's fault, e.g. a full disk
         print(f"inpnet {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
@@ -110,6 +116,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"inpnet {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail on the closed pipe again
+    (the recipe of the `signal` module's documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test's capture): nothing to flush
+        pass
 
 
 if __name__ == "__main__":

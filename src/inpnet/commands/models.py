@@ -18,18 +18,19 @@ def run(args: argparse.Namespace) -> int:
 
     presets = [args.preset] if args.preset else list(PRESETS)
     shipped = _shipped()
-    print(f"{'variant':<15}{'preset':<8}{'params':>12}  description")
     with torch.device("meta"):  # shapes only: no memory, no init time
+        if shipped is not None:  # first, on its own line: the model every command uses without --checkpoint,
+            folder, config = shipped  # a preset with other widths, not one of the rows below
+            n = count_parameters(build_model(config))
+            height, width = config.image_size
+            print(f"shipped: {folder}, {config.variant} from the {config.preset} preset with its own settings "
+                  f"({_settings(config)}), {n / 1e6:.2f} M, {width}x{height} px: the default of every command "
+                  "(--checkpoint chooses another)\n")
+        print(f"{'variant':<15}{'preset':<8}{'params':>12}  description")
         for name, variant in VARIANTS.items():
             for preset in presets:
                 n = count_parameters(build_model(name, preset=preset))
                 print(f"{name:<15}{preset:<8}{n / 1e6:>10.2f} M  {variant.description}")
-        if shipped is not None:  # its own line: the shipped model is a preset with other widths, not the row above
-            folder, config = shipped
-            n = count_parameters(build_model(config))
-            height, width = config.image_size
-            print(f"\nshipped: {folder}, {config.variant} from the {config.preset} preset with its own settings "
-                  f"({_settings(config)}), {n / 1e6:.2f} M, {width}x{height} px")
     return 0
 
 
