@@ -604,8 +604,9 @@ def test_a_new_photo_turns_off_the_last_results_download_and_keep_editing(page):
 
 
 def test_a_run_turns_the_run_buttons_and_the_last_results_off_and_back_on(page):
-    remove, restore, keep, download = page.busy()
+    remove, restore, keep, download, status = page.busy()
     assert not remove.interactive and not restore.interactive and not keep.interactive
+    assert status["value"] == events.SENDING  # said at the click: a large photo's upload takes seconds
     assert download["interactive"] is False and "value" not in download  # the last result stays for later
     for latest, ready in (("/tmp/result.png", True), (None, False)):  # a result to give, or none (a new photo)
         remove, restore, keep, download = page.idle(latest)
@@ -746,3 +747,14 @@ def test_the_summary_names_the_strategy_only_when_one_was_chosen(runner):
                         r"detail", auto)
     assert runner.progress_text(two_holes(), "auto") == "Filling 2 regions with inpaint-model…"
     assert runner.progress_text(two_holes(), "crop").startswith("Filling 2 regions with inpaint-model · crop: ")
+
+
+def test_a_result_says_how_long_the_user_waited_when_the_upload_took_most_of_it():
+    """Review 14: "Filled ... in 9.6 s" after a 48-s wait on a large photo (its upload and preparation)."""
+    turns = events.PhotoTurns()
+    assert events.waited_note(turns, 1.0) == "" and events.waited_note(None, 1.0) == ""  # no click noted
+    turns.clicked({"name": "big.jpg"})
+    turns.clicked_at -= 10.0  # clicked ten seconds ago
+    assert events.waited_note(turns, 9.0) == ""  # the run was nearly all of it
+    note = events.waited_note(turns, 3.0)
+    assert note.startswith(" · 10 s from the click: 7 s of it before the run"), note

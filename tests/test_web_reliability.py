@@ -250,6 +250,17 @@ def test_a_missing_mask_is_a_one_line_error(server):
     assert http_post(server, "/api/inpaint", image=image).status_code == 400
 
 
+def test_an_all_black_mask_is_refused_in_the_apis_words(server):
+    """Review 14: an API client was told to "paint over the part to remove" or "choose a preset"."""
+    image, _, _, _ = save_case(server, 6, 32, 32)
+    black = server.files / "black.png"
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(black)
+    expected = "the mask black.png has no hole: every pixel is 0 (any nonzero pixel is a part to remove)"
+    assert refusal(server, image, black) == expected
+    reply = http_post(server, "/api/inpaint", image=image, mask=black)
+    assert (reply.status_code, reply.text) == (400, f"error: {expected}\n")
+
+
 def test_a_decompression_bomb_upload_is_refused_before_decoding(server):
     over_limit, bomb = server.files / "over.png", server.files / "bomb.png"
     over_limit.write_bytes(png_declaring(9000, 9000))

@@ -35,6 +35,9 @@ def inpaint_files(runner: WebInpainter, image: str | os.PathLike | None,
     name = inputs.display_name(image)
     photo = inputs.read_image(image, f"the image {name}")
     hole = inputs.read_mask(mask, photo.shape[:2], f"the mask {inputs.display_name(mask)}")
+    if not hole.any():  # the runner's message speaks of the page's brush and presets
+        raise inputs.WebInputError(f"the mask {inputs.display_name(mask)} has no hole: every pixel is 0 "
+                                   "(any nonzero pixel is a part to remove)")
     return runner.inpaint(photo, hole, name=name, original=inputs.read_rgba(image),
                           metadata=inputs.read_metadata(image)).path
 

@@ -272,7 +272,7 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
     turns = w["turns"]  # how often the editor got another photo: a run ended after that files its result only
     # the page's own events are private and named apart from the stable API's /inpaint and /restore
     for button in (w["remove"], w["restore"]):  # beside the run, not before it: the run takes the strokes at once
-        button.click(page.busy, [w["picked"], turns], run_buttons, queue=False, **private)
+        button.click(page.busy, [w["picked"], turns], [*run_buttons, w["status"]], queue=False, **private)
     w["remove"].click(page.remove, [w["editor"], w["picked"], w["mask_file"], w["preset"], w["ratio"], w["seed"],
                                     w["strategy"], w["history"], w["texture"], w["photo"], turns], run_outputs,
                       api_name="page_remove", **quiet).then(page.idle, [w["latest"], turns], run_buttons, **private)
@@ -289,6 +289,7 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
     w["preset"].change(page.preset_chosen, w["preset"], w["status"], **private)
     w["mask_file"].upload(page.mask_chosen, [w["mask_file"], w["picked"]], w["status"], **private)
     w["keep"].click(page.keep_editing, [w["latest"], turns], [w["editor"], w["status"], w["photo"]], **private)
+    w["keep"].click(None, None, None, js=SHOW_EDITOR_JS, **private)  # the page sat scrolled down at the slider
     def pick_from_history(history: list, photo_turns: PhotoTurns, evt: Any) -> Any:
         return page.from_history(history, evt, photo_turns)
 

@@ -32,6 +32,8 @@ HISTORY_LENGTH = 12
 THUMBNAIL_SIDE = 320  # px, the longest side of a history thumbnail (shown at 120 px, sharp on a 2x screen)
 UNTITLED = "image.png"
 TILE_POLL_SECONDS = 0.5  # how often a long restoration updates its tile count on the page
+WAIT_NOTE_S = 2.0  # a result's status adds the wait since the click when it exceeds the run's time by this much
+SENDING = "Sending the photo and your strokes…"  # the status from the click until the run's first line
 PREVIEW_POLL_SECONDS = 0.1  # how soon after the network's fill a Remove run shows it (while detail is copied)
 
 
@@ -232,12 +234,27 @@ class PhotoTurns:
         self.count = 0
         self.at_click = 0
         self.name_at_click: str | None = None
+        self.clicked_at: float | None = None  # time.perf_counter() of the last click on Remove or Restore
 
     def another_photo(self) -> None:
         self.count += 1
 
     def clicked(self, picked: dict | None) -> None:
         self.at_click, self.name_at_click = self.count, (picked or {}).get("name")
+        self.clicked_at = time.perf_counter()
+
+
+def waited_note(turns: PhotoTurns | None, run_s: float) -> str:
+    """' · 48 s from the click: 38 s of it before the run …' when the wait since the click on Remove / Restore
+    exceeds the run's own `run_s` seconds by WAIT_NOTE_S or more (a large photo's upload and preparation: the
+    summary's time alone was far below what the user waited, in a review); else ''."""
+    if turns is None or turns.clicked_at is None:
+        return ""
+    waited = time.perf_counter() - turns.clicked_at
+    before = waited - run_s
+    if before < WAIT_NOTE_S:
+        return ""
+    return f" · {waited:.0f} s from the click: {before:.0f} s of it before the run (sending and preparing the photo)"
 
 
 def another_photo(turns: PhotoTurns | None) -> None:
@@ -367,16 +384,18 @@ class PageEvents:
     # meanwhile (`PhotoTurns`) keeps the editor, the download and Keep editing: the run files its result in the
     # history only.
     @staticmethod
-    def busy(picked: dict | None = None, turns: PhotoTurns | None = None) -> tuple[Any, Any, Any, Any]:
+    def busy(picked: dict | None = None, turns: PhotoTurns | None = None) -> tuple[Any, Any, Any, Any, Any]:
         """A run's button was clicked: note the photo it runs on (`turns`); Remove and Restore off (a second
         click queued the same run again), Keep editing and Download off (the slider is about to show the new
-        run, not the result they give). -> (Remove, Restore, Keep editing, Download)"""
+        run, not the result they give); the status says the click was taken (a large photo's upload takes
+        seconds before the run's own first line, and the old "…then press Remove" stayed meanwhile).
+        -> (Remove, Restore, Keep editing, Download, status)"""
         import gradio as gr
 
         if turns is not None:
             turns.clicked(picked)
         return (gr.Button(interactive=False), gr.Button(interactive=False), gr.Button(interactive=False),
-                gr.update(interactive=False))
+                gr.update(interactive=False), gr.update(value=SENDING))
 
     @staticmethod
     def idle(latest: str | None, turns: PhotoTurns | None = None) -> tuple[Any, Any, Any, Any]:
@@ -443,8 +462,8 @@ class PageEvents:
 
                     yield run_update(compare=gr.update(value=None))
                 raise
-        if stretched := inputs.stretched_mask_note(mask_file, image.shape[:2]):
-            outcome = Outcome(outcome.image, outcome.path, outcome.summary + stretched)
+        extra = inputs.stretched_mask_note(mask_file, image.shape[:2]) + waited_note(turns, time.perf_counter() - start)
+        outcome = Outcome(outcome.image, outcome.path, outcome.summary + extra)
         yield self._show(image, outcome, history, _same_photo(turns, at_click))
 
     def _preview(self, before: np.ndarray, fill: np.ndarray, ready_s: float, elapsed: float,
@@ -470,6 +489,7 @@ class PageEvents:
         if _same_photo(turns, at_click):
             yield status_update(doing)
         tiles: list[tuple[int, int]] = []  # (done, total) after each batch, from the worker thread
+        start = time.perf_counter()
         with worker_job(lambda: self.runner.restore(image, name=name, original=original, taken=result_names(history),
                                                     on_tiles=lambda done, total: tiles.append((done, total)))) as job:
             shown = 0
@@ -481,6 +501,7 @@ class PageEvents:
                     when = f"about {left:.0f} s left" if done < total else "finishing"
                     yield status_update(f"{doing} {done} of {total} tiles, {when}")
             outcome = job.result()  # re-raises the worker's error, for @user_errors
+        outcome = Outcome(outcome.image, outcome.path, outcome.summary + waited_note(turns, time.perf_counter() - start))
         if latest and not _holds_result(image, latest):  # Remove's result is not the photo in the editor
             outcome = Outcome(outcome.image, outcome.path, outcome.summary + " · this is the photo in the editor, "
                               "without your last result: to restore that, press **Keep editing the result**, "
