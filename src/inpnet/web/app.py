@@ -238,7 +238,7 @@ def _controls(runner: WebInpainter) -> dict[str, Any]:
     with gr.Accordion("Advanced (research controls)", open=False, elem_id="advanced"):
         w["preset"] = gr.Dropdown(preset_choices(), value=NO_PRESET, label="mask preset (the paper's mask kinds)",
                                   info="chosen = filled on Remove", elem_id="preset")
-        w["ratio"] = gr.Slider(0.05, 0.9, value=0.5, step=0.05, label="preset size (fraction of the photo)",
+        w["ratio"] = gr.Slider(0.05, 0.9, value=0.5, step=0.05, label="preset size (mask ratio: about this share of the photo)",
                                elem_id="ratio")
         w["seed"] = gr.Number(value=0, precision=0, label="preset seed (random and irregular kinds)")
         w["strategy"] = gr.Radio(list(STRATEGY_CHOICES), value="auto", label="large photos",

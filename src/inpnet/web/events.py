@@ -421,7 +421,7 @@ class PageEvents:
         if preset and preset != inputs.NO_PRESET:
             pipe = self.runner.pipeline
             hole |= inputs.preset_hole(size, preset, ratio, int(seed or 0), pipe.config.patch_size,
-                                       pipe.model_size)
+                                       pipe.model_size, threshold=pipe.config.token_threshold)
         return hole
 
     @user_errors

@@ -181,9 +181,12 @@ def layer_hole(layer: Any, size: tuple[int, int]) -> np.ndarray:
 
 
 def preset_hole(size: tuple[int, int], preset: str, ratio: float, seed: int, patch_size: int,
-                model_size: tuple[int, int]) -> np.ndarray:
+                model_size: tuple[int, int], threshold: float = 0.0) -> np.ndarray:
     """One of the paper's mask kinds, drawn on the patch grid the model will see, stretched to the image.
-    (H, W) bool. A structured preset is one whole box (sides within one patch of the requested area)."""
+    (H, W) bool. A structured preset is one whole box (sides within one patch of the requested area).
+    `threshold`: the model's token threshold, so that `ratio` is the share of the patches the model takes as
+    hole - for strokes then about the share of the photo (at 0, thin strokes at 0.5 touched half the patches
+    and covered 16 % of the photo, under a slider that said "fraction of the photo")."""
     import torch
 
     from inpnet.masks import make_pixel_mask, structured_token_mask, token_to_pixel_mask, validate_ratio
@@ -201,6 +204,6 @@ def preset_hole(size: tuple[int, int], preset: str, ratio: float, seed: int, pat
     else:
         generator = torch.Generator().manual_seed(int(seed))
         mask = make_pixel_mask(kind, 1, grid_px, patch_size, ratio, generator,
-                               family=option if kind == "irregular" else None)  # (1, 1, *grid_px)
+                               family=option if kind == "irregular" else None, threshold=threshold)  # (1, 1, *grid_px)
     small = Image.fromarray(mask[0, 0].numpy() > 0.5)
     return np.asarray(small.resize((size[1], size[0]), Image.Resampling.NEAREST))
