@@ -646,3 +646,16 @@ def test_api_arguments_of_the_wrong_kind_are_one_line_errors(model, pipe, tmp_pa
     for call, said in cases:
         with pytest.raises(InpNetError, match=re.escape(said)):
             call()
+
+
+def test_the_patch_grid_of_the_networks_fill_is_softened_and_a_flat_fill_stays_flat():
+    from inpnet.predict import smooth_patch_grid
+
+    flat = torch.full((1, 3, 32, 32), 0.4)
+    assert torch.allclose(smooth_patch_grid(flat, 8), flat, atol=1e-6)
+    blocks = torch.zeros(1, 3, 32, 32)
+    blocks[..., :, 8:16] = blocks[..., :, 24:32] = 1.0  # 8-px columns: the decoded patch grid, exaggerated
+    soft = smooth_patch_grid(blocks, 8)
+    step = lambda t: (t[..., 8] - t[..., 7]).abs().max().item()  # noqa: E731 - the jump across a block edge
+    assert step(blocks) == 1.0 and step(soft) < 0.5
+    assert soft.shape == blocks.shape and soft.min() >= 0.0 and soft.max() <= 1.0

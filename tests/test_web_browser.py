@@ -300,10 +300,18 @@ def test_on_a_phone_the_sample_fills_an_editor_in_sight_with_remove_and_the_whol
     page.wait_for_timeout(500)
     run = page.locator("#run-button").bounding_box()
     assert run["y"] + run["height"] <= 844  # the editor at the top of the screen: Remove in sight while painting
-    tools = page.locator("#image-editor .toolbar-wrap").bounding_box()
-    canvas = page.locator("#image-editor .pixi-target").bounding_box()
-    photo_left = canvas["x"] + (canvas["width"] - 512 * displayed_scale(page)) / 2  # the sample: 512 px wide
-    assert photo_left >= tools["x"] + tools["width"]  # the tool column beside the photo, not over it
+
+    def photo_left_and_tools_right() -> tuple[float, float]:
+        tools = page.locator("#image-editor .toolbar-wrap").bounding_box()
+        canvas = page.locator("#image-editor .pixi-target").bounding_box()
+        return canvas["x"] + (canvas["width"] - 512 * displayed_scale(page)) / 2, tools["x"] + tools["width"]
+
+    for _ in range(60):  # the editor fits its zoom to the photo after drawing it: seconds on a loaded machine
+        photo_left, tools_right = photo_left_and_tools_right()  # the sample: 512 px wide
+        if photo_left >= tools_right:
+            break
+        page.wait_for_timeout(250)
+    assert photo_left >= tools_right  # the tool column beside the photo, not over it
 
 
 # ---- large photos and dropped files ---------------------------------------------------------------------
