@@ -503,3 +503,14 @@ def test_a_frame_rate_may_be_a_fraction_or_a_numpy_number(tmp_path):
     write_frames(tmp_path / "in", panning_frames())
     assert open_video(tmp_path / "in", fps=Fraction(30000, 1001)).fps == Fraction(30000, 1001)
     assert open_video(tmp_path / "in", fps=np.float32(12.5)).fps == Fraction(25, 2)
+
+
+def test_a_transform_moves_between_crop_and_frame_coordinates_and_back():
+    from inpnet.video.flow import Roi, to_crop, to_frame
+
+    roi = Roi(top=10, left=30, bottom=90, right=150)
+    turn = np.array([[0.99, -0.05, 3.0], [0.05, 0.99, -2.0], [0.0, 0.0, 1.0]])  # crop coordinates
+    in_frame = to_frame(turn, roi)
+    point = np.array([5.0, 7.0, 1.0])  # (x, y) in the crop
+    assert np.allclose(in_frame @ (point + [roi.left, roi.top, 0]), turn @ point + [roi.left, roi.top, 0])
+    assert np.allclose(to_crop(in_frame, roi), turn)

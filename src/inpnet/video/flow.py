@@ -99,21 +99,18 @@ def fit_motion(gray_a: np.ndarray, gray_b: np.ndarray, known: np.ndarray) -> np.
 def camera_motion(gray_a: np.ndarray, gray_b: np.ndarray, hole_a: np.ndarray, hole_b: np.ndarray,
                   roi: Roi) -> np.ndarray | None:
     """The camera's motion a -> b (3x3, in `roi`'s crop coordinates) between two whole frames (H, W) uint8
-    with holes (H, W) bool: fitted on the crop around the holes, or, when that crop has too little to
-    track (the plain sky around a logo: its flow would be DIS's guess, and a chain of guesses loses the
-    pixels that a pan shows a few frames away), on the whole frames' known pixels. None when neither
-    explains the scene by one camera motion."""
-    known = ~grow(hole_a, FLOW_HOLE_GROW) & ~grow(hole_b, FLOW_HOLE_GROW)
+    with holes (H, W) bool: fitted on the crop around the holes, or, when that gives none, on the whole
+    frames' known pixels - the crop may have too little to track (the plain sky around a logo: its flow would
+    be DIS's guess, and a chain of guesses loses the pixels that a pan shows a few frames away), or be
+    dominated by a motion that is not the camera's (the parts of a masked walker around the hole). None when
+    neither explains the scene by one camera motion."""
     rows, cols = roi.slices
-    camera = fit_motion(np.ascontiguousarray(gray_a[rows, cols]), np.ascontiguousarray(gray_b[rows, cols]),
-                        known[rows, cols])
+    known = ~grow(hole_a[rows, cols], FLOW_HOLE_GROW) & ~grow(hole_b[rows, cols], FLOW_HOLE_GROW)
+    camera = fit_motion(np.ascontiguousarray(gray_a[rows, cols]), np.ascontiguousarray(gray_b[rows, cols]), known)
     if camera is not None or roi == _whole(gray_a.shape):
         return camera
-    whole = fit_motion(gray_a, gray_b, known)
-    if whole is None:
-        return None
-    shift = np.array([[1.0, 0.0, roi.left], [0.0, 1.0, roi.top], [0.0, 0.0, 1.0]])
-    return np.linalg.inv(shift) @ whole @ shift  # frame coordinates -> the crop's
+    whole = fit_motion(gray_a, gray_b, ~grow(hole_a, FLOW_HOLE_GROW) & ~grow(hole_b, FLOW_HOLE_GROW))
+    return None if whole is None else to_crop(whole, roi)
 
 
 def _whole(shape: tuple[int, int]) -> Roi:
@@ -169,6 +166,12 @@ def to_frame(matrix: np.ndarray, roi: Roi) -> np.ndarray:
     """A 3x3 transform between crop coordinates of `roi` -> the same in frame coordinates."""
     shift = np.array([[1.0, 0.0, roi.left], [0.0, 1.0, roi.top], [0.0, 0.0, 1.0]])
     return shift @ matrix @ np.linalg.inv(shift)
+
+
+def to_crop(matrix: np.ndarray, roi: Roi) -> np.ndarray:
+    """The inverse of `to_frame`: a 3x3 transform between frame coordinates -> the same in `roi`'s crop."""
+    shift = np.array([[1.0, 0.0, roi.left], [0.0, 1.0, roi.top], [0.0, 0.0, 1.0]])
+    return np.linalg.inv(shift) @ matrix @ shift
 
 
 def motion_flow(homography: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
