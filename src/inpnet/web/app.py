@@ -234,7 +234,7 @@ def _controls(runner: WebInpainter) -> dict[str, Any]:
     w["sample"] = gr.Button("Load a sample photo", size="sm", elem_id="sample-button")
     with gr.Accordion("Use a mask file (filled with anything painted)", open=False, elem_id="mask-fold"):
         w["mask_file"] = gr.File(label="mask (white or any nonzero pixel = remove)", type="filepath",
-                                 elem_id="mask-file", height=120)
+                                 elem_id="mask-file", height=170)
     with gr.Accordion("Advanced (research controls)", open=False, elem_id="advanced"):
         w["preset"] = gr.Dropdown(preset_choices(), value=NO_PRESET, label="mask preset (the paper's mask kinds)",
                                   info="chosen = filled on Remove", elem_id="preset")
