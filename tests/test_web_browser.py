@@ -285,6 +285,9 @@ def test_the_same_photo_chosen_again_is_opened_again_with_its_strokes_cleared(pa
     page.wait_for_timeout(1000)
     page.click("#run-button")
     assert "no hole" in wait_status(page, "no hole")  # no stroke left over from before
+    paint(page, photo.shape[:2], 100, 60, 200)  # review 14: the refusal stayed in bold after painting
+    page.wait_for_function("() => !document.getElementById('status').innerText.includes('no hole')", timeout=30000)
+    assert "Painted" in page.locator("#status").inner_text()
 
 
 def test_on_a_phone_the_sample_fills_an_editor_in_sight_with_remove_and_the_whole_photo_visible(page):
