@@ -190,14 +190,6 @@ def _inside(path: Path, folder: Path) -> bool:
     return folder.resolve() in path.resolve().parents
 
 
-def _is_terminal(stream: object) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except (OSError, ValueError):  # a closed stream
-        return False
-
-
 def _naming(image: Path, text: str) -> str:
     """`text` about `image`, led by the image's name unless the text already names it."""
     return text if str(image) in text else f"{image}: {text}"
@@ -274,10 +266,10 @@ def run(args: argparse.Namespace) -> int:
         tqdm.write(line, file=sys.stderr)
 
     done = _Tally()
-    # a bar only on a terminal: written to a file or a pipe, each of its redraws around a skipped / failed line
-    # is one more line of "0%" (review 15)
+    # a bar only on a terminal (tqdm's `disable=None`): written to a file or a pipe, each of its redraws around a
+    # skipped / failed line is one more line of "0%" (review 15)
     bar = tqdm(jobs, desc="inpaint", unit="img", file=sys.stderr,
-               disable=not folder_mode or args.no_progress or len(jobs) < 2 or not _is_terminal(sys.stderr))
+               disable=True if not folder_mode or args.no_progress or len(jobs) < 2 else None)
     try:
         for image, mask, target in bar:
             try:

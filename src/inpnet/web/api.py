@@ -38,8 +38,7 @@ def inpaint_files(runner: WebInpainter, image: str | os.PathLike | None,
     if not hole.any():  # the runner's message speaks of the page's brush and presets
         raise inputs.WebInputError(f"the mask {inputs.display_name(mask)} has no hole: every pixel is 0 "
                                    "(any nonzero pixel is a part to remove)")
-    return runner.inpaint(photo, hole, name=name, original=inputs.read_rgba(image),
-                          metadata=inputs.read_metadata(image)).path
+    return runner.inpaint(photo, hole, name=name, original=inputs.read_rgba(image), source=image).path
 
 
 def restore_file(runner: WebInpainter, image: str | os.PathLike | None) -> Path:
@@ -48,7 +47,7 @@ def restore_file(runner: WebInpainter, image: str | os.PathLike | None) -> Path:
         raise inputs.WebInputError("no image given")
     name = inputs.display_name(image)
     return runner.restore(inputs.read_image(image, f"the image {name}"), name=name,
-                          original=inputs.read_rgba(image), metadata=inputs.read_metadata(image)).path
+                          original=inputs.read_rgba(image), source=image).path
 
 
 def _one_line(exc: Exception) -> str:

@@ -300,8 +300,8 @@ def _wire(page: PageEvents, w: dict[str, Any]) -> None:
     w["preset"].change(page.preset_chosen, w["preset"], w["status"], **private)
     w["mask_file"].upload(page.mask_chosen, [w["mask_file"], w["picked"]], w["status"], **private)
     w["keep"].click(page.keep_editing, [w["latest"], turns], [w["editor"], w["status"], w["photo"]], **private)
-    w["keep"].click(None, None, None, js=SHOW_EDITOR_JS, **private)
-    w["editor"].input(None, None, None, js=STALE_STATUS_JS, **private)  # review 14: "no hole" stayed after painting  # the page sat scrolled down at the slider
+    w["keep"].click(None, None, None, js=SHOW_EDITOR_JS, **private)  # the page sat scrolled down at the slider
+    w["editor"].input(None, None, None, js=STALE_STATUS_JS, **private)  # review 14: "no hole" stayed after painting
     def pick_from_history(history: list, photo_turns: PhotoTurns, evt: Any) -> Any:
         return page.from_history(history, evt, photo_turns)
 

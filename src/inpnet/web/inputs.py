@@ -110,20 +110,6 @@ def read_rgba(path: str | os.PathLike) -> np.ndarray | None:
         return None
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, bytes]:
-    """What an uploaded photo says of itself, for its result: its RGB colour profile and its EXIF (camera,
-    date, place; without the orientation, which reading applied, or the thumbnail: `imageio.photo_exif`), as
-    the command line keeps them; {} when it has neither or cannot be read (metadata, not pixels)."""
-    from inpnet.imageio import photo_exif, rgb_profile
-
-    try:
-        with Image.open(path) as img:  # the header: profile and EXIF, no pixels decoded
-            found = {"icc_profile": rgb_profile(img), "exif": photo_exif(img)}
-    except Exception:  # Pillow raises many types; the photo itself was read already, this is an extra
-        return {}
-    return {key: value for key, value in found.items() if value}
-
-
 def with_transparency(result: np.ndarray, original: np.ndarray, hole: np.ndarray | None = None) -> np.ndarray:
     """result (H, W, 3) uint8, the fill of a photo read with its transparency composited on white; original
     (H, W, 4) uint8, that photo as uploaded -> (H, W, 4): the original's own pixels outside `hole` (all of

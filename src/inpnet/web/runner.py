@@ -4,6 +4,7 @@ write the result as a PNG named after the user's file (`<name>_inpainted.png`). 
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
 import tempfile
@@ -11,7 +12,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,19 +132,20 @@ class WebInpainter:
     def inpaint(self, image: np.ndarray, hole: np.ndarray, *, strategy: str = "auto",
                 name: str | None = None, texture: float | None = None, original: np.ndarray | None = None,
                 on_preview: Callable[[np.ndarray], None] | None = None, taken: Collection[str] = (),
-                metadata: Mapping[str, bytes] | None = None) -> Outcome:
+                source: str | os.PathLike | None = None) -> Outcome:
         """Fill `hole` ((H, W) bool) of `image` ((H, W, 3) uint8); every pixel outside it is kept.
         `texture`: strength of the texture step in [0, 1] for this run (None: the pipeline's). `original`:
         the photo as uploaded, (H, W, 4), when it has transparency: the saved result keeps it. `on_preview`:
         called (on this thread) with the network's fill, (H, W, 3) uint8, before the texture step adds the
         photo's detail to it (not called without that step). `taken`: file names not to use (`result_name`).
-        `metadata`: the photo's colour profile and EXIF (`inputs.read_metadata`), which the saved result keeps."""
+        `source`: the photo's file, whose colour profile and EXIF the saved result keeps (`imageio.with_metadata`,
+        as the command line does)."""
         check_pixels(image.shape[1], image.shape[0], "the image")
         if hole.shape != image.shape[:2]:
             raise WebInputError(f"the mask is {hole.shape[1]}x{hole.shape[0]} but the image is "
                                 f"{image.shape[1]}x{image.shape[0]}")
         if not hole.any():
-            raise WebInputError("no hole: paint over the part to remove (or upload a mask, or choose a preset)")
+            raise WebInputError("no hole: the mask has no nonzero pixel (nothing to remove)")
         chosen = self.strategy_for(hole, strategy)
         pipe = self.texture_pipeline(texture)
         n = count_regions(hole)
@@ -163,15 +165,15 @@ class WebInpainter:
         split = f" (the network {filled_at[0]:.1f} s, copied detail {seconds - filled_at[0]:.1f} s)" if filled_at else ""
         summary = (f"Filled {n} region{'s' if n != 1 else ''} ({hole.mean():.1%} of the photo) in {seconds:.1f} s"
                    f"{split} · model {self.model_name}{self._strategy_words(hole, strategy)} · {detail}")
-        path = self._save(result, result_name(name, "inpainted", taken), original, hole, metadata)
+        path = self._save(result, result_name(name, "inpainted", taken), original, hole, source)
         return Outcome(result, path, summary)
 
     def restore(self, image: np.ndarray, *, name: str | None = None,
                 on_tiles: Callable[[int, int], None] | None = None, original: np.ndarray | None = None,
-                taken: Collection[str] = (), metadata: Mapping[str, bytes] | None = None) -> Outcome:
+                taken: Collection[str] = (), source: str | os.PathLike | None = None) -> Outcome:
         """Reconstruct the whole photo (ratio 0: denoise, clean up compression). `on_tiles(done, total)`: called
         after each batch of tiles (a large photo is hundreds of tiles, minutes on a CPU). `original`,
-        `metadata`: as for `inpaint` (the alpha, the profile and EXIF are kept)."""
+        `source`: as for `inpaint` (the alpha, the profile and EXIF are kept)."""
         check_pixels(image.shape[1], image.shape[0], "the image")
         with self._lock:
             start = time.perf_counter()
@@ -179,7 +181,7 @@ class WebInpainter:
             seconds = time.perf_counter() - start
         summary = (f"Restored the whole photo ({image.shape[1]}x{image.shape[0]}) in {seconds:.1f} s · "
                    f"model {self.restore_model_name}")
-        path = self._save(result, result_name(name, "restored", taken), original, metadata=metadata)
+        path = self._save(result, result_name(name, "restored", taken), original, source=source)
         return Outcome(result, path, summary)
 
     def preview_file(self, image: np.ndarray) -> Path:
@@ -202,14 +204,19 @@ class WebInpainter:
         return self._save(image, f"{stem}_before.png")
 
     def _save(self, result: np.ndarray, filename: str, original: np.ndarray | None = None,
-              hole: np.ndarray | None = None, metadata: Mapping[str, bytes] | None = None) -> Path:
+              hole: np.ndarray | None = None, source: str | os.PathLike | None = None) -> Path:
         """The result as PNG in a folder of its own, so that its name is exactly `filename`; with the
-        original's transparency (`inputs.with_transparency`) when it had any, and `metadata` (colour
-        profile, EXIF) when given."""
-        from inpnet.imageio import save_image
+        original's transparency (`inputs.with_transparency`) when it had any, and the colour profile and EXIF
+        of the photo's file `source` when given."""
+        from inpnet.imageio import save_image, with_metadata
 
         path = self._folder / uuid.uuid4().hex / filename
         keep_alpha = original is not None and original.shape[:2] == result.shape[:2]
         image = Image.fromarray(with_transparency(result, original, hole) if keep_alpha else result)
-        image.info.update(metadata or {})
+        if source is not None:
+            try:
+                with Image.open(source) as photo:  # its header: the profile and EXIF, no pixels decoded
+                    with_metadata(image, photo)
+            except (OSError, ValueError):  # metadata, not pixels: the photo itself was read already
+                pass
         return save_image(image, path, keep_alpha=keep_alpha)
